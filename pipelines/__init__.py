@@ -1,0 +1,1 @@
+"""tf.data input pipelines: small `Dataset -> Dataset` steps chained with `apply`."""

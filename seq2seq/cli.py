@@ -1,0 +1,112 @@
+"""The `seq2seq` command line.
+
+Bad input (config, files, options) ends with one `error:` line on stderr and
+exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from seq2seq.errors import UserError
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GLOG_minloglevel", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    # TensorFlow's C++ start-up notices (CUDA probing, oneDNN) bypass Python
+    # logging; silence file descriptor 2 while it loads. Import errors still
+    # surface as Python exceptions afterwards.
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _positive_int(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number. Received: {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be at least 1. Received: {value}")
+        return value
+    return parse
+
+
+def _positive_float(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number. Received: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{name} must be above 0. Received: {value}")
+        return value
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seq2seq", description=__doc__.splitlines()[0])
+    from seq2seq import __version__
+    parser.add_argument("--version", action="version", version=f"seq2seq {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    lm = commands.add_parser("lm", help="recurrent language models: train, score, generate")
+    lm_commands = lm.add_subparsers(dest="lm_command", required=True, metavar="LM_COMMAND")
+
+    train = lm_commands.add_parser("train", help="train (or resume) a language model from a YAML config")
+    train.add_argument("config", help="experiment YAML, e.g. configs/lm_ptb_lstm.yaml")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key, e.g. --set training.epochs=2 (repeatable)")
+    train.set_defaults(handler="seq2seq.lm_commands:train")
+
+    score = lm_commands.add_parser("score", help="log-probability and perplexity of each line")
+    score.add_argument("--model", required=True, help="language-model directory")
+    score.add_argument("input", nargs="?", default="-", help="text file (plain or .gz); - or absent: stdin")
+    score.add_argument("--json", action="store_true", help="write one JSON document instead of TSV")
+    score.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
+    score.add_argument("--errors", choices=("strict", "replace"), default="strict",
+                       help="invalid UTF-8: stop with an error naming the line (strict) or use U+FFFD")
+    score.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
+    score.set_defaults(handler="seq2seq.lm_commands:score")
+
+    generate = lm_commands.add_parser("generate", help="sample text from a language model")
+    generate.add_argument("--model", required=True, help="language-model directory")
+    generate.add_argument("--prompt", default="", help="text the samples continue")
+    generate.add_argument("--max-tokens", type=_positive_int("--max-tokens"), default=50)
+    generate.add_argument("--temperature", type=_positive_float("--temperature"), default=1.0)
+    generate.add_argument("--top-k", type=_positive_int("--top-k"), default=None,
+                          help="sample only from the K most likely tokens")
+    generate.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples")
+    generate.add_argument("--num-samples", type=_positive_int("--num-samples"), default=1)
+    generate.set_defaults(handler="seq2seq.lm_commands:generate")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    _quiet_tensorflow()
+    module_name, function_name = arguments.handler.split(":")
+    try:
+        import importlib
+
+        handler = getattr(importlib.import_module(module_name), function_name)
+        return handler(arguments) or 0
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,178 @@
+"""Typed experiment configs: YAML into frozen dataclasses, dotted overrides, strict checks.
+
+A config file is plain YAML read with `yaml.safe_load` (it never runs code).
+Every key must be a field of the dataclass it lands in; an unknown key, a value
+of the wrong type, a choice outside its options or a number outside its range
+raises :class:`~seq2seq.errors.UserError` naming the key, the value and what is
+allowed. Overrides from the command line (`--set training.epochs=3`) are parsed
+as YAML scalars and checked the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from seq2seq.errors import UserError
+
+T = TypeVar("T")
+
+
+def option(default: Any, *, choices: tuple | None = None, minimum: float | None = None,
+           maximum: float | None = None, doc: str = "") -> Any:
+    """A dataclass field with validation metadata (choices and an inclusive range)."""
+    metadata = {"choices": choices, "minimum": minimum, "maximum": maximum, "doc": doc}
+    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
+        return dataclasses.field(default_factory=lambda: default, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def nested(cls: type) -> Any:
+    """A field holding another config dataclass, defaulting to its defaults."""
+    return dataclasses.field(default_factory=cls)
+
+
+def _type_name(kind: Any) -> str:
+    if isinstance(kind, type):
+        return {"str": "a string", "int": "an integer", "float": "a number",
+                "bool": "true or false"}.get(kind.__name__, kind.__name__)
+    return str(kind)
+
+
+def _convert(value: Any, kind: Any, key: str, source: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        arguments = typing.get_args(kind)
+        if value is None and type(None) in arguments:
+            return None
+        (inner,) = [argument for argument in arguments if argument is not type(None)]
+        return _convert(value, inner, key, source)
+    if origin is tuple:
+        (inner, _ellipsis) = typing.get_args(kind)
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{source}: key `{key}` must be a list. Received: {key}={value!r}")
+        return tuple(_convert(item, inner, f"{key}[{index}]", source) for index, item in enumerate(value))
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise UserError(f"{source}: key `{key}` must be a mapping of "
+                            f"{sorted(f.name for f in dataclasses.fields(kind))}. Received: {value!r}")
+        return from_dict(kind, value, source=source, prefix=f"{key}.")
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise UserError(f"{source}: key `{key}` must be {_type_name(kind)}. "
+                        f"Received: {key}={value!r} ({type(value).__name__})")
+    return value
+
+
+def from_dict(cls: type[T], data: dict, source: str = "config", prefix: str = "") -> T:
+    """Builds dataclass `cls` from a mapping, rejecting unknown keys and bad values."""
+    if data is None:
+        data = {}
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise UserError(f"{source}: unknown key `{prefix}{unknown[0]}`. "
+                        f"Known keys here: {', '.join(prefix + name for name in fields)}.")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in data.items():
+        key = prefix + name
+        value = _convert(value, hints[name], key, source)
+        metadata = fields[name].metadata
+        choices = metadata.get("choices")
+        if choices is not None and value not in choices:
+            raise UserError(f"{source}: key `{key}` must be one of {list(choices)}. Received: {key}={value!r}")
+        low, high = metadata.get("minimum"), metadata.get("maximum")
+        if value is not None and low is not None and value < low:
+            raise UserError(f"{source}: key `{key}` must be at least {low}. Received: {key}={value!r}")
+        if value is not None and high is not None and value > high:
+            raise UserError(f"{source}: key `{key}` must be at most {high}. Received: {key}={value!r}")
+        values[name] = value
+    try:
+        config = cls(**values)
+    except ValueError as error:  # raised by a __post_init__ cross-field check
+        raise UserError(f"{source}: {error}") from None
+    return config
+
+
+def to_dict(config: Any) -> dict:
+    """The config as plain YAML-able data (tuples become lists)."""
+    def plain(value):
+        if isinstance(value, tuple):
+            return [plain(item) for item in value]
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        return value
+    return plain(dataclasses.asdict(config))
+
+
+def apply_overrides(data: dict, overrides: list[str], source: str = "--set") -> dict:
+    """Applies `key.sub=value` strings to a raw config mapping (values parsed as YAML)."""
+    for item in overrides or []:
+        if "=" not in item:
+            raise UserError(f"{source} {item!r}: expected KEY=VALUE, for example training.epochs=3.")
+        dotted, raw = item.split("=", 1)
+        keys = dotted.strip().split(".")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as error:
+            raise UserError(f"{source} {item!r}: the value is not valid YAML ({error}).") from None
+        node = data
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise UserError(f"{source} {item!r}: `{key}` is not a section.")
+            node = child
+        node[keys[-1]] = value
+    return data
+
+
+def load(cls: type[T], path: str | Path, overrides: list[str] | None = None) -> T:
+    """Reads a YAML config file into dataclass `cls` (safe_load: no code runs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: config file not found.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: the config is not UTF-8 text.") from None
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML: {error}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: the config must be a YAML mapping of sections, got {type(data).__name__}.")
+    data = apply_overrides(data, overrides or [])
+    return from_dict(cls, data, source=str(path))
+
+
+def save(config: Any, path: str | Path) -> None:
+    """Writes a config as YAML (atomically)."""
+    from seq2seq.textio import atomic_write
+
+    with atomic_write(path) as handle:
+        yaml.safe_dump(to_dict(config), handle, sort_keys=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class RNNConfig:
+    """The shared recurrent core (see :class:`seq2seq.rnn.RecurrentStack`)."""
+
+    cell: str = option("lstm", choices=("simple", "lstm", "gru"))
+    units: int = option(256, minimum=1)
+    num_layers: int = option(1, minimum=1)
+    bidirectional: bool = option(False)
+    dropout: float = option(0.0, minimum=0.0, maximum=0.99)
+    activation: str = option("tanh", choices=("tanh", "relu"))
+    residual: bool = option(False)
+
+    def __post_init__(self):
+        if self.activation != "tanh" and self.cell != "simple":
+            raise ValueError(f"key `activation` applies to cell: simple only; "
+                             f"{self.cell} uses tanh. Received: activation={self.activation!r}")

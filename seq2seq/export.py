@@ -1,0 +1,118 @@
+"""Model directories: what a trained model is on disk, and safe loading of one.
+
+A language-model directory holds:
+
+- `model.keras`: the Keras model (architecture and weights; loaded with
+  `safe_mode=True`, so loading runs no code from the file);
+- `vocab.json`: the vocabulary;
+- `config.yaml`: the experiment config it was trained with;
+- `metrics.json`: validation (and test) figures, when training wrote them;
+- `README.md`: the model card, for shipped models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+
+from seq2seq import config as config_lib
+from seq2seq.errors import UserError
+from seq2seq.textio import atomic_write
+from seq2seq.vocab import Vocabulary
+
+LM_KIND = "seq2seq-language-model/1"
+LM_FILES = ("model.keras", "vocab.json", "manifest.json")
+
+
+def _replace_directory(temporary: Path, target: Path) -> None:
+    """Moves a finished directory into place; an old one is removed only afterwards."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+    os.replace(temporary, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def inference_copy(model: keras.Model) -> keras.Model:
+    """A float32, non-stateful copy of a (possibly stateful, mixed-precision) model."""
+    config = model.get_config()
+    config["stateful"] = False
+    config.pop("dtype", None)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        copy = type(model).from_config(config)
+        copy.build((None, None))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def save_language_model(directory: str | Path, model: keras.Model, vocab: Vocabulary,
+                        experiment_config=None, metrics: dict | None = None) -> Path:
+    """Writes a language-model directory atomically (complete or not at all)."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    try:
+        inference_copy(model).save(temporary / "model.keras")
+        vocab.save(temporary / "vocab.json")
+        if experiment_config is not None:
+            config_lib.save(experiment_config, temporary / "config.yaml")
+        if metrics is not None:
+            with atomic_write(temporary / "metrics.json") as handle:
+                json.dump(metrics, handle, indent=2)
+        card = directory / "README.md"
+        if card.exists():
+            shutil.copy2(card, temporary / "README.md")
+        with atomic_write(temporary / "manifest.json") as handle:
+            json.dump({"kind": LM_KIND, "keras": keras.__version__}, handle)
+        _replace_directory(temporary, directory)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return directory
+
+
+def check_model_directory(directory: str | Path, kind: str, files: tuple[str, ...]) -> Path:
+    """Raises `UserError` unless `directory` is a complete model directory of `kind`."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UserError(f"{directory}: model directory not found.")
+    missing = [name for name in files if not (directory / name).is_file()]
+    if missing:
+        raise UserError(f"{directory}: incomplete model directory, missing {', '.join(missing)}. "
+                        "Train or copy the whole directory again.")
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise UserError(f"{directory}/manifest.json: not valid JSON; the directory is damaged.") from None
+    if manifest.get("kind") != kind:
+        raise UserError(f"{directory}: holds a {manifest.get('kind')!r} model, expected {kind!r}.")
+    return directory
+
+
+def load_language_model(directory: str | Path) -> tuple[keras.Model, Vocabulary]:
+    """Loads `(model, vocab)` from a language-model directory (safe mode, not compiled)."""
+    import seq2seq.language_model  # noqa: F401  (registers the serializable classes)
+
+    directory = check_model_directory(directory, LM_KIND, LM_FILES)
+    vocab = Vocabulary.load(directory / "vocab.json")
+    try:
+        model = keras.saving.load_model(directory / "model.keras", compile=False, safe_mode=True)
+    except Exception as error:  # a damaged zip, a foreign format, a newer Keras
+        raise UserError(f"{directory}/model.keras: cannot load the model ({type(error).__name__}: "
+                        f"{str(error).splitlines()[0] if str(error) else ''}).") from None
+    if model.vocab_size != len(vocab):
+        raise UserError(f"{directory}: the model has {model.vocab_size} output tokens but "
+                        f"vocab.json has {len(vocab)}; the files come from different models.")
+    return model, vocab

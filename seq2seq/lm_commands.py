@@ -1,0 +1,80 @@
+"""The `seq2seq lm ...` commands: argument handling and output formats."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+
+from seq2seq import config as config_lib
+from seq2seq.textio import atomic_write, read_lines
+
+
+def train(arguments) -> int:
+    from seq2seq.lm_config import LMConfig
+    from seq2seq.lm_training import train_language_model
+
+    config = config_lib.load(LMConfig, arguments.config, arguments.overrides)
+    train_language_model(config)
+    return 0
+
+
+@contextlib.contextmanager
+def _output(path: str | None):
+    if path is None:
+        yield sys.stdout
+    else:
+        with atomic_write(path) as handle:
+            yield handle
+
+
+def score(arguments) -> int:
+    from seq2seq.export import load_language_model
+    from seq2seq.lm_inference import corpus_score, score_lines
+
+    model, vocab = load_language_model(arguments.model)
+    lines = read_lines(arguments.input, errors=arguments.errors)
+    started = time.perf_counter()
+    scores = score_lines(model, vocab, lines, arguments.batch_size)
+    elapsed = time.perf_counter() - started
+    total = corpus_score(scores) if scores else None
+    with _output(arguments.output) as out:
+        if arguments.json:
+            document = {
+                "model": str(arguments.model), "input": arguments.input,
+                "lines": [{"line": n, "log_prob": s.log_prob, "tokens": s.tokens, "unknown": s.unknown,
+                           "perplexity": s.perplexity} for n, s in enumerate(scores, start=1)],
+                "corpus": None if total is None else {
+                    "log_prob": total.log_prob, "tokens": total.tokens, "unknown": total.unknown,
+                    "perplexity": total.perplexity},
+            }
+            json.dump(document, out, indent=1)
+            out.write("\n")
+        else:
+            out.write("line\tlog_prob\ttokens\tunknown\tperplexity\n")
+            for number, line_score in enumerate(scores, start=1):
+                out.write(f"{number}\t{line_score.log_prob:.4f}\t{line_score.tokens}\t"
+                          f"{line_score.unknown}\t{line_score.perplexity:.3f}\n")
+            if total is not None:
+                out.write(f"corpus\t{total.log_prob:.4f}\t{total.tokens}\t{total.unknown}\t"
+                          f"{total.perplexity:.3f}\n")
+    if total is not None:
+        print(f"scored {len(scores)} lines, {total.tokens} tokens in {elapsed:.2f}s "
+              f"({total.tokens / max(elapsed, 1e-9):.0f} tokens/s); corpus perplexity "
+              f"{total.perplexity:.2f}", file=sys.stderr)
+    return 0
+
+
+def generate(arguments) -> int:
+    from seq2seq.export import load_language_model
+    from seq2seq.lm_inference import generate as generate_text
+
+    model, vocab = load_language_model(arguments.model)
+    samples = generate_text(model, vocab, arguments.prompt, arguments.max_tokens, arguments.temperature,
+                            arguments.top_k, arguments.seed, arguments.num_samples)
+    for sample in samples:
+        print(sample)
+        if vocab.level == "char" and len(samples) > 1:
+            print("-" * 40)
+    return 0

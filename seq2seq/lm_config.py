@@ -1,0 +1,80 @@
+"""The language-model experiment config (`seq2seq lm train CONFIG`).
+
+Each field documents one YAML key; `configs/lm_*.yaml` show them all with comments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from seq2seq.config import RNNConfig, nested, option
+
+
+@dataclasses.dataclass(frozen=True)
+class LMDataConfig:
+    """Where the text is and how it becomes tokens."""
+
+    dir: str = option("../shared/data")  # relative file names below are under this folder
+    train: str = option("ptb/ptb.train.txt")
+    valid: str | None = option(None)  # None: hold out `valid_fraction` of train's last lines
+    test: str | None = option(None)
+    valid_fraction: float = option(0.0, minimum=0.0, maximum=0.5)
+    level: str = option("word", choices=("word", "char"))
+    max_vocab_size: int | None = option(None, minimum=5)
+    min_frequency: int = option(1, minimum=1)
+
+    def path(self, name: str | None) -> Path | None:
+        """`name` resolved under `dir` (absolute names are kept)."""
+        if name is None:
+            return None
+        return Path(self.dir) / name
+
+    def __post_init__(self):
+        if self.valid is None and self.valid_fraction == 0.0:
+            raise ValueError("set `data.valid` to a file or `data.valid_fraction` above 0: "
+                             "training needs validation text for perplexity and early stopping.")
+        if self.valid is not None and self.valid_fraction > 0.0:
+            raise ValueError("set either `data.valid` or `data.valid_fraction`, not both.")
+
+
+@dataclasses.dataclass(frozen=True)
+class LMModelConfig:
+    """Embedding, recurrent core and softmax."""
+
+    embedding_dim: int = option(256, minimum=1)
+    rnn: RNNConfig = nested(RNNConfig)
+    tie_embeddings: bool = option(False)
+
+    def __post_init__(self):
+        if self.rnn.bidirectional:
+            raise ValueError("key `model.rnn.bidirectional` must be false for a language model: "
+                             "it predicts the next token from the past only.")
+
+
+@dataclasses.dataclass(frozen=True)
+class LMTrainingConfig:
+    """Truncated back-propagation through time over the token stream."""
+
+    batch_size: int = option(20, minimum=1)
+    window_length: int = option(35, minimum=2)
+    epochs: int = option(10, minimum=1)
+    steps_per_epoch: int | None = option(None, minimum=1)
+    optimizer: str = option("adam", choices=("adam", "sgd"))
+    learning_rate: float = option(1e-3, minimum=0.0)
+    clip_norm: float | None = option(5.0, minimum=0.0)
+    lr_decay_factor: float = option(0.5, minimum=0.0, maximum=1.0)
+    lr_decay_patience: int = option(0, minimum=0)
+    early_stopping_patience: int = option(3, minimum=1)
+    mixed_precision: bool = option(False)
+    seed: int = option(1234)
+
+
+@dataclasses.dataclass(frozen=True)
+class LMConfig:
+    """A whole language-model experiment."""
+
+    data: LMDataConfig = nested(LMDataConfig)
+    model: LMModelConfig = nested(LMModelConfig)
+    training: LMTrainingConfig = nested(LMTrainingConfig)
+    run_dir: str = option("runs/lm")

@@ -1,0 +1,154 @@
+"""The recurrent core shared by the language model, the encoder and the decoder."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+CELLS = ("simple", "lstm", "gru")
+ACTIVATIONS = ("tanh", "relu")
+
+
+@keras.saving.register_keras_serializable(package="seq2seq")
+class RecurrentStack(layers.Layer):
+    """A stack of Keras `SimpleRNN`, `LSTM` or `GRU` layers, optionally bidirectional.
+
+    With `cell="simple"` and one layer this is Elman's network,
+    s_t = f(U·x_t + W·s_{t-1}); a softmax on top (in the model) gives
+    o_t = softmax(V·s_t) (Mikolov et al. 2010). LSTM and GRU layers keep the
+    default activations, `recurrent_dropout=0`, `unroll=False`, `use_bias=True`
+    (and `reset_after=True` for GRU), the arguments that keep the cuDNN kernel
+    eligible on a GPU. Dropout is applied between layers only, on the
+    non-recurrent connections (Zaremba et al. 2014).
+
+    Args:
+        cell: one of "simple", "lstm", "gru".
+        units: hidden units per layer and direction.
+        num_layers: how many layers are stacked.
+        bidirectional: run each layer in both directions and concatenate
+            (outputs have `2 * units` features).
+        dropout: dropout rate between stacked layers.
+        activation: "tanh" or "relu"; used by `cell="simple"` only.
+        residual: add each layer's input to its output from the second layer on.
+        stateful: carry the final states of one batch into the next (for
+            truncated back-propagation through time over a token stream);
+            needs a fixed batch size.
+
+    Call arguments:
+        inputs: float tensor `(batch, time, features)`.
+        mask: optional boolean tensor `(batch, time)`; padded steps are skipped
+            and do not change the state.
+        initial_state: optional list with one entry per layer, each the list of
+            state tensors that layer returns (see below).
+        training: whether dropout is active.
+
+    Returns:
+        `(outputs, states)`: `outputs` is `(batch, time, units)` (or
+        `2 * units` when bidirectional); `states` has one list per layer:
+        `[h]` for simple and GRU, `[h, c]` for LSTM, each `(batch, units)`, with
+        the forward states followed by the backward ones when bidirectional.
+
+    Example:
+        >>> core = RecurrentStack(cell="gru", units=8, num_layers=2)
+        >>> outputs, states = core(keras.ops.ones((3, 5, 4)))
+        >>> tuple(outputs.shape), len(states)
+        ((3, 5, 8), 2)
+    """
+
+    def __init__(self, cell: str = "lstm", units: int = 256, num_layers: int = 1,
+                 bidirectional: bool = False, dropout: float = 0.0, activation: str = "tanh",
+                 residual: bool = False, stateful: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if cell not in CELLS:
+            raise ValueError(f"`cell` must be one of {CELLS}. Received: cell={cell!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"`activation` must be one of {ACTIVATIONS}. Received: activation={activation!r}")
+        if num_layers < 1 or units < 1:
+            raise ValueError(f"`num_layers` and `units` must be at least 1. "
+                             f"Received: num_layers={num_layers}, units={units}")
+        self.cell = cell
+        self.units = units
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.activation = activation
+        self.residual = residual
+        self.stateful = stateful
+        self.supports_masking = True
+        self.recurrent_layers = [self._make_layer(index) for index in range(num_layers)]
+        self.dropout_layers = [layers.Dropout(dropout, name=f"dropout_{index}")
+                               for index in range(1, num_layers)]
+
+    @property
+    def states_per_layer(self) -> int:
+        """How many state tensors each layer returns."""
+        return (2 if self.cell == "lstm" else 1) * (2 if self.bidirectional else 1)
+
+    @property
+    def output_units(self) -> int:
+        return self.units * (2 if self.bidirectional else 1)
+
+    def _make_layer(self, index: int) -> layers.Layer:
+        common = dict(units=self.units, return_sequences=True, return_state=True,
+                      stateful=self.stateful, dtype=self.dtype_policy)
+        if self.cell == "simple":
+            layer = layers.SimpleRNN(activation=self.activation, name=f"simple_rnn_{index}", **common)
+        elif self.cell == "lstm":
+            layer = layers.LSTM(name=f"lstm_{index}", **common)
+        else:
+            layer = layers.GRU(reset_after=True, name=f"gru_{index}", **common)
+        if self.bidirectional:
+            layer = layers.Bidirectional(layer, merge_mode="concat", name=f"bidirectional_{index}",
+                                         dtype=self.dtype_policy)
+        return layer
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for index, layer in enumerate(self.recurrent_layers):
+            if not layer.built:
+                layer.build(shape)
+            if index > 0:
+                self.dropout_layers[index - 1].build(shape)
+            shape = shape[:-1] + (self.output_units,)
+        self.built = True
+
+    def call(self, inputs, mask=None, initial_state=None, training=None):
+        outputs = inputs
+        states = []
+        for index, layer in enumerate(self.recurrent_layers):
+            layer_input = outputs
+            if index > 0:
+                layer_input = self.dropout_layers[index - 1](layer_input, training=training)
+            layer_state = None if initial_state is None else list(initial_state[index])
+            result = layer(layer_input, mask=mask, initial_state=layer_state, training=training)
+            outputs, layer_states = result[0], list(result[1:])
+            if self.residual and index > 0:
+                outputs = outputs + layer_input  # (batch, time, output_units)
+            states.append(layer_states)
+        return outputs, states
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def reset_states(self) -> None:
+        """Zeroes the carried states of a stateful stack."""
+        for layer in self.recurrent_layers:
+            if isinstance(layer, layers.Bidirectional):
+                layer.forward_layer.reset_state()
+                layer.backward_layer.reset_state()
+            else:
+                layer.reset_state()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(cell=self.cell, units=self.units, num_layers=self.num_layers,
+                      bidirectional=self.bidirectional, dropout=self.dropout,
+                      activation=self.activation, residual=self.residual, stateful=self.stateful)
+        return config
+
+    @classmethod
+    def from_config_object(cls, rnn_config, **kwargs) -> "RecurrentStack":
+        """Builds the core from a :class:`seq2seq.config.RNNConfig`."""
+        return cls(cell=rnn_config.cell, units=rnn_config.units, num_layers=rnn_config.num_layers,
+                   bidirectional=rnn_config.bidirectional, dropout=rnn_config.dropout,
+                   activation=rnn_config.activation, residual=rnn_config.residual, **kwargs)

@@ -1,0 +1,92 @@
+"""Reading text files (plain or gzip, strict UTF-8) and writing files atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from seq2seq.errors import UserError
+
+ENCODING_ERRORS = ("strict", "replace")
+
+
+def _open_binary(path: str | os.PathLike) -> io.BufferedIOBase:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: file not found.")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected a text file.")
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def decode_lines(raw_lines, name: str, errors: str = "strict") -> Iterator[str]:
+    """Decodes byte lines as UTF-8, without their line ends.
+
+    Args:
+        raw_lines: an iterable of `bytes`, one per line.
+        name: the file name used in error messages.
+        errors: "strict" raises :class:`UserError` naming the line of invalid
+            UTF-8; "replace" substitutes U+FFFD.
+    """
+    if errors not in ENCODING_ERRORS:
+        raise UserError(f"`errors` must be one of {ENCODING_ERRORS}. Received: errors={errors!r}")
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            text = raw.decode("utf-8", errors=errors)
+        except UnicodeDecodeError as error:
+            raise UserError(
+                f"{name}, line {number}: invalid UTF-8 at byte {error.start} "
+                f"({raw[error.start:error.start + 4]!r}). Convert the file to UTF-8, "
+                "or pass --errors replace to substitute U+FFFD."
+            ) from None
+        yield text.rstrip("\r\n")
+
+
+def read_lines(path: str | os.PathLike, errors: str = "strict") -> list[str]:
+    """All lines of a text file (`.gz` is decompressed); `-` reads standard input."""
+    if str(path) == "-":
+        return list(decode_lines(sys.stdin.buffer, "<stdin>", errors))
+    try:
+        with _open_binary(path) as handle:
+            return list(decode_lines(handle, str(path), errors))
+    except (OSError, EOFError) as error:
+        raise UserError(f"{path}: cannot read ({error}).") from None
+
+
+def check_utf8(path: str | os.PathLike) -> int:
+    """Validates a file as UTF-8 and returns its line count; errors name the line."""
+    count = 0
+    for count, _ in enumerate(read_lines(path), start=1):
+        pass
+    return count
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"):
+    """Opens a temporary file beside `path`; renames it over `path` only on success.
+
+    A crash, a full disk or an interrupt leaves either the old file or no file,
+    never a partial one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        binary = "b" in mode
+        with os.fdopen(descriptor, mode, encoding=None if binary else encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

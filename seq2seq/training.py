@@ -1,0 +1,48 @@
+"""Pieces of a training run shared by the language model and the translator."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+
+
+def configure_precision(mixed_precision: bool) -> None:
+    """`mixed_bfloat16` (bfloat16 compute, float32 weights) or plain float32.
+
+    On CPUs with AMX, bfloat16 matrix products run several times faster.
+    """
+    keras.config.set_dtype_policy("mixed_bfloat16" if mixed_precision else "float32")
+
+
+def make_optimizer(name: str, learning_rate: float, clip_norm: float | None) -> keras.optimizers.Optimizer:
+    """Adam or plain SGD, clipping the global gradient norm to `clip_norm`."""
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, global_clipnorm=clip_norm)
+    return keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm)
+
+
+def standard_callbacks(run_dir: Path, monitor: str, lr_decay_factor: float, lr_decay_patience: int,
+                       early_stopping_patience: int) -> list[keras.callbacks.Callback]:
+    """Resume, learning-rate decay, early stopping, TensorBoard and a CSV log, in `run_dir`.
+
+    `BackupAndRestore` saves weights, optimizer state (learning rate included)
+    and the epoch counter at each epoch end; restarting the same command
+    continues from there.
+    """
+    callbacks = [keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False)]
+    if lr_decay_factor < 1.0:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, factor=lr_decay_factor, patience=lr_decay_patience, min_lr=1e-6, verbose=1))
+    callbacks += [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=early_stopping_patience, verbose=1),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+    ]
+    return callbacks
+
+
+def progress_verbosity() -> int | str:
+    """A live progress bar on a terminal, one line per epoch in logs and CI."""
+    return "auto" if os.isatty(2) and not os.environ.get("CI") else 2
