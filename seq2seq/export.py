@@ -63,6 +63,7 @@ def save_language_model(directory: str | Path, model: keras.Model, vocab: Vocabu
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    os.chmod(temporary, 0o755)
     try:
         inference_copy(model).save(temporary / "model.keras")
         vocab.save(temporary / "vocab.json")

@@ -91,7 +91,7 @@ def generate(model: RNNLanguageModel, vocab: Vocabulary, prompt: str = "", max_t
     prompt_ids = [vocab.bos_id] + vocab.encode(prompt)
     inputs = np.tile(np.array(prompt_ids, "int32"), (num_samples, 1))  # (samples, prompt)
     logits, state = model(inputs, return_state=True)
-    last = np.asarray(logits[:, -1, :])  # (samples, vocab)
+    last = np.array(logits[:, -1, :])  # (samples, vocab)
     never = [vocab.pad_id, vocab.bos_id]
     generated = np.zeros((num_samples, 0), "int64")
     finished = np.zeros(num_samples, bool)
@@ -104,7 +104,7 @@ def generate(model: RNNLanguageModel, vocab: Vocabulary, prompt: str = "", max_t
             if finished.all():
                 break
         logits, state = model(tokens[:, None].astype("int32"), initial_state=state, return_state=True)
-        last = np.asarray(logits[:, -1, :])
+        last = np.array(logits[:, -1, :])
     separator = "" if vocab.level == "char" else " "
     texts = []
     for row in generated:

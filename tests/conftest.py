@@ -1,0 +1,61 @@
+"""Shared fixtures: quiet TensorFlow, fixed seeds, a toy corpus and a tiny trained model."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from pathlib import Path  # noqa: E402
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _float32_and_seeded():
+    keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(0)
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture
+def toy_config_file(tmp_path) -> Path:
+    """A tiny word-level LSTM language-model config over the toy corpus."""
+    path = tmp_path / "toy.yaml"
+    path.write_text(f"""
+data:
+  dir: {DATA}
+  train: toy_lm.train.txt
+  valid: toy_lm.valid.txt
+  level: word
+model:
+  embedding_dim: 16
+  rnn: {{cell: lstm, units: 32, num_layers: 1, dropout: 0.0}}
+training:
+  batch_size: 2
+  window_length: 8
+  epochs: 2
+  learning_rate: 0.01
+  early_stopping_patience: 5
+run_dir: {tmp_path / 'run'}
+""")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_lm_dir(tmp_path_factory) -> Path:
+    """A toy language model trained for a few epochs (shared by the inference tests)."""
+    from seq2seq import config as config_lib
+    from seq2seq.lm_config import LMConfig
+    from seq2seq.lm_training import train_language_model
+
+    run = tmp_path_factory.mktemp("lm_run")
+    config = config_lib.from_dict(LMConfig, {
+        "data": {"dir": str(DATA), "train": "toy_lm.train.txt", "valid": "toy_lm.valid.txt"},
+        "model": {"embedding_dim": 16, "rnn": {"cell": "gru", "units": 32}},
+        "training": {"batch_size": 2, "window_length": 8, "epochs": 3, "learning_rate": 0.01},
+        "run_dir": str(run),
+    })
+    return train_language_model(config)

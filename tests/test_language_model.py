@@ -1,0 +1,134 @@
+"""The language model: shapes, weight tying, training end to end, save/load, resume, scoring."""
+
+import csv
+import json
+
+import keras
+
+import numpy as np
+import pytest
+
+from seq2seq import config as config_lib
+from seq2seq.export import load_language_model, save_language_model
+from seq2seq.language_model import RNNLanguageModel
+from seq2seq.lm_config import LMConfig
+from seq2seq.lm_inference import generate, score_lines
+from seq2seq.lm_training import train_language_model
+from seq2seq.rnn import RecurrentStack
+
+from conftest import DATA
+
+
+def test_logits_shape_and_the_core_class():
+    model = RNNLanguageModel(vocab_size=11, embedding_dim=4, cell="simple", units=6)
+    logits = model(np.ones((2, 7), "int32"))
+    assert tuple(logits.shape) == (2, 7, 11)
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+    assert isinstance(model.core, RecurrentStack)
+
+
+def test_tied_embeddings_share_the_matrix():
+    tied = RNNLanguageModel(vocab_size=50, embedding_dim=8, units=8, tie_embeddings=True)
+    untied = RNNLanguageModel(vocab_size=50, embedding_dim=8, units=8)
+    tied(np.ones((1, 3), "int32"))
+    untied(np.ones((1, 3), "int32"))
+    assert tied.count_params() == untied.count_params() - 50 * 8
+    # The output of a token depends on the same row that embeds it.
+    before = np.asarray(tied(np.ones((1, 3), "int32")))
+    matrix = tied.embedding.embeddings
+    changed = np.asarray(matrix).copy()
+    changed[7] += 1.0
+    matrix.assign(changed)
+    after = np.asarray(tied(np.ones((1, 3), "int32")))
+    assert not np.allclose(before[..., 7], after[..., 7])
+
+
+def test_tied_embeddings_with_projection_when_sizes_differ():
+    model = RNNLanguageModel(vocab_size=20, embedding_dim=4, units=9, tie_embeddings=True)
+    assert tuple(model(np.ones((2, 3), "int32")).shape) == (2, 3, 20)
+    assert model.projection is not None
+
+
+def _toy_config(tmp_path, **training):
+    return config_lib.from_dict(LMConfig, {
+        "data": {"dir": str(DATA), "train": "toy_lm.train.txt", "valid": "toy_lm.train.txt",
+                 "test": "toy_lm.valid.txt"},
+        "model": {"embedding_dim": 32, "rnn": {"cell": "lstm", "units": 64}},
+        "training": {"batch_size": 2, "window_length": 8, "learning_rate": 0.02,
+                     "early_stopping_patience": 50, "lr_decay_factor": 1.0, **training},
+        "run_dir": str(tmp_path / "run"),
+    })
+
+
+def test_overfits_a_tiny_corpus(tmp_path):
+    """Trained and validated on the same 6 sentences, perplexity falls close to 1."""
+    model_dir = train_language_model(_toy_config(tmp_path, epochs=40))
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["valid_perplexity"] < 1.6
+    assert metrics["test_perplexity"] > metrics["valid_perplexity"]  # unseen text is harder
+
+
+def test_rerunning_resumes_after_the_last_finished_epoch(tmp_path):
+    train_language_model(_toy_config(tmp_path, epochs=1))
+    train_language_model(_toy_config(tmp_path, epochs=3))
+    with open(tmp_path / "run" / "history.csv") as handle:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
+    assert epochs == [0, 1, 2]  # epoch 0 was not trained twice
+
+
+def test_save_and_load_give_identical_scores(trained_lm_dir, tmp_path):
+    model, vocab = load_language_model(trained_lm_dir)
+    lines = ["the cat sat on the mat", "", "a zebra sat", "dog dog dog dog"]
+    before = score_lines(model, vocab, lines)
+    save_language_model(tmp_path / "copy", model, vocab)
+    reloaded, reloaded_vocab = load_language_model(tmp_path / "copy")
+    after = score_lines(reloaded, reloaded_vocab, lines)
+    assert [s.tokens for s in after] == [7, 1, 4, 5]
+    np.testing.assert_allclose([s.log_prob for s in after], [s.log_prob for s in before], rtol=1e-6)
+
+
+def test_scores_are_independent_of_batching(trained_lm_dir):
+    model, vocab = load_language_model(trained_lm_dir)
+    lines = ["the cat sat on the mat", "a dog", "", "the bird sang in the tree"]
+    one_by_one = [score_lines(model, vocab, [line])[0].log_prob for line in lines]
+    batched = [s.log_prob for s in score_lines(model, vocab, lines, batch_size=3)]
+    np.testing.assert_allclose(batched, one_by_one, rtol=1e-5)
+
+
+def test_generation_is_reproducible_for_a_seed(trained_lm_dir):
+    model, vocab = load_language_model(trained_lm_dir)
+    first = generate(model, vocab, "the", max_tokens=12, seed=7, num_samples=3)
+    again = generate(model, vocab, "the", max_tokens=12, seed=7, num_samples=3)
+    other = generate(model, vocab, "the", max_tokens=12, seed=8, num_samples=3)
+    assert first == again
+    assert first != other
+    assert all(sample.startswith("the") for sample in first)
+
+
+def test_top_k_one_is_greedy(trained_lm_dir):
+    model, vocab = load_language_model(trained_lm_dir)
+    samples = generate(model, vocab, "a", max_tokens=8, top_k=1, seed=1, num_samples=2)
+    assert samples[0] == samples[1]
+    assert samples[0] == generate(model, vocab, "a", max_tokens=8, top_k=1, seed=99)[0]
+
+
+def test_character_level_model(tmp_path):
+    config = config_lib.from_dict(LMConfig, {
+        "data": {"dir": str(DATA), "train": "toy_lm.train.txt", "valid_fraction": 0.2, "level": "char"},
+        "model": {"embedding_dim": 8, "rnn": {"cell": "gru", "units": 16}},
+        "training": {"batch_size": 2, "window_length": 10, "epochs": 1},
+        "run_dir": str(tmp_path / "run"),
+    })
+    model, vocab = load_language_model(train_language_model(config))
+    assert vocab.level == "char" and "c" in vocab.index
+    (score,) = score_lines(model, vocab, ["cat"])
+    assert score.tokens == 4  # c, a, t, <eos>
+    sample = generate(model, vocab, "th", max_tokens=20, seed=3)[0]
+    assert sample.startswith("th") and len(sample) <= 22
+
+
+def test_mixed_precision_training_exports_a_float32_model(tmp_path):
+    config = _toy_config(tmp_path, epochs=1, mixed_precision=True)
+    model, _ = load_language_model(train_language_model(config))
+    assert model.dtype_policy.name == "float32"
+    assert model.core.recurrent_layers[0].dtype_policy.name == "float32"

@@ -1,0 +1,80 @@
+"""The recurrent core: shapes, masking, states, the Elman equations, serialization."""
+
+import keras
+import numpy as np
+import pytest
+
+from seq2seq.rnn import RecurrentStack
+
+CELLS = ["simple", "lstm", "gru"]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_output_and_state_shapes(cell, bidirectional):
+    core = RecurrentStack(cell=cell, units=6, num_layers=2, bidirectional=bidirectional)
+    outputs, states = core(np.random.rand(3, 5, 4).astype("float32"))
+    directions = 2 if bidirectional else 1
+    assert tuple(outputs.shape) == (3, 5, 6 * directions)
+    assert len(states) == 2
+    per_layer = (2 if cell == "lstm" else 1) * directions
+    assert [len(layer) for layer in states] == [per_layer, per_layer] == [core.states_per_layer] * 2
+    assert all(tuple(state.shape) == (3, 6) for layer in states for state in layer)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_is_ignored_with_a_mask(cell, bidirectional):
+    """A padded, masked sequence gives the same outputs and final states as the unpadded one."""
+    core = RecurrentStack(cell=cell, units=5, num_layers=2, bidirectional=bidirectional)
+    real = np.random.rand(1, 3, 4).astype("float32")
+    padded = np.concatenate([real, np.random.rand(1, 4, 4).astype("float32")], axis=1)
+    mask = np.array([[True] * 3 + [False] * 4])
+    short_out, short_states = core(real)
+    long_out, long_states = core(padded, mask=mask)
+    np.testing.assert_allclose(np.asarray(long_out)[:, :3], np.asarray(short_out), atol=1e-5)
+    for short_layer, long_layer in zip(short_states, long_states):
+        for short, long in zip(short_layer, long_layer):
+            np.testing.assert_allclose(np.asarray(long), np.asarray(short), atol=1e-5)
+
+
+def test_initial_state_continues_a_sequence():
+    """Running two halves with the state carried over equals running the whole."""
+    core = RecurrentStack(cell="lstm", units=5, num_layers=2)
+    x = np.random.rand(2, 6, 3).astype("float32")
+    whole, _ = core(x)
+    first, state = core(x[:, :3])
+    second, _ = core(x[:, 3:], initial_state=state)
+    np.testing.assert_allclose(np.concatenate([first, second], 1), np.asarray(whole), atol=1e-5)
+
+
+def test_simple_cell_is_the_elman_equation():
+    """s_t = tanh(x_t·U + s_{t-1}·W + b), computed by hand from the layer's weights."""
+    core = RecurrentStack(cell="simple", units=4, num_layers=1)
+    x = np.random.rand(2, 5, 3).astype("float32")
+    outputs, _ = core(x)
+    U, W, b = (np.asarray(w) for w in core.recurrent_layers[0].get_weights())
+    state = np.zeros((2, 4), "float32")
+    for t in range(5):
+        state = np.tanh(x[:, t] @ U + state @ W + b)
+        np.testing.assert_allclose(np.asarray(outputs)[:, t], state, atol=1e-5)
+
+
+def test_relu_activation_and_residual_are_used():
+    core = RecurrentStack(cell="simple", units=4, num_layers=2, activation="relu", residual=True)
+    outputs, _ = core(np.random.rand(2, 3, 4).astype("float32"))
+    assert core.recurrent_layers[0].cell.activation is keras.activations.relu
+    assert tuple(outputs.shape) == (2, 3, 4)
+
+
+def test_get_config_round_trip():
+    core = RecurrentStack(cell="gru", units=7, num_layers=3, bidirectional=True, dropout=0.1, residual=True)
+    clone = RecurrentStack.from_config(core.get_config())
+    assert clone.get_config() == core.get_config()
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="`cell` must be one of"):
+        RecurrentStack(cell="lstn")
+    with pytest.raises(ValueError, match="`activation` must be one of"):
+        RecurrentStack(cell="simple", activation="sigmoid")
