@@ -50,19 +50,20 @@ class RNNLanguageModel(keras.Model):
         self.embedding_dim = embedding_dim
         self.tie_embeddings = tie_embeddings
         self.stateful = stateful
-        self.embedding = layers.Embedding(vocab_size, embedding_dim, name="embedding")
-        self.embedding_dropout = layers.Dropout(dropout, name="embedding_dropout")
+        policy = self.dtype_policy  # sublayers follow the model's own policy, not the global one
+        self.embedding = layers.Embedding(vocab_size, embedding_dim, name="embedding", dtype=policy)
+        self.embedding_dropout = layers.Dropout(dropout, name="embedding_dropout", dtype=policy)
         self.core = RecurrentStack(cell=cell, units=units, num_layers=num_layers, dropout=dropout,
                                    activation=activation, residual=residual, stateful=stateful,
-                                   name="core")
-        self.output_dropout = layers.Dropout(dropout, name="output_dropout")
+                                   name="core", dtype=policy)
+        self.output_dropout = layers.Dropout(dropout, name="output_dropout", dtype=policy)
         if tie_embeddings:
-            self.projection = (layers.Dense(embedding_dim, use_bias=False, name="projection")
+            self.projection = (layers.Dense(embedding_dim, use_bias=False, name="projection", dtype=policy)
                                if units != embedding_dim else None)
             self.output_layer = None
         else:
             self.projection = None
-            self.output_layer = layers.Dense(vocab_size, name="output")
+            self.output_layer = layers.Dense(vocab_size, name="output", dtype=policy)
 
     def build(self, input_shape):
         batch, time = input_shape[0], input_shape[1]

@@ -96,6 +96,14 @@ def stream_perplexity(model: RNNLanguageModel, windows, batch_size: int, window_
 
 def train_language_model(config: LMConfig) -> Path:
     """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
+    previous_policy = keras.config.dtype_policy()
+    try:
+        return _train(config)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _train(config: LMConfig) -> Path:
     training = config.training
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

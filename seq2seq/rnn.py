@@ -76,7 +76,7 @@ class RecurrentStack(layers.Layer):
         self.stateful = stateful
         self.supports_masking = True
         self.recurrent_layers = [self._make_layer(index) for index in range(num_layers)]
-        self.dropout_layers = [layers.Dropout(dropout, name=f"dropout_{index}")
+        self.dropout_layers = [layers.Dropout(dropout, name=f"dropout_{index}", dtype=self.dtype_policy)
                                for index in range(1, num_layers)]
 
     @property
