@@ -49,6 +49,17 @@ def stream_windows(batch_size: int, window_length: int, name: str = "text"):
     return apply
 
 
-def sentence_batches(batch_size: int):
-    """`Dataset[(inputs, targets)] -> Dataset[(inputs, targets)]` padded with 0, in input order."""
-    return lambda dataset: dataset.padded_batch(batch_size, padded_shapes=([None], [None]))
+def sentence_batches(batch_size: int, length_multiple: int = 16):
+    """`Dataset[(inputs, targets)] -> Dataset[(inputs, targets)]` padded with 0, in input order.
+
+    Lengths are padded up to a multiple of `length_multiple`, so a compiled
+    model sees few distinct shapes (and traces few graphs).
+    """
+    def pad_to_multiple(inputs, targets):
+        length = tf.shape(inputs)[1]
+        extra = (length_multiple - length % length_multiple) % length_multiple
+        padding = [[0, 0], [0, extra]]
+        return tf.pad(inputs, padding), tf.pad(targets, padding)
+
+    return lambda dataset: (dataset.padded_batch(batch_size, padded_shapes=([None], [None]))
+                            .map(pad_to_multiple))

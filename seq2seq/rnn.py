@@ -127,6 +127,43 @@ class RecurrentStack(layers.Layer):
             states.append(layer_states)
         return outputs, states
 
+    def step(self, inputs, states, training=None):
+        """One time step through every layer, calling the layers' own cells.
+
+        The same weights as :meth:`call`, for decoders that must compute each
+        step's input from the previous step (attention, input feeding, search).
+
+        Args:
+            inputs: `(batch, features)`.
+            states: as returned by :meth:`call`.
+
+        Returns:
+            `(outputs, states)` with outputs `(batch, units)`.
+        """
+        if self.bidirectional:
+            raise ValueError("`step` needs a unidirectional stack; a bidirectional layer "
+                             "must see the whole sequence.")
+        outputs = inputs
+        new_states = []
+        for index, layer in enumerate(self.recurrent_layers):
+            layer_input = outputs
+            if index > 0:
+                layer_input = self.dropout_layers[index - 1](layer_input, training=training)
+            layer_states = list(states[index])
+            outputs, layer_states = layer.cell(layer_input, layer_states, training=training)
+            if self.residual and index > 0:
+                outputs = outputs + layer_input  # (batch, output_units)
+            new_states.append(list(layer_states) if isinstance(layer_states, (list, tuple))
+                              else [layer_states])
+        return outputs, new_states
+
+    def zero_state(self, batch_size) -> list:
+        """All-zero states for `batch_size` sequences, in the layout :meth:`call` returns."""
+        from keras import ops
+
+        zeros = ops.zeros((batch_size, self.units), dtype=self.compute_dtype)
+        return [[zeros] * self.states_per_layer for _ in range(self.num_layers)]
+
     def compute_mask(self, inputs, mask=None):
         return mask
 

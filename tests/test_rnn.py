@@ -78,3 +78,17 @@ def test_bad_arguments_name_the_argument():
         RecurrentStack(cell="lstn")
     with pytest.raises(ValueError, match="`activation` must be one of"):
         RecurrentStack(cell="simple", activation="sigmoid")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_step_by_step_equals_the_whole_sequence(cell):
+    core = RecurrentStack(cell=cell, units=5, num_layers=2, residual=True)
+    x = np.random.rand(2, 4, 5).astype("float32")
+    whole, whole_states = core(x)
+    states = core.zero_state(2)
+    for t in range(4):
+        output, states = core.step(x[:, t], states)
+        np.testing.assert_allclose(np.asarray(output), np.asarray(whole)[:, t], atol=1e-5)
+    for step_layer, whole_layer in zip(states, whole_states):
+        for a, b in zip(step_layer, whole_layer):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
