@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 CELLS = ("simple", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu")
@@ -127,7 +127,20 @@ class RecurrentStack(layers.Layer):
             states.append(layer_states)
         return outputs, states
 
-    def step(self, inputs, states, training=None):
+    def step_dropout_masks(self, batch_size, training=None) -> list | None:
+        """Per-sequence dropout masks for :meth:`step`, one per layer after the first.
+
+        Drawn once per batch and reused at every step (variational dropout, Gal &
+        Ghahramani 2016), so no random state changes inside a compiled loop.
+        Returns None when dropout is off.
+        """
+        if not training or self.dropout == 0.0 or self.num_layers == 1:
+            return None
+        ones = ops.ones((batch_size, self.output_units), dtype=self.compute_dtype)
+        return [keras.random.dropout(ones, self.dropout, seed=layer.seed_generator)
+                for layer in self.dropout_layers]
+
+    def step(self, inputs, states, training=None, dropout_masks=None):
         """One time step through every layer, calling the layers' own cells.
 
         The same weights as :meth:`call`, for decoders that must compute each
@@ -136,6 +149,8 @@ class RecurrentStack(layers.Layer):
         Args:
             inputs: `(batch, features)`.
             states: as returned by :meth:`call`.
+            dropout_masks: from :meth:`step_dropout_masks`; between-layer
+                dropout is applied only through these.
 
         Returns:
             `(outputs, states)` with outputs `(batch, units)`.
@@ -147,8 +162,8 @@ class RecurrentStack(layers.Layer):
         new_states = []
         for index, layer in enumerate(self.recurrent_layers):
             layer_input = outputs
-            if index > 0:
-                layer_input = self.dropout_layers[index - 1](layer_input, training=training)
+            if index > 0 and dropout_masks is not None:
+                layer_input = layer_input * dropout_masks[index - 1]
             layer_states = list(states[index])
             outputs, layer_states = layer.cell(layer_input, layer_states, training=training)
             if self.residual and index > 0:
@@ -159,8 +174,6 @@ class RecurrentStack(layers.Layer):
 
     def zero_state(self, batch_size) -> list:
         """All-zero states for `batch_size` sequences, in the layout :meth:`call` returns."""
-        from keras import ops
-
         zeros = ops.zeros((batch_size, self.units), dtype=self.compute_dtype)
         return [[zeros] * self.states_per_layer for _ in range(self.num_layers)]
 

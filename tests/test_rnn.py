@@ -92,3 +92,12 @@ def test_step_by_step_equals_the_whole_sequence(cell):
     for step_layer, whole_layer in zip(states, whole_states):
         for a, b in zip(step_layer, whole_layer):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+
+
+def test_step_dropout_masks_are_drawn_per_batch_only_when_training():
+    core = RecurrentStack(cell="gru", units=4, num_layers=3, dropout=0.5)
+    core(np.ones((2, 1, 4), "float32"))
+    assert core.step_dropout_masks(2, training=False) is None
+    masks = core.step_dropout_masks(2, training=True)
+    assert len(masks) == 2 and tuple(masks[0].shape) == (2, 4)
+    assert set(np.unique(np.asarray(masks[0]))) <= {0.0, 2.0}

@@ -1,0 +1,85 @@
+"""The encoder-decoder: shapes, the shared core, teacher forcing vs stepping, save/load, overfitting."""
+
+import keras
+import numpy as np
+import pytest
+
+from seq2seq.model import Seq2SeqModel
+from seq2seq.rnn import RecurrentStack
+
+ATTENTIONS = ["none", "bahdanau", "luong"]
+
+
+def small_model(attention="bahdanau", encoder_cell="gru", decoder_cell="gru", **kwargs):
+    arguments = dict(source_vocab_size=13, target_vocab_size=11, embedding_dim=6, encoder_cell=encoder_cell,
+                     encoder_units=5, encoder_layers=2, bidirectional=True, decoder_cell=decoder_cell,
+                     decoder_units=7, decoder_layers=2, attention=attention, attention_units=4)
+    arguments.update(kwargs)
+    return Seq2SeqModel(**arguments)
+
+
+def batch():
+    source = np.array([[4, 5, 6, 7, 0, 0], [8, 9, 0, 0, 0, 0]], "int32")
+    target = np.array([[2, 4, 5, 6, 0], [2, 7, 0, 0, 0]], "int32")
+    return {"source_ids": source, "target_inputs": target}
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("cells", [("gru", "gru"), ("lstm", "lstm"), ("gru", "lstm"), ("simple", "lstm")])
+def test_shapes_for_every_attention_and_cell_mix(attention, cells):
+    model = small_model(attention, *cells)
+    logits, weights = model(batch(), return_attention=True)
+    assert tuple(logits.shape) == (2, 5, 11)
+    assert tuple(weights.shape) == (2, 5, 6)
+    if attention != "none":
+        weights = np.asarray(weights)
+        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
+        assert np.all(weights[1, :, 2:] < 1e-6)  # padding gets no attention
+
+
+def test_encoder_and_decoder_are_the_language_model_core():
+    from seq2seq.language_model import RNNLanguageModel
+
+    model = small_model()
+    assert type(model.encoder.core) is RecurrentStack
+    assert type(model.decoder.core) is RecurrentStack
+    assert type(RNNLanguageModel(vocab_size=5).core) is RecurrentStack
+
+
+def test_source_padding_does_not_change_the_output():
+    model = small_model("luong", "lstm", "lstm")
+    inputs = batch()
+    padded = {**inputs, "source_ids": np.pad(inputs["source_ids"], ((0, 0), (0, 3)))}
+    np.testing.assert_allclose(np.asarray(model(padded)), np.asarray(model(inputs)), atol=1e-5)
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_stepwise_decoding_matches_teacher_forcing(attention):
+    model = small_model(attention, "lstm", "gru")
+    inputs = batch()
+    log_probs = np.asarray(keras.ops.log_softmax(model(inputs), axis=-1))
+    memory, keys, mask, carry = model.encode(inputs["source_ids"])
+    for t in range(inputs["target_inputs"].shape[1]):
+        step_log_probs, _, carry = model.decode_step(inputs["target_inputs"][:, t], carry, memory, keys, mask)
+        np.testing.assert_allclose(np.asarray(step_log_probs), log_probs[:, t], atol=1e-4)
+
+
+def test_save_and_load_give_identical_outputs(tmp_path):
+    model = small_model("bahdanau", tie_embeddings=True)
+    expected = np.asarray(model(batch()))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True, compile=False)
+    np.testing.assert_allclose(np.asarray(loaded(batch())), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("attention", ["none", "luong"])
+def test_overfits_one_batch(attention):
+    model = small_model(attention, dropout=0.0, encoder_layers=1, decoder_layers=1, decoder_units=16)
+    inputs = batch()
+    targets = np.array([[4, 5, 6, 3, 0], [7, 3, 0, 0, 0]], "int32")
+    model.compile(keras.optimizers.Adam(0.05),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
+    history = model.fit(inputs, targets, epochs=60, verbose=0)
+    assert history.history["loss"][-1] < 0.05
+    predicted = np.asarray(model(inputs)).argmax(-1)
+    assert predicted[0, :4].tolist() == [4, 5, 6, 3] and predicted[1, :2].tolist() == [7, 3]
