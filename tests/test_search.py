@@ -1,0 +1,79 @@
+"""Decoding: greedy == beam 1, beam never below greedy, finished hypotheses, sampling."""
+
+import keras
+import numpy as np
+import pytest
+
+from seq2seq.model import Seq2SeqModel
+from seq2seq.search import Searcher, beam_search, greedy_search
+
+BOS, EOS = 2, 3
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A model fitted to copy short sequences (x y z -> x y z <eos>)."""
+    keras.utils.set_random_seed(1)
+    model = Seq2SeqModel(source_vocab_size=10, target_vocab_size=10, embedding_dim=16, encoder_units=16,
+                         decoder_units=32, attention="bahdanau", attention_units=16)
+    rng = np.random.default_rng(0)
+    sources = rng.integers(4, 10, size=(256, 4)).astype("int32")
+    target_inputs = np.concatenate([np.full((256, 1), BOS), sources], 1).astype("int32")
+    targets = np.concatenate([sources, np.full((256, 1), EOS)], 1).astype("int32")
+    model.compile(keras.optimizers.Adam(0.02),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
+    model.fit({"source_ids": sources, "target_inputs": target_inputs}, targets, epochs=40, batch_size=64,
+              verbose=0)
+    return model
+
+
+SOURCES = np.array([[4, 5, 6, 7], [9, 8, 7, 0], [5, 5, 0, 0]], "int32")
+
+
+def test_greedy_copies_after_training(trained):
+    tokens, scores = greedy_search(trained, SOURCES, BOS, EOS, max_length=8)
+    tokens = np.asarray(tokens)
+    assert tokens[0, :5].tolist() == [4, 5, 6, 7, EOS]
+    assert tokens[0, 5:].tolist() == [0, 0, 0]  # padding after <eos>
+    assert np.all(np.asarray(scores) <= 0)
+
+
+def test_greedy_equals_beam_of_one(trained):
+    greedy_tokens, greedy_scores = greedy_search(trained, SOURCES, BOS, EOS, max_length=8)
+    beam_tokens, beam_scores, _ = beam_search(trained, SOURCES, BOS, EOS, max_length=8, beam_size=1)
+    np.testing.assert_array_equal(np.asarray(beam_tokens)[:, 0], np.asarray(greedy_tokens))
+    np.testing.assert_allclose(np.asarray(beam_scores)[:, 0], np.asarray(greedy_scores), rtol=1e-5)
+
+
+@pytest.mark.parametrize("beam_size", [2, 5])
+def test_beam_never_scores_below_greedy(trained, beam_size):
+    _, greedy_scores = greedy_search(trained, SOURCES, BOS, EOS, max_length=8)
+    tokens, scores, _ = beam_search(trained, SOURCES, BOS, EOS, max_length=8, beam_size=beam_size)
+    assert np.all(np.asarray(scores)[:, 0] >= np.asarray(greedy_scores) - 1e-5)
+    # n-best: distinct hypotheses, sorted best first.
+    scores = np.asarray(scores)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)
+    tokens = np.asarray(tokens)
+    assert len({tuple(row) for row in tokens[0]}) == beam_size
+
+
+def test_beam_scores_are_the_sum_of_token_log_probs(trained):
+    tokens, scores, _ = beam_search(trained, SOURCES[:1], BOS, EOS, max_length=8, beam_size=3)
+    hypothesis = np.asarray(tokens)[0, 1]
+    length = int(np.argmax(hypothesis == EOS)) + 1 if EOS in hypothesis else len(hypothesis)
+    target_inputs = np.concatenate([[BOS], hypothesis[:length - 1]])[None].astype("int32")
+    log_probs = np.asarray(keras.ops.log_softmax(trained({"source_ids": SOURCES[:1],
+                                                          "target_inputs": target_inputs}), -1))
+    expected = sum(log_probs[0, t, hypothesis[t]] for t in range(length))
+    assert np.asarray(scores)[0, 1] == pytest.approx(expected, abs=1e-4)
+
+
+def test_searcher_compiles_and_samples_reproducibly(trained):
+    greedy = Searcher(trained, BOS, EOS, beam_size=1, max_length_ratio=1.0, max_length_offset=2)
+    output = greedy.predict_on_batch(SOURCES)
+    assert output["tokens"].shape == (3, 1, 6)
+    beam = Searcher(trained, BOS, EOS, beam_size=4, alpha=0.6)
+    assert beam.predict_on_batch(SOURCES)["tokens"].shape == (3, 4, 16)
+    first = Searcher(trained, BOS, EOS, temperature=1.5, seed=3).predict_on_batch(SOURCES)["tokens"]
+    again = Searcher(trained, BOS, EOS, temperature=1.5, seed=3).predict_on_batch(SOURCES)["tokens"]
+    np.testing.assert_array_equal(first, again)
