@@ -27,25 +27,35 @@ class ResetStates(keras.callbacks.Callback):
 
 
 class Throughput(keras.callbacks.Callback):
-    """Adds `tokens_per_second` (target tokens) to batch logs (progress bar) and epoch logs."""
+    """Adds `tokens_per_second` (target tokens) to batch logs (progress bar) and epoch logs.
 
-    def __init__(self, tokens_per_batch: int):
+    Args:
+        tokens_per_batch: a fixed count per batch, or None to read the epoch's
+            running total from the `target_tokens` metric (:class:`TokenCount`).
+    """
+
+    def __init__(self, tokens_per_batch: int | None = None):
         super().__init__()
         self.tokens_per_batch = tokens_per_batch
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
         self.batches = 0
+        self.tokens = 0.0
 
     def on_train_batch_end(self, batch, logs=None):
         self.batches += 1
         self.elapsed = time.perf_counter() - self.started
+        if self.tokens_per_batch is not None:
+            self.tokens = self.batches * self.tokens_per_batch
+        elif logs is not None and "target_tokens" in logs:
+            self.tokens = float(logs["target_tokens"])
         if logs is not None and self.elapsed > 0:
-            logs["tokens_per_second"] = self.batches * self.tokens_per_batch / self.elapsed
+            logs["tokens_per_second"] = self.tokens / self.elapsed
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.batches:  # training time only, validation excluded
-            logs["tokens_per_second"] = self.batches * self.tokens_per_batch / max(self.elapsed, 1e-9)
+            logs["tokens_per_second"] = self.tokens / max(self.elapsed, 1e-9)
             logs["train_seconds"] = self.elapsed
 
 

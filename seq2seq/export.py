@@ -1,6 +1,8 @@
 """Model directories: what a trained model is on disk, and safe loading of one.
 
-A language-model directory holds:
+A translation-model directory holds `model.keras`, `source.spm` and
+`target.spm` (SentencePiece models), `manifest.json`, and usually
+`config.yaml` and `metrics.json`. A language-model directory holds:
 
 - `model.keras`: the Keras model (architecture and weights; loaded with
   `safe_mode=True`, so loading runs no code from the file);
@@ -27,6 +29,8 @@ from seq2seq.vocab import Vocabulary
 
 LM_KIND = "seq2seq-language-model/1"
 LM_FILES = ("model.keras", "vocab.json", "manifest.json")
+TRANSLATION_KIND = "seq2seq-translation/1"
+TRANSLATION_FILES = ("model.keras", "source.spm", "target.spm", "manifest.json")
 
 
 def _replace_directory(temporary: Path, target: Path) -> None:
@@ -44,7 +48,8 @@ def _replace_directory(temporary: Path, target: Path) -> None:
 def inference_copy(model: keras.Model) -> keras.Model:
     """A float32, non-stateful copy of a (possibly stateful, mixed-precision) model."""
     config = model.get_config()
-    config["stateful"] = False
+    if "stateful" in config:
+        config["stateful"] = False
     config.pop("dtype", None)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
@@ -57,16 +62,20 @@ def inference_copy(model: keras.Model) -> keras.Model:
     return copy
 
 
-def save_language_model(directory: str | Path, model: keras.Model, vocab: Vocabulary,
-                        experiment_config=None, metrics: dict | None = None) -> Path:
-    """Writes a language-model directory atomically (complete or not at all)."""
+def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict[str, object],
+                     experiment_config=None, metrics: dict | None = None) -> Path:
+    """Writes a model directory atomically (complete or not at all).
+
+    `files` maps file names to objects with a `save(path)` method.
+    """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
     os.chmod(temporary, 0o755)
     try:
         inference_copy(model).save(temporary / "model.keras")
-        vocab.save(temporary / "vocab.json")
+        for name, item in files.items():
+            item.save(temporary / name)
         if experiment_config is not None:
             config_lib.save(experiment_config, temporary / "config.yaml")
         if metrics is not None:
@@ -76,12 +85,26 @@ def save_language_model(directory: str | Path, model: keras.Model, vocab: Vocabu
         if card.exists():
             shutil.copy2(card, temporary / "README.md")
         with atomic_write(temporary / "manifest.json") as handle:
-            json.dump({"kind": LM_KIND, "keras": keras.__version__}, handle)
+            json.dump({"kind": kind, "keras": keras.__version__}, handle)
         _replace_directory(temporary, directory)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     return directory
+
+
+def save_language_model(directory: str | Path, model: keras.Model, vocab: Vocabulary,
+                        experiment_config=None, metrics: dict | None = None) -> Path:
+    """Writes a language-model directory atomically."""
+    return _write_directory(Path(directory), LM_KIND, model, {"vocab.json": vocab}, experiment_config, metrics)
+
+
+def save_translation_model(directory: str | Path, model: keras.Model, source_vocab, target_vocab,
+                           experiment_config=None, metrics: dict | None = None) -> Path:
+    """Writes a translation-model directory atomically."""
+    return _write_directory(Path(directory), TRANSLATION_KIND, model,
+                            {"source.spm": source_vocab, "target.spm": target_vocab},
+                            experiment_config, metrics)
 
 
 def check_model_directory(directory: str | Path, kind: str, files: tuple[str, ...]) -> Path:
@@ -102,18 +125,34 @@ def check_model_directory(directory: str | Path, kind: str, files: tuple[str, ..
     return directory
 
 
+def _load_keras_model(path: Path) -> keras.Model:
+    import seq2seq.language_model  # noqa: F401  (registers the serializable classes)
+    import seq2seq.model  # noqa: F401
+
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # a damaged zip, a foreign format, a newer Keras
+        raise UserError(f"{path}: cannot load the model ({type(error).__name__}: "
+                        f"{str(error).splitlines()[0] if str(error) else ''}).") from None
+
+
 def load_language_model(directory: str | Path) -> tuple[keras.Model, Vocabulary]:
     """Loads `(model, vocab)` from a language-model directory (safe mode, not compiled)."""
-    import seq2seq.language_model  # noqa: F401  (registers the serializable classes)
-
     directory = check_model_directory(directory, LM_KIND, LM_FILES)
     vocab = Vocabulary.load(directory / "vocab.json")
-    try:
-        model = keras.saving.load_model(directory / "model.keras", compile=False, safe_mode=True)
-    except Exception as error:  # a damaged zip, a foreign format, a newer Keras
-        raise UserError(f"{directory}/model.keras: cannot load the model ({type(error).__name__}: "
-                        f"{str(error).splitlines()[0] if str(error) else ''}).") from None
+    model = _load_keras_model(directory / "model.keras")
     if model.vocab_size != len(vocab):
         raise UserError(f"{directory}: the model has {model.vocab_size} output tokens but "
                         f"vocab.json has {len(vocab)}; the files come from different models.")
     return model, vocab
+
+
+def load_translation_model(directory: str | Path):
+    """Loads `(model, source_vocab, target_vocab)` from a translation-model directory."""
+    from seq2seq.subwords import SubwordVocabulary
+
+    directory = check_model_directory(directory, TRANSLATION_KIND, TRANSLATION_FILES)
+    source = SubwordVocabulary.load(directory / "source.spm")
+    target = SubwordVocabulary.load(directory / "target.spm")
+    model = _load_keras_model(directory / "model.keras")
+    return model, source, target

@@ -36,3 +36,22 @@ class Perplexity(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "pad_id": self.pad_id}
+
+
+@keras.saving.register_keras_serializable(package="seq2seq")
+class TokenCount(keras.metrics.Metric):
+    """How many non-padding target tokens the epoch has seen so far."""
+
+    def __init__(self, name: str = "target_tokens", pad_id: int = 0, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.pad_id = pad_id
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.count.assign_add(ops.sum(ops.cast(ops.not_equal(y_true, self.pad_id), "float32")))
+
+    def result(self):
+        return self.count
+
+    def get_config(self):
+        return {**super().get_config(), "pad_id": self.pad_id}

@@ -1,0 +1,99 @@
+"""The translation experiment config (`seq2seq train CONFIG`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from seq2seq.config import RNNConfig, nested, option
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslationDataConfig:
+    """Where the parallel text is: local files or a tensorflow-datasets name."""
+
+    dir: str = option("../shared/data")  # local file names below are relative to this folder
+    source_language: str = option("de")
+    target_language: str = option("en")
+    # Local parallel files: `{prefix}.{language}` or `{prefix}.{language}.gz` under `dir`.
+    train_prefix: str | None = option("multi30k/train")
+    valid_prefix: str | None = option("multi30k/val")
+    test_prefix: str | None = option("multi30k/test_2016_flickr")
+    # Or a tfds dataset (used when `tfds_name` is set), e.g. wmt14_translate/de-en.
+    tfds_name: str | None = option(None)
+    tfds_data_dir: str | None = option(None)
+    tfds_train_split: str = option("train")
+    tfds_valid_split: str = option("validation")
+    tfds_test_split: str = option("test")
+    max_source_length: int = option(100, minimum=1)  # subword tokens; longer training pairs are dropped
+    max_target_length: int = option(100, minimum=1)
+
+    def files(self, prefix: str | None) -> tuple[Path, Path] | None:
+        """The source and target files for `prefix` (`.gz` if that exists)."""
+        if prefix is None:
+            return None
+        paths = []
+        for language in (self.source_language, self.target_language):
+            plain = Path(self.dir) / f"{prefix}.{language}"
+            gzipped = plain.with_name(plain.name + ".gz")
+            paths.append(gzipped if gzipped.exists() and not plain.exists() else plain)
+        return paths[0], paths[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class VocabularyConfig:
+    """SentencePiece subwords, trained on the training text by `seq2seq build-vocab` or `train`."""
+
+    model_type: str = option("bpe", choices=("bpe", "unigram"))
+    size: int = option(8000, minimum=16)
+    joint: bool = option(True)  # one model for both languages, or one per language
+    character_coverage: float = option(1.0, minimum=0.9, maximum=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslationModelConfig:
+    """Encoder, decoder, attention."""
+
+    embedding_dim: int = option(256, minimum=1)
+    encoder: RNNConfig = nested(RNNConfig)
+    decoder: RNNConfig = nested(RNNConfig)
+    attention: str = option("bahdanau", choices=("none", "bahdanau", "luong"))
+    attention_units: int = option(512, minimum=1)
+    dropout: float = option(0.3, minimum=0.0, maximum=0.99)
+    tie_embeddings: bool = option(False)
+
+    def __post_init__(self):
+        if self.decoder.bidirectional:
+            raise ValueError("key `model.decoder.bidirectional` must be false: the decoder "
+                             "generates left to right.")
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslationTrainingConfig:
+    """Optimisation, batching and stopping."""
+
+    max_tokens: int = option(4096, minimum=16)  # padded tokens per batch (source or target side)
+    bucket_boundaries: tuple[int, ...] = option((8, 12, 16, 20, 24, 32, 48, 64, 101))
+    shuffle_buffer: int = option(30000, minimum=0)
+    epochs: int = option(20, minimum=1)
+    steps_per_epoch: int | None = option(None, minimum=1)
+    optimizer: str = option("adam", choices=("adam", "sgd"))
+    learning_rate: float = option(1e-3, minimum=0.0)
+    clip_norm: float | None = option(1.0, minimum=0.0)
+    label_smoothing: float = option(0.1, minimum=0.0, maximum=0.99)
+    lr_decay_factor: float = option(0.5, minimum=0.0, maximum=1.0)
+    lr_decay_patience: int = option(0, minimum=0)
+    early_stopping_patience: int = option(3, minimum=1)
+    mixed_precision: bool = option(True)
+    seed: int = option(1234)
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslationConfig:
+    """A whole translation experiment."""
+
+    data: TranslationDataConfig = nested(TranslationDataConfig)
+    vocabulary: VocabularyConfig = nested(VocabularyConfig)
+    model: TranslationModelConfig = nested(TranslationModelConfig)
+    training: TranslationTrainingConfig = nested(TranslationTrainingConfig)
+    run_dir: str = option("runs/translation")

@@ -1,0 +1,147 @@
+"""Training a translation model: vocabularies, batched pipelines, fit with callbacks, export."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import keras
+
+from pipelines import translation as pipes
+from seq2seq import config as config_lib
+from seq2seq.callbacks import KeepBest, Throughput
+from seq2seq.errors import UserError
+from seq2seq.export import save_translation_model
+from seq2seq.losses import MaskedCrossEntropy
+from seq2seq.metrics import Perplexity, TokenCount
+from seq2seq.model import Seq2SeqModel
+from seq2seq.subwords import SubwordVocabulary, train_sentencepiece
+from seq2seq.training import configure_precision, make_optimizer, progress_verbosity, standard_callbacks
+from seq2seq.translation_config import TranslationConfig
+
+
+def string_pairs(config: TranslationConfig, split: str):
+    """`(source, target)` string pairs of a split ("train", "valid" or "test"), or None if not configured."""
+    data = config.data
+    if data.tfds_name:
+        split_name = {"train": data.tfds_train_split, "valid": data.tfds_valid_split,
+                      "test": data.tfds_test_split}[split]
+        return pipes.tfds_translation(data.tfds_name, split_name, data.source_language,
+                                      data.target_language, data.tfds_data_dir)
+    files = data.files({"train": data.train_prefix, "valid": data.valid_prefix, "test": data.test_prefix}[split])
+    return None if files is None else pipes.parallel_text_files(*files)
+
+
+def build_vocabularies(config: TranslationConfig, run_dir: Path,
+                       max_sentences: int = 1_000_000) -> tuple[SubwordVocabulary, SubwordVocabulary]:
+    """Loads `run_dir/{source,target}.spm`, training them on the training text if absent."""
+    source_file, target_file = run_dir / "source.spm", run_dir / "target.spm"
+    if source_file.exists() and target_file.exists():
+        return SubwordVocabulary.load(source_file), SubwordVocabulary.load(target_file)
+    vocabulary = config.vocabulary
+    pairs = [(s.decode("utf-8"), t.decode("utf-8")) for s, t in
+             itertools.islice(string_pairs(config, "train").as_numpy_iterator(), max_sentences)]
+    print(f"training SentencePiece ({vocabulary.model_type}, {vocabulary.size}, "
+          f"{'joint' if vocabulary.joint else 'separate'}) on {len(pairs)} sentence pairs", flush=True)
+
+    def train(lines, name):
+        return train_sentencepiece(lines, vocabulary.size, vocabulary.model_type,
+                                   vocabulary.character_coverage, seed_name=name)
+
+    if vocabulary.joint:
+        source = target = train([s for s, _ in pairs] + [t for _, t in pairs], "training text")
+    else:
+        source = train([s for s, _ in pairs], "source training text")
+        target = train([t for _, t in pairs], "target training text")
+    source_vocab, target_vocab = SubwordVocabulary(source), SubwordVocabulary(target)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    source_vocab.save(source_file)
+    target_vocab.save(target_file)
+    return source_vocab, target_vocab
+
+
+def batches(config: TranslationConfig, split: str, source: SubwordVocabulary, target: SubwordVocabulary,
+            report: bool = True):
+    """Token-batched `({"source_ids", "target_inputs"}, targets)` for a split (None if absent)."""
+    pairs = string_pairs(config, split)
+    if pairs is None:
+        return None
+    training = config.training
+    longest = training.bucket_boundaries[-1] - 1
+    max_source = min(config.data.max_source_length, longest)
+    max_target = min(config.data.max_target_length, longest)
+    examples = (pairs.apply(pipes.tokenize_pairs(source.model_proto, target.model_proto))
+                .apply(pipes.to_model_inputs(target.bos_id, target.eos_id))
+                .cache())
+    if report:
+        kept, total = pipes.count_filtered(examples, max_source, max_target)
+        print(f"{split}: {kept} of {total} pairs kept ({total - kept} longer than {max_source} source or "
+              f"{max_target} target tokens filtered out)", flush=True)
+    examples = examples.apply(pipes.filter_by_length(max_source, max_target))
+    if split == "train" and training.shuffle_buffer:
+        examples = examples.shuffle(training.shuffle_buffer, seed=training.seed, reshuffle_each_iteration=True)
+    batched = examples.apply(pipes.bucket_by_tokens(training.max_tokens, list(training.bucket_boundaries)))
+    if split == "train" and training.steps_per_epoch is not None:
+        batched = batched.take(training.steps_per_epoch)
+    return batched.prefetch(2)
+
+
+def build_model(config: TranslationConfig, source_size: int, target_size: int) -> Seq2SeqModel:
+    """The one place where a `TranslationModelConfig` becomes a model."""
+    model = config.model
+    encoder, decoder = model.encoder, model.decoder
+    return Seq2SeqModel(
+        source_vocab_size=source_size, target_vocab_size=target_size, embedding_dim=model.embedding_dim,
+        encoder_cell=encoder.cell, encoder_units=encoder.units, encoder_layers=encoder.num_layers,
+        bidirectional=encoder.bidirectional, decoder_cell=decoder.cell, decoder_units=decoder.units,
+        decoder_layers=decoder.num_layers, attention=model.attention, attention_units=model.attention_units,
+        dropout=model.dropout, tie_embeddings=model.tie_embeddings, name="seq2seq")
+
+
+def compile_model(model: Seq2SeqModel, config: TranslationConfig) -> None:
+    training = config.training
+    model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate, training.clip_norm),
+                  loss=MaskedCrossEntropy(training.label_smoothing),
+                  metrics=[Perplexity(), TokenCount()])
+
+
+def train_translation_model(config: TranslationConfig) -> Path:
+    """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
+    previous_policy = keras.config.dtype_policy()
+    try:
+        return _train(config)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _train(config: TranslationConfig) -> Path:
+    training = config.training
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(training.seed)
+    source, target = build_vocabularies(config, run_dir)
+    config_lib.save(config, run_dir / "config.yaml")
+    train = batches(config, "train", source, target)
+    valid = batches(config, "valid", source, target)
+    if valid is None:
+        raise UserError("training needs validation data: set data.valid_prefix "
+                                   "(or data.tfds_valid_split with data.tfds_name).")
+    configure_precision(training.mixed_precision)
+    model = build_model(config, len(source), len(target))
+    model.build()
+    compile_model(model, config)
+    print(f"model: {model.count_params():,} parameters; run folder: {run_dir}", flush=True)
+    model_dir = run_dir / "model"
+
+    def export(epoch: int, logs: dict) -> None:
+        metrics = {"epoch": epoch + 1, "valid_perplexity": float(logs["val_perplexity"]),
+                   "valid_loss": float(logs["val_loss"])}
+        save_translation_model(model_dir, model, source, target, config, metrics)
+
+    callbacks = [Throughput(), KeepBest(export, run_dir / "best.json", monitor="val_loss"),
+                 *standard_callbacks(run_dir, "val_loss", training.lr_decay_factor,
+                                     training.lr_decay_patience, training.early_stopping_patience)]
+    model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks,
+              shuffle=False, verbose=progress_verbosity())
+    print("best model:", model_dir, (model_dir / "metrics.json").read_text(), flush=True)
+    return model_dir
