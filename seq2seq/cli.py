@@ -91,6 +91,35 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples")
     generate.add_argument("--num-samples", type=_positive_int("--num-samples"), default=1)
     generate.set_defaults(handler="seq2seq.lm_commands:generate")
+
+    train = commands.add_parser("train", help="train (or resume) a translation model from a YAML config")
+    train.add_argument("config", help="experiment YAML, e.g. configs/multi30k_de_en_gru_bahdanau.yaml")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key, e.g. --set training.epochs=2 (repeatable)")
+    train.set_defaults(handler="seq2seq.translation_commands:train")
+
+    vocab = commands.add_parser("build-vocab", help="train the SentencePiece vocabularies of a config")
+    vocab.add_argument("config")
+    vocab.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    vocab.add_argument("--overwrite", action="store_true", help="replace existing vocabularies")
+    vocab.set_defaults(handler="seq2seq.translation_commands:build_vocab")
+
+    translate = commands.add_parser("translate", help="translate a text file, one sentence per line")
+    translate.add_argument("--model", required=True, help="translation-model directory")
+    translate.add_argument("input", nargs="?", default="-", help="text file (plain or .gz); - or absent: stdin")
+    translate.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
+    translate.add_argument("--beam", type=_positive_int("--beam"), default=5, help="beam width (1: greedy)")
+    translate.add_argument("--n-best", type=_positive_int("--n-best"), default=1,
+                           help="hypotheses per sentence; above 1 writes 'N ||| text ||| score' lines")
+    translate.add_argument("--alpha", type=float, default=0.6, help="length-penalty exponent (Wu et al. 2016)")
+    translate.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
+    translate.add_argument("--max-length-ratio", type=_positive_float("--max-length-ratio"), default=1.5)
+    translate.add_argument("--max-length-offset", type=int, default=10)
+    translate.add_argument("--max-source-tokens", type=_positive_int("--max-source-tokens"), default=250,
+                           help="longer sources are truncated (with a warning count)")
+    translate.add_argument("--errors", choices=("strict", "replace"), default="strict",
+                           help="invalid UTF-8: stop with an error naming the line (strict) or use U+FFFD")
+    translate.set_defaults(handler="seq2seq.translation_commands:translate")
     return parser
 
 

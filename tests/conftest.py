@@ -59,3 +59,28 @@ def trained_lm_dir(tmp_path_factory) -> Path:
         "run_dir": str(run),
     })
     return train_language_model(config)
+
+
+def toy_translation_config(run_dir, **training):
+    """A tiny GRU + Bahdanau config over the toy German-English corpus in tests/data."""
+    from seq2seq import config as config_lib
+    from seq2seq.translation_config import TranslationConfig
+
+    return config_lib.from_dict(TranslationConfig, {
+        "data": {"dir": str(DATA), "train_prefix": "toy", "valid_prefix": "toy", "test_prefix": None},
+        "vocabulary": {"size": 60},
+        "model": {"embedding_dim": 16, "encoder": {"cell": "gru", "units": 16, "bidirectional": True},
+                  "decoder": {"cell": "gru", "units": 32}, "attention_units": 16, "dropout": 0.0},
+        "training": {"max_tokens": 200, "bucket_boundaries": [12, 24, 41], "epochs": 60,
+                     "learning_rate": 0.01, "label_smoothing": 0.0, "mixed_precision": False,
+                     "early_stopping_patience": 100, "lr_decay_factor": 1.0, **training},
+        "run_dir": str(run_dir),
+    })
+
+
+@pytest.fixture(scope="session")
+def toy_translation_dir(tmp_path_factory) -> Path:
+    """A toy translation model trained until it has memorised its 10 sentence pairs."""
+    from seq2seq.translation_training import train_translation_model
+
+    return train_translation_model(toy_translation_config(tmp_path_factory.mktemp("mt_run")))

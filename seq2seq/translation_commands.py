@@ -1,0 +1,88 @@
+"""The `seq2seq train`, `build-vocab` and `translate` commands."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from seq2seq import config as config_lib
+from seq2seq.errors import UserError
+from seq2seq.textio import atomic_write, read_lines
+
+
+def _load_config(arguments):
+    from seq2seq.translation_config import TranslationConfig
+
+    return config_lib.load(TranslationConfig, arguments.config, arguments.overrides)
+
+
+def train(arguments) -> int:
+    from seq2seq.translation_training import train_translation_model
+
+    train_translation_model(_load_config(arguments))
+    return 0
+
+
+def build_vocab(arguments) -> int:
+    from seq2seq.translation_training import build_vocabularies
+
+    config = _load_config(arguments)
+    run_dir = Path(config.run_dir)
+    if (run_dir / "source.spm").exists() and not arguments.overwrite:
+        raise UserError(f"{run_dir}/source.spm exists; pass --overwrite to train new vocabularies "
+                        "(a model trained on the old ones cannot use them).")
+    for name in ("source.spm", "target.spm"):
+        (run_dir / name).unlink(missing_ok=True)
+    source, target = build_vocabularies(config, run_dir)
+    print(f"wrote {run_dir / 'source.spm'} ({len(source)} pieces) and {run_dir / 'target.spm'} "
+          f"({len(target)} pieces)")
+    return 0
+
+
+def translate(arguments) -> int:
+    from seq2seq.export import load_translation_model
+    from seq2seq.translator import Translator, stderr_progress
+
+    if arguments.n_best > arguments.beam:
+        raise UserError(f"--n-best ({arguments.n_best}) must not exceed --beam ({arguments.beam}).")
+    model, source_vocab, target_vocab = load_translation_model(arguments.model)
+    lines = read_lines(arguments.input, errors=arguments.errors)
+    translator = Translator(model, source_vocab, target_vocab, beam_size=arguments.beam,
+                            n_best=arguments.n_best, alpha=arguments.alpha,
+                            max_length_ratio=arguments.max_length_ratio,
+                            max_length_offset=arguments.max_length_offset,
+                            max_source_tokens=arguments.max_source_tokens)
+    update, close = stderr_progress(len(lines)) if arguments.input != "-" else (None, lambda: None)
+    started = time.perf_counter()
+    try:
+        results = translator.translate(lines, arguments.batch_size, update)
+    finally:
+        close()
+    elapsed = time.perf_counter() - started
+
+    def write(handle):
+        for number, hypotheses in enumerate(results):
+            if arguments.n_best == 1:
+                handle.write(hypotheses[0].text + "\n")
+            else:
+                for hypothesis in hypotheses:
+                    handle.write(f"{number} ||| {hypothesis.text} ||| {hypothesis.normalized_score:.4f}\n")
+
+    if arguments.output:
+        with atomic_write(arguments.output) as handle:
+            write(handle)
+    else:
+        write(sys.stdout)
+        sys.stdout.flush()
+    stats = translator.stats
+    notes = []
+    if stats.truncated:
+        notes.append(f"{stats.truncated} source lines longer than {arguments.max_source_tokens} subwords "
+                     "were truncated (--max-source-tokens)")
+    if stats.empty:
+        notes.append(f"{stats.empty} empty lines gave empty translations")
+    print(f"translated {len(lines)} lines in {elapsed:.1f}s ({len(lines) / max(elapsed, 1e-9):.1f} "
+          f"sentences/s, beam {arguments.beam})" + "".join(f"; warning: {note}" for note in notes),
+          file=sys.stderr)
+    return 0

@@ -1,0 +1,108 @@
+"""Translating lists of sentences with a trained model: batching, ordering, truncation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from seq2seq.search import Searcher
+
+
+@dataclasses.dataclass(frozen=True)
+class Hypothesis:
+    text: str
+    score: float  # sum of log-probabilities of the output tokens (<eos> included)
+    normalized_score: float  # score / length penalty (equals score for greedy search)
+
+
+@dataclasses.dataclass
+class TranslationStats:
+    sentences: int = 0
+    empty: int = 0  # empty or white-space lines, answered with an empty line
+    truncated: int = 0  # sources cut to `max_source_tokens`
+
+
+class Translator:
+    """Translates sentences with greedy search, beam search or sampling.
+
+    Lines are tokenized with the model's SentencePiece model, sorted by length
+    into batches padded to a multiple of 8 tokens (few compiled shapes), and
+    returned in input order. Empty and white-space-only lines give an empty
+    translation without running the model. Sources longer than
+    `max_source_tokens` subwords are truncated (counted in `stats.truncated`).
+
+    Args:
+        model, source_vocab, target_vocab: from `load_translation_model`.
+        beam_size: 1 for greedy search.
+        n_best: hypotheses kept per sentence (at most `beam_size`).
+        alpha: length-penalty exponent for beam search (Wu et al. 2016).
+        max_length_ratio, max_length_offset: output length limit
+            `ceil(ratio * source_tokens + offset)`.
+        max_source_tokens: longer sources are truncated.
+        temperature, seed: sample instead of searching.
+    """
+
+    def __init__(self, model, source_vocab, target_vocab, beam_size: int = 1, n_best: int = 1,
+                 alpha: float = 0.6, max_length_ratio: float = 1.5, max_length_offset: int = 10,
+                 max_source_tokens: int = 250, temperature: float | None = None, seed: int | None = None):
+        if n_best > beam_size:
+            raise ValueError(f"`n_best` must be at most `beam_size`. Received: n_best={n_best}, "
+                             f"beam_size={beam_size}")
+        self.source_vocab, self.target_vocab = source_vocab, target_vocab
+        self.n_best = n_best
+        self.max_source_tokens = max_source_tokens
+        self.searcher = Searcher(model, target_vocab.bos_id, target_vocab.eos_id, beam_size=beam_size,
+                                 alpha=alpha, max_length_ratio=max_length_ratio,
+                                 max_length_offset=max_length_offset, temperature=temperature, seed=seed)
+        self.stats = TranslationStats()
+
+    def translate(self, lines: Sequence[str], batch_size: int = 64, progress=None) -> list[list[Hypothesis]]:
+        """n-best hypotheses for every line, in input order.
+
+        Args:
+            progress: optional callable receiving the number of sentences done.
+        """
+        results: list[list[Hypothesis] | None] = [None] * len(lines)
+        encoded = []
+        for index, line in enumerate(lines):
+            if not line.strip():
+                results[index] = [Hypothesis("", 0.0, 0.0)] * self.n_best
+                self.stats.empty += 1
+                continue
+            ids = self.source_vocab.encode(line)
+            if len(ids) > self.max_source_tokens:
+                ids = ids[: self.max_source_tokens]
+                self.stats.truncated += 1
+            encoded.append((index, ids))
+        encoded.sort(key=lambda item: len(item[1]))
+        self.stats.sentences += len(lines)
+        if progress is not None and self.stats.empty:
+            progress(len(lines) - len(encoded))
+        for start in range(0, len(encoded), batch_size):
+            chunk = encoded[start:start + batch_size]
+            width = 8 * math.ceil(max(len(ids) for _, ids in chunk) / 8)
+            source = np.zeros((len(chunk), width), "int32")
+            for row, (_, ids) in enumerate(chunk):
+                source[row, :len(ids)] = ids
+            output = self.searcher.predict_on_batch(source)
+            tokens, scores = output["tokens"], output["scores"]
+            normalized = output["normalized_scores"]
+            for row, (index, _) in enumerate(chunk):
+                results[index] = [Hypothesis(self.target_vocab.decode(tokens[row, k]), float(scores[row, k]),
+                                             float(normalized[row, k])) for k in range(self.n_best)]
+            if progress is not None:
+                progress(len(chunk))
+        return results
+
+
+def stderr_progress(total: int, description: str = "translating"):
+    """A tqdm progress bar on stderr; returns `(update, close)`."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=description, unit="sent", file=sys.stderr, leave=False,
+               disable=total == 0)
+    return bar.update, bar.close
