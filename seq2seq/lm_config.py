@@ -65,6 +65,7 @@ class LMTrainingConfig:
     clip_norm: float | None = option(5.0, minimum=0.0)
     lr_decay_factor: float = option(0.5, minimum=0.0, maximum=1.0)
     lr_decay_patience: int = option(0, minimum=0)
+    lr_decay_min_delta: float = option(0.0, minimum=0.0)  # validation-loss gain (nats) that counts as improving
     early_stopping_patience: int = option(3, minimum=1)
     mixed_precision: bool = option(False)
     seed: int = option(1234)

@@ -139,8 +139,7 @@ def _train(config: LMConfig) -> Path:
 
     callbacks = [ResetStates(), Throughput(batch * window),
                  KeepBest(export, run_dir / "best.json", monitor="val_loss"),
-                 *standard_callbacks(run_dir, "val_loss", training.lr_decay_factor,
-                                     training.lr_decay_patience, training.early_stopping_patience)]
+                 *standard_callbacks(run_dir, "val_loss", training)]
     model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks,
               shuffle=False, verbose=progress_verbosity())
     return finish(config, corpus, vocab, model_dir)

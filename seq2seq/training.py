@@ -23,20 +23,23 @@ def make_optimizer(name: str, learning_rate: float, clip_norm: float | None) -> 
     return keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm)
 
 
-def standard_callbacks(run_dir: Path, monitor: str, lr_decay_factor: float, lr_decay_patience: int,
-                       early_stopping_patience: int) -> list[keras.callbacks.Callback]:
+def standard_callbacks(run_dir: Path, monitor: str, training) -> list[keras.callbacks.Callback]:
     """Resume, learning-rate decay, early stopping, TensorBoard and a CSV log, in `run_dir`.
+
+    `training` is the experiment's training config (the `lr_decay_*` and
+    `early_stopping_patience` keys are read).
 
     `BackupAndRestore` saves weights, optimizer state (learning rate included)
     and the epoch counter at each epoch end; restarting the same command
     continues from there.
     """
     callbacks = [keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False)]
-    if lr_decay_factor < 1.0:
+    if training.lr_decay_factor < 1.0:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, factor=lr_decay_factor, patience=lr_decay_patience, min_lr=1e-6, verbose=1))
+            monitor=monitor, factor=training.lr_decay_factor, patience=training.lr_decay_patience,
+            min_delta=training.lr_decay_min_delta, min_lr=1e-6, verbose=1))
     callbacks += [
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=early_stopping_patience, verbose=1),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=training.early_stopping_patience, verbose=1),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]

@@ -139,8 +139,7 @@ def _train(config: TranslationConfig) -> Path:
         save_translation_model(model_dir, model, source, target, config, metrics)
 
     callbacks = [Throughput(), KeepBest(export, run_dir / "best.json", monitor="val_loss"),
-                 *standard_callbacks(run_dir, "val_loss", training.lr_decay_factor,
-                                     training.lr_decay_patience, training.early_stopping_patience)]
+                 *standard_callbacks(run_dir, "val_loss", training)]
     model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks,
               shuffle=False, verbose=progress_verbosity())
     print("best model:", model_dir, (model_dir / "metrics.json").read_text(), flush=True)
