@@ -27,8 +27,18 @@ def lookup_table(vocab: Vocabulary) -> tf.lookup.StaticHashTable:
     return tf.lookup.StaticHashTable(initializer, default_value=vocab.unk_id)
 
 
-def tokenize(vocab: Vocabulary):
-    """`Dataset[str line] -> Dataset[int32 ids]` (no specials added)."""
+def tokenize(vocab):
+    """`Dataset[str line] -> Dataset[int32 ids]` (no specials added).
+
+    `vocab` is a word or character :class:`Vocabulary` (a lookup table) or a
+    :class:`~seq2seq.subwords.SubwordVocabulary` (SentencePiece in the graph).
+    """
+    if vocab.level == "subword":
+        import tensorflow_text
+
+        tokenizer = tensorflow_text.SentencepieceTokenizer(model=vocab.model_proto, out_type=tf.int32)
+        return lambda dataset: dataset.map(tokenizer.tokenize, num_parallel_calls=tf.data.AUTOTUNE,
+                                           deterministic=True)
     table = lookup_table(vocab)
 
     def to_ids(line):

@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--errors", choices=("strict", "replace"), default="strict",
                        help="invalid UTF-8: stop with an error naming the line (strict) or use U+FFFD")
     score.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
+    score.add_argument("--rerank", action="store_true",
+                       help="input is an n-best list ('N ||| text ||| score' lines, from translate --n-best); "
+                            "write the best text per sentence after adding --lm-weight x the LM log-probability")
+    score.add_argument("--lm-weight", type=float, default=0.2, help="with --rerank: the language model's weight")
     score.set_defaults(handler="seq2seq.lm_commands:score")
 
     generate = lm_commands.add_parser("generate", help="sample text from a language model")
@@ -119,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="longer sources are truncated (with a warning count)")
     translate.add_argument("--errors", choices=("strict", "replace"), default="strict",
                            help="invalid UTF-8: stop with an error naming the line (strict) or use U+FFFD")
+    translate.add_argument("--lm", help="target-side language model for shallow fusion (same target vocabulary)")
+    translate.add_argument("--lm-weight", type=float, default=0.2, help="weight of the language model's log-probs")
     translate.set_defaults(handler="seq2seq.translation_commands:translate")
     return parser
 

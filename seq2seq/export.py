@@ -28,7 +28,7 @@ from seq2seq.textio import atomic_write
 from seq2seq.vocab import Vocabulary
 
 LM_KIND = "seq2seq-language-model/1"
-LM_FILES = ("model.keras", "vocab.json", "manifest.json")
+LM_FILES = ("model.keras", "manifest.json")  # and vocab.json (word, char) or vocab.spm (subword)
 TRANSLATION_KIND = "seq2seq-translation/1"
 TRANSLATION_FILES = ("model.keras", "source.spm", "target.spm", "manifest.json")
 
@@ -93,10 +93,23 @@ def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict
     return directory
 
 
-def save_language_model(directory: str | Path, model: keras.Model, vocab: Vocabulary,
+def vocabulary_file_name(level: str) -> str:
+    """`vocab.spm` for SentencePiece vocabularies, `vocab.json` for word and character ones."""
+    return "vocab.spm" if level == "subword" else "vocab.json"
+
+
+def load_vocabulary(path: Path):
+    """A language model's vocabulary file, by its name."""
+    from seq2seq.subwords import SubwordVocabulary
+
+    return SubwordVocabulary.load(path) if path.suffix == ".spm" else Vocabulary.load(path)
+
+
+def save_language_model(directory: str | Path, model: keras.Model, vocab,
                         experiment_config=None, metrics: dict | None = None) -> Path:
     """Writes a language-model directory atomically."""
-    return _write_directory(Path(directory), LM_KIND, model, {"vocab.json": vocab}, experiment_config, metrics)
+    return _write_directory(Path(directory), LM_KIND, model, {vocabulary_file_name(vocab.level): vocab},
+                            experiment_config, metrics)
 
 
 def save_translation_model(directory: str | Path, model: keras.Model, source_vocab, target_vocab,
@@ -139,7 +152,11 @@ def _load_keras_model(path: Path) -> keras.Model:
 def load_language_model(directory: str | Path) -> tuple[keras.Model, Vocabulary]:
     """Loads `(model, vocab)` from a language-model directory (safe mode, not compiled)."""
     directory = check_model_directory(directory, LM_KIND, LM_FILES)
-    vocab = Vocabulary.load(directory / "vocab.json")
+    names = [name for name in ("vocab.json", "vocab.spm") if (directory / name).is_file()]
+    if not names:
+        raise UserError(f"{directory}: incomplete model directory, missing vocab.json (or vocab.spm). "
+                        "Train or copy the whole directory again.")
+    vocab = load_vocabulary(directory / names[0])
     model = _load_keras_model(directory / "model.keras")
     if model.vocab_size != len(vocab):
         raise UserError(f"{directory}: the model has {model.vocab_size} output tokens but "

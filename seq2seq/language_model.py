@@ -99,6 +99,15 @@ class RNNLanguageModel(keras.Model):
             logits = self.output_layer(hidden)
         return ops.cast(logits, "float32")
 
+    def step(self, token_ids, state):
+        """One token per sequence: `(log_probs (batch, vocab), state)` for ids `(batch,)`.
+
+        Start from `core.zero_state(batch)` and feed `<bos>` first.
+        """
+        embedded = self.embedding(token_ids)  # (batch, embedding_dim)
+        hidden, state = self.core.step(embedded, state)
+        return ops.log_softmax(self.output_logits(hidden), axis=-1), state
+
     def reset_states(self) -> None:
         self.core.reset_states()
 

@@ -8,6 +8,7 @@ import sys
 import time
 
 from seq2seq import config as config_lib
+from seq2seq.errors import UserError
 from seq2seq.textio import atomic_write, read_lines
 
 
@@ -35,6 +36,8 @@ def score(arguments) -> int:
 
     model, vocab = load_language_model(arguments.model)
     lines = read_lines(arguments.input, errors=arguments.errors)
+    if arguments.rerank:
+        return _rerank(arguments, model, vocab, lines)
     started = time.perf_counter()
     scores = score_lines(model, vocab, lines, arguments.batch_size)
     elapsed = time.perf_counter() - started
@@ -77,4 +80,39 @@ def generate(arguments) -> int:
         print(sample)
         if vocab.level == "char" and len(samples) > 1:
             print("-" * 40)
+    return 0
+
+
+def parse_nbest(lines: list[str], name: str) -> list[list[tuple[str, float]]]:
+    """`N ||| text ||| score` lines (N from 0, in order) -> hypotheses per sentence."""
+    groups: list[list[tuple[str, float]]] = []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split(" ||| ")
+        try:
+            index, text, score = int(fields[0]), fields[1], float(fields[2])
+        except (IndexError, ValueError):
+            raise UserError(f"{name}, line {number}: expected 'N ||| text ||| score' (from translate "
+                            f"--n-best). Received: {line[:80]!r}") from None
+        if index == len(groups):
+            groups.append([])
+        elif index != len(groups) - 1:
+            raise UserError(f"{name}, line {number}: sentence number {index} out of order "
+                            f"(expected {len(groups) - 1} or {len(groups)}).")
+        groups[index].append((text, score))
+    return groups
+
+
+def _rerank(arguments, model, vocab, lines) -> int:
+    from seq2seq.lm_inference import score_lines
+
+    groups = parse_nbest(lines, arguments.input)
+    texts = [text for group in groups for text, _ in group]
+    lm_scores = iter(score_lines(model, vocab, texts, arguments.batch_size))
+    with _output(arguments.output) as out:
+        for group in groups:
+            best = max(((score + arguments.lm_weight * next(lm_scores).log_prob, text) for text, score in group),
+                       key=lambda pair: pair[0])
+            out.write(best[1] + "\n")
+    print(f"reranked {len(texts)} hypotheses of {len(groups)} sentences with weight {arguments.lm_weight}",
+          file=sys.stderr)
     return 0

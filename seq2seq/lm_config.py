@@ -20,7 +20,8 @@ class LMDataConfig:
     valid: str | None = option(None)  # None: hold out `valid_fraction` of train's last lines
     test: str | None = option(None)
     valid_fraction: float = option(0.0, minimum=0.0, maximum=0.5)
-    level: str = option("word", choices=("word", "char"))
+    level: str = option("word", choices=("word", "char", "subword"))
+    subword_model: str | None = option(None)  # level subword: a SentencePiece model (e.g. a translation model's target.spm)
     max_vocab_size: int | None = option(None, minimum=5)
     min_frequency: int = option(1, minimum=1)
 
@@ -36,6 +37,9 @@ class LMDataConfig:
                              "training needs validation text for perplexity and early stopping.")
         if self.valid is not None and self.valid_fraction > 0.0:
             raise ValueError("set either `data.valid` or `data.valid_fraction`, not both.")
+        if (self.level == "subword") != (self.subword_model is not None):
+            raise ValueError("`data.subword_model` (a SentencePiece .spm file) goes with `data.level: subword`, "
+                             f"and only with it. Received: level={self.level!r}, subword_model={self.subword_model!r}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -84,7 +84,7 @@ def generate(model: RNNLanguageModel, vocab: Vocabulary, prompt: str = "", max_t
              num_samples: int = 1) -> list[str]:
     """Samples continuations of `prompt`; the same seed gives the same samples.
 
-    Word-level samples end at `<eos>` (a sentence each); character-level ones
+    Word- and subword-level samples end at `<eos>` (a sentence each); character-level ones
     treat `<eos>` as a line break and run for `max_tokens` characters.
     """
     rng = np.random.default_rng(seed)
@@ -99,7 +99,7 @@ def generate(model: RNNLanguageModel, vocab: Vocabulary, prompt: str = "", max_t
         last[:, never] = -np.inf
         tokens = np.where(finished, vocab.pad_id, sample_tokens(last, rng, temperature, top_k))
         generated = np.concatenate([generated, tokens[:, None]], axis=1)
-        if vocab.level == "word":
+        if vocab.level != "char":
             finished |= tokens == vocab.eos_id
             if finished.all():
                 break

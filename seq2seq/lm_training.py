@@ -14,12 +14,13 @@ from pipelines.text import read_text_lines, tokenize
 from seq2seq import config as config_lib
 from seq2seq.callbacks import KeepBest, ResetStates, Throughput
 from seq2seq.errors import UserError
-from seq2seq.export import save_language_model
+from seq2seq.export import load_vocabulary, save_language_model, vocabulary_file_name
 from seq2seq.language_model import RNNLanguageModel, build_language_model
 from seq2seq.lm_config import LMConfig
 from seq2seq.metrics import Perplexity
 from seq2seq.textio import read_lines
 from seq2seq.training import configure_precision, make_optimizer, progress_verbosity, standard_callbacks
+from seq2seq.subwords import SubwordVocabulary
 from seq2seq.vocab import Vocabulary
 
 
@@ -50,7 +51,9 @@ class LMCorpus:
         if self.test_path is not None:
             read_lines(self.test_path)
 
-    def build_vocabulary(self) -> Vocabulary:
+    def build_vocabulary(self):
+        if self.config.level == "subword":
+            return SubwordVocabulary.load(self.config.subword_model)
         return Vocabulary.build(self.vocab_lines, self.config.level, self.config.max_vocab_size,
                                 self.config.min_frequency)
 
@@ -111,9 +114,9 @@ def _train(config: LMConfig) -> Path:
     configure_precision(training.mixed_precision)
 
     corpus = LMCorpus(config.data)
-    vocab_file = run_dir / "vocab.json"
+    vocab_file = run_dir / vocabulary_file_name(config.data.level)
     if vocab_file.exists():
-        vocab = Vocabulary.load(vocab_file)
+        vocab = load_vocabulary(vocab_file)
     else:
         vocab = corpus.build_vocabulary()
         vocab.save(vocab_file)

@@ -43,6 +43,8 @@ def train_sentencepiece(lines: Iterable[str], vocab_size: int, model_type: str =
 class SubwordVocabulary:
     """A trained SentencePiece model: encode and decode in Python, or get its bytes for tf.data."""
 
+    level = "subword"
+
     def __init__(self, model_proto: bytes):
         import sentencepiece
 

@@ -47,8 +47,16 @@ def translate(arguments) -> int:
     if arguments.n_best > arguments.beam:
         raise UserError(f"--n-best ({arguments.n_best}) must not exceed --beam ({arguments.beam}).")
     model, source_vocab, target_vocab = load_translation_model(arguments.model)
+    language_model = None
+    if arguments.lm is not None:
+        from seq2seq.export import load_language_model
+        from seq2seq.fusion import check_vocabularies
+
+        language_model, lm_vocab = load_language_model(arguments.lm)
+        check_vocabularies(lm_vocab, target_vocab, arguments.lm)
     lines = read_lines(arguments.input, errors=arguments.errors)
     translator = Translator(model, source_vocab, target_vocab, beam_size=arguments.beam,
+                            language_model=language_model, lm_weight=arguments.lm_weight,
                             n_best=arguments.n_best, alpha=arguments.alpha,
                             max_length_ratio=arguments.max_length_ratio,
                             max_length_offset=arguments.max_length_offset,

@@ -90,7 +90,7 @@ def test_missing_model_file_is_named(trained_lm_dir, tmp_path, capsys):
     shutil.copytree(trained_lm_dir, broken)
     (broken / "vocab.json").unlink()
     code, _, err = run(capsys, "lm", "generate", "--model", str(broken))
-    assert code == 2 and "missing vocab.json" in err
+    assert code == 2 and "missing vocab.json (or vocab.spm)" in err
     code, _, err = run(capsys, "lm", "score", "--model", str(tmp_path / "nowhere"))
     assert code == 2 and "model directory not found" in err
 
