@@ -51,7 +51,7 @@ class TokenCount(keras.metrics.Metric):
         self.count.assign_add(ops.sum(ops.cast(ops.not_equal(y_true, self.pad_id), "float32")))
 
     def result(self):
-        return self.count
+        return self.count + 0.0  # a value, not the variable (validation resets the variable later)
 
     def get_config(self):
         return {**super().get_config(), "pad_id": self.pad_id}

@@ -129,3 +129,28 @@ def test_build_vocab_and_resume(tmp_path, capsys):
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in history[1:]] == ["0", "1"]
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["training"]["epochs"] == 2
+
+
+def test_epoch_logs_keep_training_token_counts(tmp_path):
+    """Validation reuses the metric objects; the training count must not be overwritten by it."""
+    import csv
+    import dataclasses
+
+    from seq2seq.subwords import SubwordVocabulary
+    from seq2seq.translation_training import train_translation_model
+
+    for language in ("de", "en"):
+        text = (DATA / f"toy.{language}").read_text()
+        (tmp_path / f"toy.{language}").write_text(text)
+        (tmp_path / f"val.{language}").write_text("\n".join(text.splitlines()[:3]) + "\n")
+    config = toy_translation_config(tmp_path / "run", epochs=1, shuffle_buffer=0)
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, dir=str(tmp_path),
+                                                                  valid_prefix="val"))
+    train_translation_model(config)
+    target = SubwordVocabulary.load(tmp_path / "run" / "target.spm")
+    expected = sum(len(target.encode(line)) + 1 for line in REFERENCES)  # subwords + <eos>
+    with open(tmp_path / "run" / "history.csv") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert float(row["target_tokens"]) == expected
+    assert float(row["val_target_tokens"]) == sum(len(target.encode(line)) + 1 for line in REFERENCES[:3])
+    assert float(row["tokens_per_second"]) > 0
