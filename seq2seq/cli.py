@@ -1,4 +1,4 @@
-"""The `seq2seq` command line.
+"""seq2seq: recurrent language models and encoder-decoder translation (Keras 3, TensorFlow).
 
 Bad input (config, files, options) ends with one `error:` line on stderr and
 exit status 2, never a traceback.
