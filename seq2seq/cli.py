@@ -56,6 +56,12 @@ def _positive_float(name: str):
     return parse
 
 
+def _config_arguments(parser: argparse.ArgumentParser, example: str) -> None:
+    parser.add_argument("config", help=f"experiment YAML, e.g. {example}")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set training.epochs=2 (repeatable)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seq2seq", description=__doc__.splitlines()[0])
     from seq2seq import __version__
@@ -66,9 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm_commands = lm.add_subparsers(dest="lm_command", required=True, metavar="LM_COMMAND")
 
     train = lm_commands.add_parser("train", help="train (or resume) a language model from a YAML config")
-    train.add_argument("config", help="experiment YAML, e.g. configs/lm_ptb_lstm.yaml")
-    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a config key, e.g. --set training.epochs=2 (repeatable)")
+    _config_arguments(train, "configs/lm_ptb_lstm.yaml")
     train.set_defaults(handler="seq2seq.lm_commands:train")
 
     score = lm_commands.add_parser("score", help="log-probability and perplexity of each line")
@@ -97,14 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(handler="seq2seq.lm_commands:generate")
 
     train = commands.add_parser("train", help="train (or resume) a translation model from a YAML config")
-    train.add_argument("config", help="experiment YAML, e.g. configs/multi30k_de_en_gru_bahdanau.yaml")
-    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a config key, e.g. --set training.epochs=2 (repeatable)")
+    _config_arguments(train, "configs/multi30k_de_en_gru_bahdanau.yaml")
     train.set_defaults(handler="seq2seq.translation_commands:train")
 
     vocab = commands.add_parser("build-vocab", help="train the SentencePiece vocabularies of a config")
-    vocab.add_argument("config")
-    vocab.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    _config_arguments(vocab, "configs/multi30k_de_en_gru_bahdanau.yaml")
     vocab.add_argument("--overwrite", action="store_true", help="replace existing vocabularies")
     vocab.set_defaults(handler="seq2seq.translation_commands:build_vocab")
 

@@ -176,3 +176,20 @@ class RNNConfig:
         if self.activation != "tanh" and self.cell != "simple":
             raise ValueError(f"key `activation` applies to cell: simple only; "
                              f"{self.cell} uses tanh. Received: activation={self.activation!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizationConfig:
+    """Training keys shared by language models and translators."""
+
+    epochs: int = option(10, minimum=1)
+    steps_per_epoch: int | None = option(None, minimum=1)  # cap batches per epoch (null: all)
+    optimizer: str = option("adam", choices=("adam", "sgd"))
+    learning_rate: float = option(1e-3, minimum=0.0)
+    clip_norm: float | None = option(1.0, minimum=0.0)  # global gradient-norm clipping (null: none)
+    lr_decay_factor: float = option(0.5, minimum=0.0, maximum=1.0)  # 1.0: no decay
+    lr_decay_patience: int = option(0, minimum=0)
+    lr_decay_min_delta: float = option(0.0, minimum=0.0)  # validation-loss gain (nats) that counts as improving
+    early_stopping_patience: int = option(3, minimum=1)
+    mixed_precision: bool = option(False)
+    seed: int = option(1234)

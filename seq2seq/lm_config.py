@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from seq2seq.config import RNNConfig, nested, option
+from seq2seq.config import OptimizationConfig, RNNConfig, nested, option
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,22 +57,11 @@ class LMModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class LMTrainingConfig:
+class LMTrainingConfig(OptimizationConfig):
     """Truncated back-propagation through time over the token stream."""
 
-    batch_size: int = option(20, minimum=1)
-    window_length: int = option(35, minimum=2)
-    epochs: int = option(10, minimum=1)
-    steps_per_epoch: int | None = option(None, minimum=1)
-    optimizer: str = option("adam", choices=("adam", "sgd"))
-    learning_rate: float = option(1e-3, minimum=0.0)
-    clip_norm: float | None = option(5.0, minimum=0.0)
-    lr_decay_factor: float = option(0.5, minimum=0.0, maximum=1.0)
-    lr_decay_patience: int = option(0, minimum=0)
-    lr_decay_min_delta: float = option(0.0, minimum=0.0)  # validation-loss gain (nats) that counts as improving
-    early_stopping_patience: int = option(3, minimum=1)
-    mixed_precision: bool = option(False)
-    seed: int = option(1234)
+    batch_size: int = option(20, minimum=1)  # parallel streams
+    window_length: int = option(35, minimum=2)  # tokens per back-propagation window
 
 
 @dataclasses.dataclass(frozen=True)

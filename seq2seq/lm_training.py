@@ -19,7 +19,8 @@ from seq2seq.language_model import RNNLanguageModel, build_language_model
 from seq2seq.lm_config import LMConfig
 from seq2seq.metrics import Perplexity
 from seq2seq.textio import read_lines
-from seq2seq.training import configure_precision, make_optimizer, progress_verbosity, standard_callbacks
+from seq2seq.training import (configure_precision, make_optimizer, progress_verbosity, restored_dtype_policy,
+                              standard_callbacks)
 from seq2seq.subwords import SubwordVocabulary
 from seq2seq.vocab import Vocabulary
 
@@ -99,11 +100,8 @@ def stream_perplexity(model: RNNLanguageModel, windows, batch_size: int, window_
 
 def train_language_model(config: LMConfig) -> Path:
     """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
-    previous_policy = keras.config.dtype_policy()
-    try:
+    with restored_dtype_policy():
         return _train(config)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
 
 
 def _train(config: LMConfig) -> Path:

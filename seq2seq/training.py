@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -14,6 +15,16 @@ def configure_precision(mixed_precision: bool) -> None:
     On CPUs with AMX, bfloat16 matrix products run several times faster.
     """
     keras.config.set_dtype_policy("mixed_bfloat16" if mixed_precision else "float32")
+
+
+@contextlib.contextmanager
+def restored_dtype_policy():
+    """Puts the global Keras dtype policy back as it was when the block ends."""
+    previous = keras.config.dtype_policy()
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def make_optimizer(name: str, learning_rate: float, clip_norm: float | None) -> keras.optimizers.Optimizer:

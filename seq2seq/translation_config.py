@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from seq2seq.config import RNNConfig, nested, option
+from seq2seq.config import OptimizationConfig, RNNConfig, nested, option
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,24 +69,13 @@ class TranslationModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class TranslationTrainingConfig:
-    """Optimisation, batching and stopping."""
+class TranslationTrainingConfig(OptimizationConfig):
+    """Batching and loss on top of the shared optimisation keys."""
 
     max_tokens: int = option(4096, minimum=16)  # padded tokens per batch (source or target side)
     bucket_boundaries: tuple[int, ...] = option((8, 12, 16, 20, 24, 32, 48, 64, 101))
     shuffle_buffer: int = option(30000, minimum=0)
-    epochs: int = option(20, minimum=1)
-    steps_per_epoch: int | None = option(None, minimum=1)
-    optimizer: str = option("adam", choices=("adam", "sgd"))
-    learning_rate: float = option(1e-3, minimum=0.0)
-    clip_norm: float | None = option(1.0, minimum=0.0)
     label_smoothing: float = option(0.1, minimum=0.0, maximum=0.99)
-    lr_decay_factor: float = option(0.5, minimum=0.0, maximum=1.0)
-    lr_decay_patience: int = option(0, minimum=0)
-    lr_decay_min_delta: float = option(0.0, minimum=0.0)  # validation-loss gain (nats) that counts as improving
-    early_stopping_patience: int = option(3, minimum=1)
-    mixed_precision: bool = option(True)
-    seed: int = option(1234)
 
 
 @dataclasses.dataclass(frozen=True)

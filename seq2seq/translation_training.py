@@ -16,7 +16,8 @@ from seq2seq.losses import MaskedCrossEntropy
 from seq2seq.metrics import Perplexity, TokenCount
 from seq2seq.model import Seq2SeqModel
 from seq2seq.subwords import SubwordVocabulary, train_sentencepiece
-from seq2seq.training import configure_precision, make_optimizer, progress_verbosity, standard_callbacks
+from seq2seq.training import (configure_precision, make_optimizer, progress_verbosity, restored_dtype_policy,
+                              standard_callbacks)
 from seq2seq.translation_config import TranslationConfig
 
 
@@ -107,11 +108,8 @@ def compile_model(model: Seq2SeqModel, config: TranslationConfig) -> None:
 
 def train_translation_model(config: TranslationConfig) -> Path:
     """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
-    previous_policy = keras.config.dtype_policy()
-    try:
+    with restored_dtype_policy():
         return _train(config)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
 
 
 def _train(config: TranslationConfig) -> Path:
