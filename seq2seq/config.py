@@ -193,3 +193,4 @@ class OptimizationConfig:
     early_stopping_patience: int = option(3, minimum=1)
     mixed_precision: bool = option(False)
     seed: int = option(1234)
+    init_from: str | None = option(None)  # a model directory whose weights start a new run (same architecture)

@@ -98,6 +98,25 @@ def stream_perplexity(model: RNNLanguageModel, windows, batch_size: int, window_
     return float(results["perplexity"])
 
 
+def warm_start(model: RNNLanguageModel, vocab, directory: str) -> None:
+    """Copies the weights of the model in `directory` (same vocabulary and architecture) into `model`.
+
+    A resumed run's checkpoint still takes precedence (it is loaded when
+    training begins).
+    """
+    from seq2seq.export import load_language_model
+
+    source, source_vocab = load_language_model(directory)
+    if getattr(source_vocab, "tokens", None) != getattr(vocab, "tokens", None):
+        raise UserError(f"training.init_from={directory}: its vocabulary differs from this run's.")
+    try:
+        model.set_weights(source.get_weights())
+    except ValueError as error:
+        raise UserError(f"training.init_from={directory}: its architecture differs from this config's "
+                        f"({str(error).splitlines()[0]}).") from None
+    print(f"initialised from {directory}", flush=True)
+
+
 def train_language_model(config: LMConfig) -> Path:
     """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
     with restored_dtype_policy():
@@ -130,6 +149,8 @@ def _train(config: LMConfig) -> Path:
 
     model = build_language_model(config.model, len(vocab), stateful=True)
     model(np.zeros((batch, window), "int32"))
+    if training.init_from is not None:
+        warm_start(model, vocab, training.init_from)
     compile_for_stream(model, make_optimizer(training.optimizer, training.learning_rate, training.clip_norm))
     model_dir = run_dir / "model"
 

@@ -106,6 +106,22 @@ def compile_model(model: Seq2SeqModel, config: TranslationConfig) -> None:
                   metrics=[Perplexity(), TokenCount()])
 
 
+def warm_start(model: Seq2SeqModel, source, target, directory: str) -> None:
+    """Copies the weights of the translation model in `directory` (same vocabularies and architecture)."""
+    from seq2seq.export import load_translation_model
+
+    other, other_source, other_target = load_translation_model(directory)
+    if (other_source.model_proto, other_target.model_proto) != (source.model_proto, target.model_proto):
+        raise UserError(f"training.init_from={directory}: its SentencePiece models differ from this run's "
+                        "(copy its source.spm and target.spm into the run folder first).")
+    try:
+        model.set_weights(other.get_weights())
+    except ValueError as error:
+        raise UserError(f"training.init_from={directory}: its architecture differs from this config's "
+                        f"({str(error).splitlines()[0]}).") from None
+    print(f"initialised from {directory}", flush=True)
+
+
 def train_translation_model(config: TranslationConfig) -> Path:
     """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
     with restored_dtype_policy():
@@ -127,6 +143,8 @@ def _train(config: TranslationConfig) -> Path:
     configure_precision(training.mixed_precision)
     model = build_model(config, len(source), len(target))
     model.build()
+    if training.init_from is not None:
+        warm_start(model, source, target, training.init_from)
     compile_model(model, config)
     print(f"model: {model.count_params():,} parameters; run folder: {run_dir}", flush=True)
     model_dir = run_dir / "model"

@@ -132,3 +132,23 @@ def test_mixed_precision_training_exports_a_float32_model(tmp_path):
     model, _ = load_language_model(train_language_model(config))
     assert model.dtype_policy.name == "float32"
     assert model.core.recurrent_layers[0].dtype_policy.name == "float32"
+
+
+def test_init_from_starts_with_the_given_weights(tmp_path, trained_lm_dir):
+    from seq2seq.errors import UserError
+
+    config = config_lib.from_dict(LMConfig, {
+        "data": {"dir": str(DATA), "train": "toy_lm.train.txt", "valid": "toy_lm.valid.txt"},
+        "model": {"embedding_dim": 16, "rnn": {"cell": "gru", "units": 32}},
+        "training": {"batch_size": 2, "window_length": 8, "epochs": 1, "learning_rate": 0.0,
+                     "init_from": str(trained_lm_dir)},
+        "run_dir": str(tmp_path / "warm"),
+    })
+    warm, _ = load_language_model(train_language_model(config))
+    original, _ = load_language_model(trained_lm_dir)
+    for a, b in zip(warm.get_weights(), original.get_weights()):
+        np.testing.assert_allclose(a, b)  # learning rate 0: the weights stay as loaded
+    wider = config_lib.apply_overrides(config_lib.to_dict(config), ["model.rnn.units=8",
+                                                                   f"run_dir={tmp_path / 'other'}"])
+    with pytest.raises(UserError, match="architecture differs"):
+        train_language_model(config_lib.from_dict(LMConfig, wider))
