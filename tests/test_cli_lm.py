@@ -128,3 +128,12 @@ def test_training_data_errors_name_the_file(toy_config_file, tmp_path, capsys):
     assert code == 2 and f"{bad}, line 2: invalid UTF-8" in err
     code, _, err = run(capsys, "lm", "train", str(toy_config_file), "--set", "data.valid=missing.txt")
     assert code == 2 and "missing.txt: file not found" in err
+
+
+@pytest.mark.parametrize("command", [[], ["lm"], ["lm", "train"], ["lm", "score"], ["lm", "generate"],
+                                     ["train"], ["build-vocab"], ["translate"]])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(command + ["--help"])
+    assert exit_info.value.code == 0
+    assert "usage: seq2seq" in capsys.readouterr().out
