@@ -40,14 +40,23 @@ def tfds_translation(name: str, split: str, source_language: str, target_languag
                      data_dir: str | None = None) -> tf.data.Dataset:
     """`(source, target)` string pairs from a tensorflow-datasets translation dataset.
 
-    The dataset must already be prepared in `data_dir` (nothing is downloaded
-    here); errors list the language pairs and splits that exist.
+    `name` is a registered dataset (`wmt14_translate/de-en`), which must
+    already be prepared in `data_dir` (nothing is downloaded here), or
+    `folder:PATH`, a local corpus read through `tfds.folder_dataset.TranslateFolder`
+    (files `PATH/<language>.<split>.txt`, one sentence per line, no other files;
+    whole splits only). Errors list the languages, configs and splits that exist.
     """
     import tensorflow_datasets as tfds
 
     try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as error:  # unknown name or config
+        if name.startswith("folder:"):
+            folder = name[len("folder:"):]
+            if not Path(folder).is_dir():
+                raise FileNotFoundError(f"folder {folder} not found")
+            builder = tfds.folder_dataset.TranslateFolder(folder)
+        else:
+            builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as error:  # unknown name or config, unreadable folder
         raise UserError(f"tfds dataset {name!r}: {str(error).splitlines()[0]}") from None
     features = builder.info.features
     languages = list(getattr(features, "keys", lambda: [])())

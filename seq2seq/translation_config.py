@@ -19,7 +19,8 @@ class TranslationDataConfig:
     train_prefix: str | None = option("multi30k/train")
     valid_prefix: str | None = option("multi30k/val")
     test_prefix: str | None = option("multi30k/test_2016_flickr")
-    # Or a tfds dataset (used when `tfds_name` is set), e.g. wmt14_translate/de-en.
+    # Or tfds (used when `tfds_name` is set): a dataset name such as wmt14_translate/de-en, or
+    # folder:PATH for local files PATH/<language>.<split>.txt read by tfds.folder_dataset.TranslateFolder.
     tfds_name: str | None = option(None)
     tfds_data_dir: str | None = option(None)
     tfds_train_split: str = option("train")

@@ -96,3 +96,19 @@ def test_tfds_errors_list_what_exists():
         assert "de-en" in str(error.value)  # the configs that exist
         with pytest.raises(UserError, match="tfds dataset 'no_such_dataset'"):
             translation.tfds_translation("no_such_dataset", "train", "de", "en")
+
+
+def test_local_corpus_through_tfds_translate_folder(tmp_path):
+    for language in ("de", "en"):
+        lines = (DATA / f"toy.{language}").read_text().splitlines()
+        (tmp_path / f"{language}.train.txt").write_text("\n".join(lines) + "\n")
+        (tmp_path / f"{language}.dev.txt").write_text("\n".join(lines[:2]) + "\n")
+    pairs = list(translation.tfds_translation(f"folder:{tmp_path}", "dev", "de", "en").as_numpy_iterator())
+    assert pairs == [(s.encode(), t.encode()) for s, t in zip((DATA / "toy.de").read_text().splitlines()[:2],
+                                                               (DATA / "toy.en").read_text().splitlines()[:2])]
+    with pytest.raises(UserError, match=r"has no split 'test'; it has \['dev', 'train'\]"):
+        translation.tfds_translation(f"folder:{tmp_path}", "test", "de", "en")
+    with pytest.raises(UserError, match=r"has languages \['de', 'en'\], not 'fr' and 'en'"):
+        translation.tfds_translation(f"folder:{tmp_path}", "train", "fr", "en")
+    with pytest.raises(UserError, match="not found"):
+        translation.tfds_translation(f"folder:{tmp_path / 'missing'}", "train", "de", "en")
