@@ -103,7 +103,9 @@ def generate(model: RNNLanguageModel, vocab: Vocabulary, prompt: str = "", max_t
             finished |= tokens == vocab.eos_id
             if finished.all():
                 break
-        logits, state = model(tokens[:, None].astype("int32"), initial_state=state, return_state=True)
+        # A line ends in <eos> and the next begins with <bos>, as in training.
+        next_inputs = np.where(tokens == vocab.eos_id, vocab.bos_id, tokens)
+        logits, state = model(next_inputs[:, None].astype("int32"), initial_state=state, return_state=True)
         last = np.array(logits[:, -1, :])
     separator = "" if vocab.level == "char" else " "
     texts = []

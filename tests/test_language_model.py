@@ -152,3 +152,23 @@ def test_init_from_starts_with_the_given_weights(tmp_path, trained_lm_dir):
                                                                    f"run_dir={tmp_path / 'other'}"])
     with pytest.raises(UserError, match="architecture differs"):
         train_language_model(config_lib.from_dict(LMConfig, wider))
+
+
+def test_generation_feeds_bos_after_eos_as_in_training():
+    """Lines are trained as `<bos> chars` -> `chars <eos>`; after sampling <eos> the next input is <bos>."""
+    from seq2seq.vocab import Vocabulary
+
+    vocab = Vocabulary.build(["abc"], level="char")
+    model = RNNLanguageModel(vocab_size=len(vocab), embedding_dim=4, units=4)
+    model(np.ones((1, 1), "int32"))
+    weights, bias = model.output_layer.get_weights()
+    bias[vocab.eos_id] = 100.0  # always sample <eos>
+    model.output_layer.set_weights([weights, bias])
+    seen = []
+
+    def recording_model(inputs, **kwargs):
+        seen.append(np.asarray(inputs).copy())
+        return model(inputs, **kwargs)
+
+    assert generate(recording_model, vocab, "ab", max_tokens=4, seed=0) == ["ab\n\n\n\n"]
+    assert [step.tolist() for step in seen[1:]] == [[[vocab.bos_id]]] * 3
