@@ -95,7 +95,7 @@ def generate(model: RNNLanguageModel, vocab: Vocabulary, prompt: str = "", max_t
     never = [vocab.pad_id, vocab.bos_id]
     generated = np.zeros((num_samples, 0), "int64")
     finished = np.zeros(num_samples, bool)
-    for _ in range(max_tokens):
+    for step in range(max_tokens):
         last[:, never] = -np.inf
         tokens = np.where(finished, vocab.pad_id, sample_tokens(last, rng, temperature, top_k))
         generated = np.concatenate([generated, tokens[:, None]], axis=1)
@@ -103,6 +103,8 @@ def generate(model: RNNLanguageModel, vocab: Vocabulary, prompt: str = "", max_t
             finished |= tokens == vocab.eos_id
             if finished.all():
                 break
+        if step == max_tokens - 1:
+            break
         # A line ends in <eos> and the next begins with <bos>, as in training.
         next_inputs = np.where(tokens == vocab.eos_id, vocab.bos_id, tokens)
         logits, state = model(next_inputs[:, None].astype("int32"), initial_state=state, return_state=True)
