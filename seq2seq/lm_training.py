@@ -19,8 +19,8 @@ from seq2seq.language_model import RNNLanguageModel, build_language_model
 from seq2seq.lm_config import LMConfig
 from seq2seq.metrics import Perplexity
 from seq2seq.textio import read_lines
-from seq2seq.training import (configure_precision, make_optimizer, progress_verbosity, restored_dtype_policy,
-                              standard_callbacks)
+from seq2seq.training import (configure_precision, copy_weights, make_optimizer, progress_verbosity,
+                              restored_dtype_policy, standard_callbacks)
 from seq2seq.subwords import SubwordVocabulary
 from seq2seq.vocab import Vocabulary
 
@@ -109,12 +109,7 @@ def warm_start(model: RNNLanguageModel, vocab, directory: str) -> None:
     source, source_vocab = load_language_model(directory)
     if getattr(source_vocab, "tokens", None) != getattr(vocab, "tokens", None):
         raise UserError(f"training.init_from={directory}: its vocabulary differs from this run's.")
-    try:
-        model.set_weights(source.get_weights())
-    except ValueError as error:
-        raise UserError(f"training.init_from={directory}: its architecture differs from this config's "
-                        f"({str(error).splitlines()[0]}).") from None
-    print(f"initialised from {directory}", flush=True)
+    copy_weights(model, source, directory)
 
 
 def train_language_model(config: LMConfig) -> Path:

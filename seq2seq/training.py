@@ -60,3 +60,15 @@ def standard_callbacks(run_dir: Path, monitor: str, training) -> list[keras.call
 def progress_verbosity() -> int | str:
     """A live progress bar on a terminal, one line per epoch in logs and CI."""
     return "auto" if os.isatty(2) and not os.environ.get("CI") else 2
+
+
+def copy_weights(model: keras.Model, source: keras.Model, directory: str) -> None:
+    """Starts `model` from the weights of `source`, loaded from `directory` (`training.init_from`)."""
+    from seq2seq.errors import UserError
+
+    try:
+        model.set_weights(source.get_weights())
+    except ValueError as error:
+        raise UserError(f"training.init_from={directory}: its architecture differs from this config's "
+                        f"({str(error).splitlines()[0]}).") from None
+    print(f"initialised from {directory}", flush=True)

@@ -16,8 +16,8 @@ from seq2seq.losses import MaskedCrossEntropy
 from seq2seq.metrics import Perplexity, TokenCount
 from seq2seq.model import Seq2SeqModel
 from seq2seq.subwords import SubwordVocabulary, train_sentencepiece
-from seq2seq.training import (configure_precision, make_optimizer, progress_verbosity, restored_dtype_policy,
-                              standard_callbacks)
+from seq2seq.training import (configure_precision, copy_weights, make_optimizer, progress_verbosity,
+                              restored_dtype_policy, standard_callbacks)
 from seq2seq.translation_config import TranslationConfig
 
 
@@ -114,12 +114,7 @@ def warm_start(model: Seq2SeqModel, source, target, directory: str) -> None:
     if (other_source.model_proto, other_target.model_proto) != (source.model_proto, target.model_proto):
         raise UserError(f"training.init_from={directory}: its SentencePiece models differ from this run's "
                         "(copy its source.spm and target.spm into the run folder first).")
-    try:
-        model.set_weights(other.get_weights())
-    except ValueError as error:
-        raise UserError(f"training.init_from={directory}: its architecture differs from this config's "
-                        f"({str(error).splitlines()[0]}).") from None
-    print(f"initialised from {directory}", flush=True)
+    copy_weights(model, other, directory)
 
 
 def train_translation_model(config: TranslationConfig) -> Path:
