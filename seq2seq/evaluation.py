@@ -1,0 +1,62 @@
+"""Corpus scores from sacrebleu (never a hand-written BLEU): BLEU, chrF2, TER, with signatures."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from seq2seq.errors import UserError
+from seq2seq.textio import read_lines
+
+
+def read_parallel(hypothesis_path: str | Path,
+                  reference_paths: Sequence[str | Path]) -> tuple[list[str], list[list[str]]]:
+    """Hypothesis lines and one list of lines per reference file, checked to align.
+
+    Empty lines stay (an empty translation is scored as empty); an empty file,
+    or files of different lengths, are errors naming the files; a reference
+    that is the hypothesis file, or two identical references, give a warning.
+    """
+    hypotheses = read_lines(hypothesis_path)
+    if not hypotheses:
+        raise UserError(f"{hypothesis_path}: the hypothesis file is empty.")
+    references = []
+    for path in reference_paths:
+        lines = read_lines(path)
+        if len(lines) != len(hypotheses):
+            raise UserError(f"line counts differ: {hypothesis_path} has {len(hypotheses)} lines, "
+                            f"{path} has {len(lines)}. Line N of the hypothesis must translate line N "
+                            "of each reference.")
+        if lines == hypotheses:
+            warnings.warn(f"{path} is identical to the hypothesis {hypothesis_path}.", stacklevel=2)
+        if lines in references:
+            warnings.warn(f"{path} is identical to an earlier reference.", stacklevel=2)
+        references.append(lines)
+    return hypotheses, references
+
+
+def corpus_scores(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict:
+    """BLEU (with n-gram precisions, brevity penalty, length ratio), chrF2, TER and a lowercased BLEU.
+
+    All numbers and signatures come from sacrebleu; `references` holds one list
+    of lines per reference set.
+    """
+    from sacrebleu.metrics import BLEU, CHRF, TER
+
+    bleu_metric, chrf_metric, ter_metric = BLEU(), CHRF(), TER()
+    lowercase_metric = BLEU(lowercase=True)
+    bleu = bleu_metric.corpus_score(hypotheses, references)
+    lowercase = lowercase_metric.corpus_score(hypotheses, references)
+    chrf = chrf_metric.corpus_score(hypotheses, references)
+    ter = ter_metric.corpus_score(hypotheses, references)
+    return {
+        "bleu": {"score": bleu.score, "signature": str(bleu_metric.get_signature()),
+                 "precisions": list(bleu.precisions), "brevity_penalty": bleu.bp,
+                 "length_ratio": bleu.sys_len / bleu.ref_len if bleu.ref_len else 0.0,
+                 "hypothesis_length": bleu.sys_len, "reference_length": bleu.ref_len},
+        "bleu_lowercase": {"score": lowercase.score, "signature": str(lowercase_metric.get_signature()),
+                           "note": "lowercased, 13a-tokenized: for comparison with tables that report it"},
+        "chrf": {"score": chrf.score, "signature": str(chrf_metric.get_signature())},
+        "ter": {"score": ter.score, "signature": str(ter_metric.get_signature())},
+    }

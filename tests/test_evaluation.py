@@ -1,0 +1,56 @@
+"""sacrebleu scores: identical to the sacrebleu command line, multi-reference, bad input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from seq2seq.errors import UserError
+from seq2seq.evaluation import corpus_scores, read_parallel
+
+HYPOTHESES = ["a dog runs in the park .", "", "two kids play in a garden .", "A woman is reading ."]
+REFERENCES = ["a dog runs in the park .", "a cat sleeps .", "two children play in the garden .",
+              "a woman reads a book ."]
+SECOND = ["the dog is running in a park .", "one cat sleeps .", "two kids play in the garden .",
+          "a woman reads ."]
+
+
+def write(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def sacrebleu_cli(hypothesis, references, metric):
+    result = subprocess.run([sys.executable, "-m", "sacrebleu", *map(str, references), "-i", str(hypothesis),
+                             "-m", metric, "-b", "-w", "10"], capture_output=True, text=True, check=True)
+    return float(result.stdout.strip())
+
+
+@pytest.mark.parametrize("references", [[REFERENCES], [REFERENCES, SECOND]], ids=["one", "two"])
+def test_scores_match_the_sacrebleu_command_line(tmp_path, references):
+    hypothesis = write(tmp_path / "hyp.txt", HYPOTHESES)
+    reference_files = [write(tmp_path / f"ref{i}.txt", lines) for i, lines in enumerate(references)]
+    hypotheses, loaded = read_parallel(hypothesis, reference_files)
+    scores = corpus_scores(hypotheses, loaded)
+    for metric in ("bleu", "chrf", "ter"):
+        assert scores[metric]["score"] == pytest.approx(sacrebleu_cli(hypothesis, reference_files, metric),
+                                                        abs=1e-6)
+    assert scores["bleu"]["signature"].startswith(f"nrefs:{len(references)}|case:mixed")
+    assert scores["bleu_lowercase"]["score"] >= scores["bleu"]["score"]  # "A woman" matches "a woman"
+    assert len(scores["bleu"]["precisions"]) == 4
+
+
+def test_bad_input(tmp_path):
+    hypothesis = write(tmp_path / "hyp.txt", HYPOTHESES)
+    short = write(tmp_path / "short.txt", REFERENCES[:2])
+    with pytest.raises(UserError, match=f"{hypothesis} has 4 lines, {short} has 2"):
+        read_parallel(hypothesis, [short])
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(UserError, match="the hypothesis file is empty"):
+        read_parallel(empty, [short])
+    reference = write(tmp_path / "ref.txt", REFERENCES)
+    with pytest.warns(UserWarning, match="identical to the hypothesis"):
+        read_parallel(hypothesis, [hypothesis])
+    with pytest.warns(UserWarning, match="identical to an earlier reference"):
+        read_parallel(hypothesis, [reference, reference])
