@@ -127,6 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--lm", help="target-side language model for shallow fusion (same target vocabulary)")
     translate.add_argument("--lm-weight", type=float, default=0.2, help="weight of the language model's log-probs")
     translate.set_defaults(handler="seq2seq.translation_commands:translate")
+
+    evaluate = commands.add_parser("evaluate", help="BLEU, chrF2 and TER (sacrebleu) of a translation or a model")
+    evaluate.add_argument("--hypothesis", help="an existing translation to score (no model needed)")
+    evaluate.add_argument("--model", help="translation-model directory: translate --source, then score")
+    evaluate.add_argument("--source", help="source file to translate with --model")
+    evaluate.add_argument("--reference", action="append", required=True, help="reference file (repeatable)")
+    evaluate.add_argument("--report", help="write report.json and report.md into this new folder")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --report folder")
+    evaluate.add_argument("--beam", type=_positive_int("--beam"), default=5)
+    evaluate.add_argument("--alpha", type=float, default=0.6)
+    evaluate.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
+    evaluate.add_argument("--max-length-ratio", type=_positive_float("--max-length-ratio"), default=1.5)
+    evaluate.add_argument("--max-length-offset", type=int, default=10)
+    evaluate.set_defaults(handler="seq2seq.evaluation_commands:evaluate")
     return parser
 
 

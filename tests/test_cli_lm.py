@@ -131,7 +131,7 @@ def test_training_data_errors_name_the_file(toy_config_file, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", [[], ["lm"], ["lm", "train"], ["lm", "score"], ["lm", "generate"],
-                                     ["train"], ["build-vocab"], ["translate"]])
+                                     ["train"], ["build-vocab"], ["translate"], ["evaluate"]])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(command + ["--help"])

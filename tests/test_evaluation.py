@@ -54,3 +54,42 @@ def test_bad_input(tmp_path):
         read_parallel(hypothesis, [hypothesis])
     with pytest.warns(UserWarning, match="identical to an earlier reference"):
         read_parallel(hypothesis, [reference, reference])
+
+
+def test_evaluate_command_writes_reports(tmp_path, capsys):
+    import json
+
+    from seq2seq.cli import main
+
+    hypothesis = write(tmp_path / "hyp.txt", HYPOTHESES)
+    reference = write(tmp_path / "ref.txt", REFERENCES)
+    report = tmp_path / "report"
+    assert main(["evaluate", "--hypothesis", str(hypothesis), "--reference", str(reference),
+                 "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    document = json.loads((report / "report.json").read_text())
+    assert document["schema"] == "seq2seq-evaluation-report/1" and document["data"]["lines"] == 4
+    assert document["scores"]["bleu"]["score"] == pytest.approx(sacrebleu_cli(hypothesis, [reference], "bleu"),
+                                                                abs=1e-6)
+    assert f"BLEU\t{document['scores']['bleu']['score']:.2f}" in out
+    assert "| BLEU |" in (report / "report.md").read_text()
+    assert main(["evaluate", "--hypothesis", str(hypothesis), "--reference", str(reference),
+                 "--report", str(report)]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main(["evaluate", "--hypothesis", str(hypothesis), "--reference", str(hypothesis),
+                 "--report", str(report), "--overwrite"]) == 0
+    assert "warning:" in capsys.readouterr().err and (report / "report.json").exists()
+
+
+def test_evaluate_with_a_model(toy_translation_dir, tmp_path, capsys):
+    from conftest import DATA
+    from seq2seq.cli import main
+
+    assert main(["evaluate", "--model", str(toy_translation_dir), "--source", str(DATA / "toy.de"),
+                 "--reference", str(DATA / "toy.en"), "--beam", "2", "--report", str(tmp_path / "r")]) == 0
+    assert capsys.readouterr().out.startswith("BLEU\t100.00")  # the toy model memorised its corpus
+    import json
+
+    document = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert document["decoding"]["beam"] == 2 and document["model"]["parameters"] > 0
+    assert document["timing"]["sentences_per_second"] > 0
