@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="translation-model directory: translate --source, then score")
     evaluate.add_argument("--source", help="source file to translate with --model")
     evaluate.add_argument("--reference", action="append", required=True, help="reference file (repeatable)")
+    evaluate.add_argument("--baseline", help="another system's translation: paired bootstrap comparison")
+    evaluate.add_argument("--bootstrap-samples", type=_positive_int("--bootstrap-samples"), default=1000)
     evaluate.add_argument("--report", help="write report.json and report.md into this new folder")
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --report folder")
     evaluate.add_argument("--beam", type=_positive_int("--beam"), default=5)

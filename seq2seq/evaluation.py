@@ -60,3 +60,29 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[Sequence[str]]
         "chrf": {"score": chrf.score, "signature": str(chrf_metric.get_signature())},
         "ter": {"score": ter.score, "signature": str(ter_metric.get_signature())},
     }
+
+
+def paired_bootstrap(hypotheses: Sequence[str], baseline: Sequence[str], references: Sequence[Sequence[str]],
+                     samples: int = 1000) -> dict:
+    """sacrebleu's paired bootstrap resampling (Koehn 2004) of the system against a baseline.
+
+    Returns, per metric (BLEU, chrF2): the sacrebleu signature, and for each
+    system its score, bootstrap mean and 95% confidence half-width; the
+    system's entry also has the p-value of its difference from the baseline.
+    """
+    from sacrebleu.metrics import BLEU, CHRF
+    from sacrebleu.significance import PairedTest
+
+    test = PairedTest([("baseline", list(baseline)), ("system", list(hypotheses))],
+                      {"BLEU": BLEU(), "chrF2": CHRF()}, references, test_type="bs", n_samples=samples)
+    signatures, results = test()
+    comparison = {}
+    for metric, name in (("bleu", "BLEU"), ("chrf", "chrF2")):
+        base, system = results[name]
+        comparison[metric] = {
+            "signature": str(signatures[name]),
+            "baseline": {"score": base.score, "mean": float(base.mean), "ci95": float(base.ci)},
+            "system": {"score": system.score, "mean": float(system.mean), "ci95": float(system.ci),
+                       "p_value": float(system.p_value)},
+        }
+    return comparison

@@ -32,11 +32,24 @@ def evaluate(arguments) -> int:
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     scores = corpus_scores(hypotheses, references)
+    comparison = None
+    if arguments.baseline:
+        from seq2seq.evaluation import paired_bootstrap
+
+        baseline, _ = read_parallel(arguments.baseline, arguments.reference)
+        comparison = paired_bootstrap(hypotheses, baseline, references, arguments.bootstrap_samples)
     report = build_report(scores, {"hypothesis": arguments.hypothesis, "source": arguments.source,
-                                   "references": list(arguments.reference), "lines": len(hypotheses)},
-                          model_info, decoding, timing)
+                                   "references": list(arguments.reference), "lines": len(hypotheses),
+                                   "baseline": arguments.baseline},
+                          model_info, decoding, timing, comparison)
     for name, label in (("bleu", "BLEU"), ("chrf", "chrF2"), ("ter", "TER"), ("bleu_lowercase", "BLEU-lc")):
         print(f"{label}\t{scores[name]['score']:.2f}\t{scores[name]['signature']}")
+    if comparison:
+        for metric, label in (("bleu", "BLEU"), ("chrf", "chrF2")):
+            entry = comparison[metric]
+            print(f"paired bootstrap {label}: baseline {entry['baseline']['score']:.2f} "
+                  f"(±{entry['baseline']['ci95']:.2f}), system {entry['system']['score']:.2f} "
+                  f"(±{entry['system']['ci95']:.2f}), p = {entry['system']['p_value']:.4f}")
     if arguments.report:
         write_report(arguments.report, report, overwrite=arguments.overwrite)
         print(f"report written to {arguments.report}/report.json and report.md", file=sys.stderr)

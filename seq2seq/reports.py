@@ -8,10 +8,13 @@
   "bleu_lowercase": {"score", "signature", "note"}, "chrf": {"score", "signature"},
   "ter": {"score", "signature"}}
 - `data`: {"hypothesis" (path or null), "source" (path or null),
-  "references" [paths], "lines"}
+  "references" [paths], "lines", "baseline" (path or null)}
 - `model`: null, or {"path", "config_sha256", "parameters"}
 - `decoding`: null, or {"beam", "alpha", "max_length_ratio", "max_length_offset"}
 - `timing`: null, or {"seconds", "sentences_per_second"}
+- `comparison`: null, or (with `--baseline`) per metric "bleu" and "chrf":
+  {"signature", "baseline": {"score", "mean", "ci95"},
+  "system": {"score", "mean", "ci95", "p_value"}} from sacrebleu's paired bootstrap
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ SCHEMA = "seq2seq-evaluation-report/1"
 
 
 def build_report(scores: dict, data: dict, model: dict | None = None, decoding: dict | None = None,
-                 timing: dict | None = None) -> dict:
+                 timing: dict | None = None, comparison: dict | None = None) -> dict:
     return {"schema": SCHEMA, "toolkit": {"name": "seq2seq", "version": __version__}, "scores": scores,
-            "data": data, "model": model, "decoding": decoding, "timing": timing}
+            "data": data, "model": model, "decoding": decoding, "timing": timing, "comparison": comparison}
 
 
 def markdown(report: dict) -> str:
@@ -51,6 +54,14 @@ def markdown(report: dict) -> str:
         lines += ["", f"Model `{report['model']['path']}` ({report['model']['parameters']:,} parameters)."]
     if report["decoding"]:
         lines += [f"Decoding: {json.dumps(report['decoding'])}."]
+    if report.get("comparison"):
+        lines += ["", "Paired bootstrap resampling against the baseline (sacrebleu):", "",
+                  "| metric | baseline | system | p-value |", "|---|---:|---:|---:|"]
+        for name, label in (("bleu", "BLEU"), ("chrf", "chrF2")):
+            entry = report["comparison"][name]
+            lines.append(f"| {label} | {entry['baseline']['score']:.2f} ± {entry['baseline']['ci95']:.2f} | "
+                         f"{entry['system']['score']:.2f} ± {entry['system']['ci95']:.2f} | "
+                         f"{entry['system']['p_value']:.4f} |")
     if report["timing"]:
         lines += [f"Translation speed: {report['timing']['sentences_per_second']:.1f} sentences/s."]
     return "\n".join(lines) + "\n"

@@ -93,3 +93,23 @@ def test_evaluate_with_a_model(toy_translation_dir, tmp_path, capsys):
     document = json.loads((tmp_path / "r" / "report.json").read_text())
     assert document["decoding"]["beam"] == 2 and document["model"]["parameters"] > 0
     assert document["timing"]["sentences_per_second"] > 0
+
+
+def test_paired_bootstrap_reports_both_systems(tmp_path, capsys):
+    import json
+
+    from seq2seq.cli import main
+
+    hypothesis = write(tmp_path / "hyp.txt", HYPOTHESES * 5)
+    baseline = write(tmp_path / "base.txt", SECOND * 5)
+    reference = write(tmp_path / "ref.txt", REFERENCES * 5)
+    assert main(["evaluate", "--hypothesis", str(hypothesis), "--reference", str(reference), "--baseline",
+                 str(baseline), "--bootstrap-samples", "200", "--report", str(tmp_path / "r")]) == 0
+    assert "paired bootstrap BLEU: baseline" in capsys.readouterr().out
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    bleu = report["comparison"]["bleu"]
+    assert bleu["system"]["score"] == pytest.approx(report["scores"]["bleu"]["score"])
+    assert bleu["baseline"]["score"] == pytest.approx(sacrebleu_cli(baseline, [reference], "bleu"), abs=1e-6)
+    assert 0.0 <= bleu["system"]["p_value"] <= 1.0 and bleu["system"]["ci95"] > 0
+    assert "bs:200" in bleu["signature"]
+    assert "| BLEU |" in (tmp_path / "r" / "report.md").read_text().split("Paired bootstrap")[1]
