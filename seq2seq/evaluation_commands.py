@@ -9,7 +9,6 @@ import warnings
 from pathlib import Path
 
 from seq2seq.errors import UserError
-from seq2seq.textio import read_lines
 
 
 def evaluate(arguments) -> int:
