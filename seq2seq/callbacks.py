@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -78,10 +79,127 @@ class KeepBest(keras.callbacks.Callback):
             self.best = json.loads(self.state_file.read_text())["best"] * self.sign
 
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
+        self.offer((logs or {}).get(self.monitor), epoch, logs)
+
+    def offer(self, value, epoch: int, logs: dict | None = None) -> bool:
+        """Exports (and returns True) if `value` beats the best so far."""
         if value is None or not self.sign * float(value) < self.best:
-            return
+            return False
         self.best = self.sign * float(value)
-        self.export(epoch, dict(logs))
+        self.export(epoch, dict(logs or {}))
         with atomic_write(self.state_file) as handle:
             json.dump({"best": float(value), "monitor": self.monitor, "epoch": epoch + 1}, handle)
+        return True
+
+
+class ValidationBleu(keras.callbacks.Callback):
+    """Validation BLEU (sacrebleu, cased, detokenized) each epoch and optionally every N steps.
+
+    Each evaluation translates `sources` with `translate` (a callable from a
+    list of source lines to a list of hypotheses, normally greedy search with
+    the model being trained), prints the score and a few sample translations,
+    and appends `{"epoch", "step", "bleu"}` to `log_file` (JSON lines). At
+    epoch end the score is put into the epoch logs as `val_bleu`, so the
+    callbacks after this one (TensorBoard, the CSV log, `KeepBest`,
+    `EarlyStopping`) see it. Mid-epoch scores go to `keep_best.offer`, so the
+    best model by BLEU is kept whenever it was measured, and to TensorBoard
+    under `validation_bleu/steps`.
+    """
+
+    def __init__(self, translate: Callable[[list[str]], list[str]], sources: list[str],
+                 references: list[str], every_steps: int | None = None, samples: int = 3,
+                 log_file: str | Path | None = None, keep_best: KeepBest | None = None,
+                 tensorboard_dir: str | Path | None = None, print_fn: Callable[[str], None] = print):
+        super().__init__()
+        self.translate = translate
+        self.sources, self.references = list(sources), list(references)
+        self.every_steps = every_steps
+        self.samples = samples
+        self.log_file = None if log_file is None else Path(log_file)
+        self.keep_best = keep_best
+        self.tensorboard_dir = tensorboard_dir
+        self.print_fn = print_fn
+        self._writer = None
+        self._last = None  # (epoch, step, score) of the latest evaluation
+
+    def _step(self) -> int:
+        optimizer = getattr(self.model, "optimizer", None)
+        return int(optimizer.iterations.numpy()) if optimizer is not None else 0
+
+    def evaluate(self, epoch: int) -> float:
+        """Translates the validation sources and returns their BLEU."""
+        from sacrebleu.metrics import BLEU
+
+        step = self._step()
+        if self._last is not None and self._last[:2] == (epoch, step):
+            return self._last[2]  # measured mid-epoch at the epoch's last step
+        started = time.perf_counter()
+        hypotheses = self.translate(self.sources)
+        score = BLEU().corpus_score(hypotheses, [self.references]).score
+        seconds = time.perf_counter() - started
+        self.print_fn(f"validation BLEU {score:.2f} (epoch {epoch + 1}, step {step}; "
+                      f"{len(hypotheses)} sentences in {seconds:.1f} s)")
+        for index in range(min(self.samples, len(hypotheses))):
+            self.print_fn(f"  source     {self.sources[index]}\n  reference  {self.references[index]}\n"
+                          f"  hypothesis {hypotheses[index]}")
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_file, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"epoch": epoch + 1, "step": step, "bleu": score}) + "\n")
+        self._write_scalar(score, step)
+        self._last = (epoch, step, score)
+        return score
+
+    def _write_scalar(self, score: float, step: int) -> None:
+        if self.tensorboard_dir is None:
+            return
+        try:
+            import tensorflow as tf
+        except ImportError:  # another Keras backend without TensorFlow: console and log file only
+            return
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(Path(self.tensorboard_dir) / "validation_bleu"))
+        with self._writer.as_default():
+            tf.summary.scalar("validation_bleu/steps", score, step=step)
+        self._writer.flush()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every_steps and self._step() % self.every_steps == 0:
+            score = self.evaluate(self._epoch)
+            if self.keep_best is not None:
+                self.keep_best.offer(score, self._epoch, {"val_bleu": score})
+
+    def on_epoch_end(self, epoch, logs=None):
+        score = self.evaluate(epoch)
+        if logs is not None:
+            logs["val_bleu"] = score
+
+
+class EpochCheckpoints(keras.callbacks.Callback):
+    """Saves the weights after every epoch as `directory/epoch-NNN.weights.h5`, keeping the last `keep`.
+
+    `seq2seq average-checkpoints` averages these files. Each file is written
+    under a temporary name and renamed, so a killed run leaves no partial file.
+    """
+
+    def __init__(self, directory: str | Path, keep: int):
+        super().__init__()
+        self.directory = Path(directory)
+        self.keep = keep
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        final = self.directory / f"epoch-{epoch + 1:03d}.weights.h5"
+        temporary = self.directory / f"partial-{epoch + 1:03d}.weights.h5"
+        self.model.save_weights(str(temporary), overwrite=True)
+        os.replace(temporary, final)
+        for old in epoch_checkpoints(self.directory)[:-self.keep]:
+            old.unlink()
+
+
+def epoch_checkpoints(directory: str | Path) -> list[Path]:
+    """The `epoch-NNN.weights.h5` files in `directory`, oldest first."""
+    return sorted(Path(directory).glob("epoch-[0-9][0-9][0-9].weights.h5"))

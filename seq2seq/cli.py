@@ -109,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     vocab.add_argument("--overwrite", action="store_true", help="replace existing vocabularies")
     vocab.set_defaults(handler="seq2seq.translation_commands:build_vocab")
 
+    average = commands.add_parser("average-checkpoints",
+                                  help="average the last K epoch checkpoints of a run into a new model")
+    average.add_argument("run_dir", help="the run folder of `seq2seq train` (its run_dir)")
+    average.add_argument("--last", type=_positive_int("--last"), default=5, help="how many checkpoints (K)")
+    average.add_argument("-o", "--output", required=True, help="new model directory")
+    average.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    average.set_defaults(handler="seq2seq.translation_commands:average_checkpoints")
+
     translate = commands.add_parser("translate", help="translate a text file, one sentence per line")
     translate.add_argument("--model", required=True, help="translation-model directory")
     translate.add_argument("input", nargs="?", default="-", help="text file (plain or .gz); - or absent: stdin")
@@ -132,7 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--hypothesis", help="an existing translation to score (no model needed)")
     evaluate.add_argument("--model", help="translation-model directory: translate --source, then score")
     evaluate.add_argument("--source", help="source file to translate with --model")
-    evaluate.add_argument("--reference", action="append", required=True, help="reference file (repeatable)")
+    evaluate.add_argument("--tfds", metavar="NAME", help="translate a tensorflow-datasets split with --model, "
+                          "e.g. wmt14_translate/de-en (must be prepared already), or folder:PATH")
+    evaluate.add_argument("--split", default="test", help="with --tfds: the split, e.g. test or validation[:500]")
+    evaluate.add_argument("--tfds-data-dir", help="with --tfds: where tfds finds prepared datasets")
+    evaluate.add_argument("--reference", action="append",
+                          help="reference file (repeatable; not with --tfds, whose references come with it)")
     evaluate.add_argument("--baseline", help="another system's translation: paired bootstrap comparison")
     evaluate.add_argument("--bootstrap-samples", type=_positive_int("--bootstrap-samples"), default=1000)
     evaluate.add_argument("--report", help="write report.json and report.md into this new folder")
@@ -143,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--max-length-ratio", type=_positive_float("--max-length-ratio"), default=1.5)
     evaluate.add_argument("--max-length-offset", type=int, default=10)
     evaluate.set_defaults(handler="seq2seq.evaluation_commands:evaluate")
+
+    compare = commands.add_parser("compare", help="side-by-side Markdown table of evaluation reports")
+    compare.add_argument("reports", nargs="+", metavar="REPORT", help="report.json files (or their folders)")
+    compare.set_defaults(handler="seq2seq.evaluation_commands:compare")
     return parser
 
 

@@ -86,3 +86,40 @@ def paired_bootstrap(hypotheses: Sequence[str], baseline: Sequence[str], referen
                        "p_value": float(system.p_value)},
         }
     return comparison
+
+
+LENGTH_BUCKETS = ((1, 10), (11, 20), (21, 30), (31, 40), (41, None))
+
+
+def sentence_analysis(hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+                      sources: Sequence[str] | None = None, extremes: int = 5) -> dict:
+    """BLEU by length bucket and the sentences with the highest and lowest sentence chrF2.
+
+    Buckets group sentences by source length in words (by the first
+    reference's length when there is no source); each bucket's BLEU is
+    sacrebleu's corpus BLEU of its sentences. Sentence scores are sacrebleu's
+    `sentence_score` of chrF2 against all references. Empty sources and
+    hypotheses are kept (as everywhere in evaluation).
+    """
+    from sacrebleu.metrics import BLEU, CHRF
+
+    basis = sources if sources is not None else references[0]
+    lengths = [len(line.split()) for line in basis]
+    buckets = []
+    for low, high in LENGTH_BUCKETS:
+        rows = [i for i, n in enumerate(lengths) if n >= low and (high is None or n <= high)]
+        if not rows:
+            continue
+        score = BLEU().corpus_score([hypotheses[i] for i in rows], [[ref[i] for i in rows] for ref in references])
+        buckets.append({"range": f"{low}-{high}" if high else f"{low}+", "sentences": len(rows),
+                        "bleu": score.score})
+    chrf = CHRF()
+    scored = []
+    for index, hypothesis in enumerate(hypotheses):
+        score = chrf.sentence_score(hypothesis, [ref[index] for ref in references]).score
+        scored.append({"line": index + 1, "chrf": score, "source": None if sources is None else sources[index],
+                       "hypothesis": hypothesis, "reference": references[0][index]})
+    ranked = sorted(scored, key=lambda entry: (-entry["chrf"], entry["line"]))
+    count = min(extremes, len(ranked) // 2)
+    return {"length_unit": "source words" if sources is not None else "reference words",
+            "length_buckets": buckets, "best": ranked[:count], "worst": ranked[::-1][:count]}

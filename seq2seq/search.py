@@ -1,9 +1,9 @@
 """Decoding: greedy search, beam search with length penalty and n-best lists, sampling.
 
 All three run as one `keras.ops.while_loop` over target positions (no Python
-loop per step). :class:`Searcher` wraps them in a Keras model so
-`predict_on_batch` compiles them into a graph (a `tf.function` on TensorFlow,
-`jax.jit` on JAX).
+loop per step). :class:`Searcher` wraps them in a Keras model whose `search`
+compiles them into a graph per batch shape (a `tf.function` on TensorFlow,
+`predict_on_batch`'s `jax.jit` on JAX).
 
 Conventions: `source_ids` are `(batch, source_len)` int, 0-padded; outputs are
 token ids `(batch, [n_best,] max_length)` with `<eos>` included and 0 after
@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 NEG_INF = -1e9
@@ -154,6 +155,24 @@ class Searcher(keras.Model):
         self.max_length_ratio, self.max_length_offset = max_length_ratio, max_length_offset
         self.temperature = temperature
         self.seed_generator = keras.random.SeedGenerator(seed) if temperature is not None else None
+        self._compiled = None
+
+    def search(self, source_ids) -> dict:
+        """Decodes one padded batch in a compiled graph; returns numpy arrays (see the class doc).
+
+        On TensorFlow this is a `tf.function` that traces once per batch
+        shape. (Keras' `predict_on_batch` uses `reduce_retracing`, which after
+        a few shapes relaxes the source length to unknown, and search needs it
+        static to size its buffers.) Other backends use `predict_on_batch`,
+        which compiles per shape already.
+        """
+        if keras.backend.backend() != "tensorflow":
+            return self.predict_on_batch(source_ids)
+        if self._compiled is None:
+            import tensorflow as tf
+
+            self._compiled = tf.function(lambda ids: self(ids, training=False), reduce_retracing=False)
+        return keras.tree.map_structure(np.asarray, self._compiled(source_ids))
 
     def call(self, source_ids):
         source_len = source_ids.shape[1]

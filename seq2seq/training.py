@@ -34,11 +34,14 @@ def make_optimizer(name: str, learning_rate: float, clip_norm: float | None) -> 
     return keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm)
 
 
-def standard_callbacks(run_dir: Path, monitor: str, training) -> list[keras.callbacks.Callback]:
+def standard_callbacks(run_dir: Path, monitor: str, training, stop_monitor: str | None = None,
+                       stop_mode: str = "min") -> list[keras.callbacks.Callback]:
     """Resume, learning-rate decay, early stopping, TensorBoard and a CSV log, in `run_dir`.
 
     `training` is the experiment's training config (the `lr_decay_*` and
-    `early_stopping_patience` keys are read).
+    `early_stopping_patience` keys are read). The learning rate decays when
+    `monitor` (a loss) stalls; early stopping watches `stop_monitor` (default:
+    `monitor`) in `stop_mode` ("min" or "max").
 
     `BackupAndRestore` saves weights, optimizer state (learning rate included)
     and the epoch counter at each epoch end; restarting the same command
@@ -50,7 +53,8 @@ def standard_callbacks(run_dir: Path, monitor: str, training) -> list[keras.call
             monitor=monitor, factor=training.lr_decay_factor, patience=training.lr_decay_patience,
             min_delta=training.lr_decay_min_delta, min_lr=1e-6, verbose=1))
     callbacks += [
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=training.early_stopping_patience, verbose=1),
+        keras.callbacks.EarlyStopping(monitor=stop_monitor or monitor, mode=stop_mode,
+                                      patience=training.early_stopping_patience, verbose=1),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]

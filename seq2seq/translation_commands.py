@@ -1,4 +1,4 @@
-"""The `seq2seq train`, `build-vocab` and `translate` commands."""
+"""The `seq2seq train`, `build-vocab`, `average-checkpoints` and `translate` commands."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def build_vocab(arguments) -> int:
     source, target = build_vocabularies(config, run_dir)
     print(f"wrote {run_dir / 'source.spm'} ({len(source)} pieces) and {run_dir / 'target.spm'} "
           f"({len(target)} pieces)")
+    return 0
+
+
+def average_checkpoints(arguments) -> int:
+    from seq2seq.translation_training import average_checkpoints as average
+
+    output = Path(arguments.output)
+    if output.exists() and not arguments.overwrite:
+        raise UserError(f"{output}: exists; pass --overwrite to replace it.")
+    files = average(arguments.run_dir, arguments.last, output)
+    print(f"averaged {', '.join(path.name for path in files)} into {output}")
     return 0
 
 

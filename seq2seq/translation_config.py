@@ -77,6 +77,18 @@ class TranslationTrainingConfig(OptimizationConfig):
     bucket_boundaries: tuple[int, ...] = option((8, 12, 16, 20, 24, 32, 48, 64, 101))
     shuffle_buffer: int = option(30000, minimum=0)
     label_smoothing: float = option(0.1, minimum=0.0, maximum=0.99)
+    validation_bleu: bool = option(True)  # greedy-decode the validation set and score it (sacrebleu) each epoch
+    bleu_every_steps: int | None = option(None, minimum=1)  # also every N steps (null: epoch ends only)
+    bleu_samples: int = option(3, minimum=0)  # sample translations printed with each validation BLEU
+    select_by: str = option("bleu", choices=("bleu", "loss"))  # best model and early stopping: BLEU or loss
+    keep_checkpoints: int = option(5, minimum=0)  # per-epoch weights kept for average-checkpoints (0: none)
+
+    def __post_init__(self):
+        if self.select_by == "bleu" and not self.validation_bleu:
+            raise ValueError("key `training.select_by` is 'bleu' but `training.validation_bleu` is false: "
+                             "set validation_bleu: true, or select_by: loss.")
+        if self.bleu_every_steps is not None and not self.validation_bleu:
+            raise ValueError("key `training.bleu_every_steps` needs `training.validation_bleu: true`.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import shutil
+import warnings
 from pathlib import Path
 
 import keras
 
 from pipelines import translation as pipes
 from seq2seq import config as config_lib
-from seq2seq.callbacks import KeepBest, Throughput
+from seq2seq.callbacks import EpochCheckpoints, KeepBest, Throughput, ValidationBleu
 from seq2seq.errors import UserError
 from seq2seq.export import save_translation_model
 from seq2seq.losses import MaskedCrossEntropy
@@ -33,6 +35,15 @@ def string_pairs(config: TranslationConfig, split: str):
     return None if files is None else pipes.parallel_text_files(*files)
 
 
+def text_pairs(config: TranslationConfig, split: str, limit: int | None = None) -> list[tuple[str, str]]:
+    """The split's `(source, target)` pairs as Python strings (at most `limit`)."""
+    dataset = string_pairs(config, split)
+    if dataset is None:
+        return []
+    return [(s.decode("utf-8"), t.decode("utf-8"))
+            for s, t in itertools.islice(dataset.as_numpy_iterator(), limit)]
+
+
 def build_vocabularies(config: TranslationConfig, run_dir: Path,
                        max_sentences: int = 1_000_000) -> tuple[SubwordVocabulary, SubwordVocabulary]:
     """Loads `run_dir/{source,target}.spm`, training them on the training text if absent."""
@@ -40,8 +51,7 @@ def build_vocabularies(config: TranslationConfig, run_dir: Path,
     if source_file.exists() and target_file.exists():
         return SubwordVocabulary.load(source_file), SubwordVocabulary.load(target_file)
     vocabulary = config.vocabulary
-    pairs = [(s.decode("utf-8"), t.decode("utf-8")) for s, t in
-             itertools.islice(string_pairs(config, "train").as_numpy_iterator(), max_sentences)]
+    pairs = text_pairs(config, "train", max_sentences)
     print(f"training SentencePiece ({vocabulary.model_type}, {vocabulary.size}, "
           f"{'joint' if vocabulary.joint else 'separate'}) on {len(pairs)} sentence pairs", flush=True)
 
@@ -117,6 +127,23 @@ def warm_start(model: Seq2SeqModel, source, target, directory: str) -> None:
     copy_weights(model, other, directory)
 
 
+def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, source: SubwordVocabulary,
+                             target: SubwordVocabulary, run_dir: Path, keep_best: KeepBest) -> ValidationBleu:
+    """Greedy validation BLEU of the model being trained (see :class:`ValidationBleu`)."""
+    from seq2seq.translator import Translator
+
+    pairs = text_pairs(config, "valid")
+    translator = Translator(model, source, target, beam_size=1)
+
+    def translate(lines: list[str]) -> list[str]:
+        return [hypotheses[0].text for hypotheses in translator.translate(lines, batch_size=128)]
+
+    return ValidationBleu(translate, [s for s, _ in pairs], [t for _, t in pairs],
+                          every_steps=config.training.bleu_every_steps, samples=config.training.bleu_samples,
+                          log_file=run_dir / "validation_bleu.jsonl", keep_best=keep_best,
+                          tensorboard_dir=run_dir / "tensorboard", print_fn=lambda text: print(text, flush=True))
+
+
 def train_translation_model(config: TranslationConfig) -> Path:
     """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
     with restored_dtype_policy():
@@ -145,13 +172,65 @@ def _train(config: TranslationConfig) -> Path:
     model_dir = run_dir / "model"
 
     def export(epoch: int, logs: dict) -> None:
-        metrics = {"epoch": epoch + 1, "valid_perplexity": float(logs["val_perplexity"]),
-                   "valid_loss": float(logs["val_loss"])}
+        metrics = {"epoch": epoch + 1}
+        for key, name in (("val_loss", "valid_loss"), ("val_perplexity", "valid_perplexity"),
+                          ("val_bleu", "valid_bleu")):
+            if key in logs:
+                metrics[name] = float(logs[key])
         save_translation_model(model_dir, model, source, target, config, metrics)
 
-    callbacks = [Throughput(), KeepBest(export, run_dir / "best.json", monitor="val_loss"),
-                 *standard_callbacks(run_dir, "val_loss", training)]
-    model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks,
-              shuffle=False, verbose=progress_verbosity())
+    monitor, mode = ("val_bleu", "max") if training.select_by == "bleu" else ("val_loss", "min")
+    keep_best = KeepBest(export, run_dir / "best.json", monitor=monitor, mode=mode)
+    callbacks = [Throughput()]
+    if training.validation_bleu:
+        callbacks.append(validation_bleu_callback(model, config, source, target, run_dir, keep_best))
+    if training.keep_checkpoints:
+        callbacks.append(EpochCheckpoints(run_dir / "checkpoints", training.keep_checkpoints))
+    callbacks += [keep_best, *standard_callbacks(run_dir, "val_loss", training, stop_monitor=monitor,
+                                                 stop_mode=mode)]
+    with warnings.catch_warnings():
+        # The first epoch discovers the unknown length of the bucketed dataset; Keras warns about it.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks,
+                  shuffle=False, verbose=progress_verbosity())
+    for log in ("history.csv", "validation_bleu.jsonl"):  # training curves for reports on the model
+        if (run_dir / log).exists() and model_dir.exists():
+            shutil.copyfile(run_dir / log, model_dir / log)
     print("best model:", model_dir, (model_dir / "metrics.json").read_text(), flush=True)
     return model_dir
+
+
+def average_checkpoints(run_dir: str | Path, last: int, output: str | Path) -> list[Path]:
+    """Writes a model directory whose weights are the mean of the run's last `last` epoch checkpoints.
+
+    The checkpoints are `run_dir/checkpoints/epoch-NNN.weights.h5` (see
+    `training.keep_checkpoints`); the architecture and vocabularies come from
+    `run_dir/config.yaml`, `source.spm` and `target.spm`. Returns the averaged files.
+    """
+    from seq2seq.callbacks import epoch_checkpoints
+    from seq2seq.translation_config import TranslationConfig
+
+    run_dir = Path(run_dir)
+    for name in ("config.yaml", "source.spm", "target.spm"):
+        if not (run_dir / name).is_file():
+            raise UserError(f"{run_dir}: not a translation run folder ({name} is missing).")
+    files = epoch_checkpoints(run_dir / "checkpoints")
+    if len(files) < last:
+        raise UserError(f"{run_dir / 'checkpoints'}: {len(files)} epoch checkpoints, fewer than --last {last} "
+                        "(training.keep_checkpoints sets how many a run keeps).")
+    files = files[-last:]
+    config = config_lib.load(TranslationConfig, run_dir / "config.yaml")
+    source, target = SubwordVocabulary.load(run_dir / "source.spm"), SubwordVocabulary.load(run_dir / "target.spm")
+    with restored_dtype_policy():
+        configure_precision(config.training.mixed_precision)
+        model = build_model(config, len(source), len(target))
+        model.build()
+        total = None
+        for path in files:
+            model.load_weights(str(path))
+            weights = model.get_weights()
+            total = weights if total is None else [sum_ + weight for sum_, weight in zip(total, weights)]
+        model.set_weights([sum_ / len(files) for sum_ in total])
+        save_translation_model(output, model, source, target, config,
+                               {"averaged_checkpoints": [path.name for path in files]})
+    return files

@@ -95,7 +95,7 @@ class Translator:
             source = np.zeros((len(chunk), width), "int32")
             for row, (_, ids) in enumerate(chunk):
                 source[row, :len(ids)] = ids
-            output = self.searcher.predict_on_batch(source)
+            output = self.searcher.search(source)
             tokens, scores = output["tokens"], output["scores"]
             normalized = output["normalized_scores"]
             for row, (index, _) in enumerate(chunk):
@@ -113,3 +113,19 @@ def stderr_progress(total: int, description: str = "translating"):
     bar = tqdm(total=total, desc=description, unit="sent", file=sys.stderr, leave=False,
                disable=total == 0)
     return bar.update, bar.close
+
+
+def attention_matrix(model, source_vocab, target_vocab, source: str, target: str):
+    """The model's attention while it reads `target` as its output for `source` (teacher forcing).
+
+    Returns `(weights, source_pieces, target_pieces)`: weights has one row per
+    output piece (the closing `</s>` included) and one column per source piece.
+    """
+    source_ids, target_ids = source_vocab.encode(source), target_vocab.encode(target)
+    inputs = {"source_ids": np.array([source_ids], "int32"),
+              "target_inputs": np.array([[target_vocab.bos_id] + target_ids], "int32")}
+    _, weights = model(inputs, training=False, return_attention=True)
+    pieces = target_vocab.processor.id_to_piece
+    return (np.asarray(weights, "float32")[0],
+            [source_vocab.processor.id_to_piece(i) for i in source_ids],
+            [pieces(i) for i in target_ids] + ["</s>"])

@@ -154,3 +154,11 @@ def test_epoch_logs_keep_training_token_counts(tmp_path):
     assert float(row["target_tokens"]) == expected
     assert float(row["val_target_tokens"]) == sum(len(target.encode(line)) + 1 for line in REFERENCES[:3])
     assert float(row["tokens_per_second"]) > 0
+
+
+def test_many_source_lengths_in_one_translator(toy_translation_dir):
+    # One compiled search per batch shape: a dozen widths must not relax the source length to unknown.
+    model, source, target = load_translation_model(toy_translation_dir)
+    lines = [" ".join(["hund"] * length) for length in range(1, 100, 8)]
+    results = Translator(model, source, target, beam_size=2).translate(lines, batch_size=1)
+    assert len(results) == len(lines) and all(len(hypotheses) == 1 for hypotheses in results)
