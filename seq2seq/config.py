@@ -194,3 +194,4 @@ class OptimizationConfig:
     mixed_precision: bool = option(False)
     seed: int = option(1234)
     init_from: str | None = option(None)  # a model directory whose weights start a new run (same architecture)
+    ema_momentum: float | None = option(None, minimum=0.0, maximum=0.99999)  # average the weights (null: off)

@@ -19,8 +19,8 @@ from seq2seq.language_model import RNNLanguageModel, build_language_model
 from seq2seq.lm_config import LMConfig
 from seq2seq.metrics import Perplexity
 from seq2seq.textio import read_lines
-from seq2seq.training import (configure_precision, copy_weights, make_optimizer, progress_verbosity,
-                              restored_dtype_policy, standard_callbacks)
+from seq2seq.training import (averaging_callbacks, configure_precision, copy_weights, make_optimizer,
+                              progress_verbosity, restored_dtype_policy, standard_callbacks)
 from seq2seq.subwords import SubwordVocabulary
 from seq2seq.vocab import Vocabulary
 
@@ -146,7 +146,8 @@ def _train(config: LMConfig) -> Path:
     model(np.zeros((batch, window), "int32"))
     if training.init_from is not None:
         warm_start(model, vocab, training.init_from)
-    compile_for_stream(model, make_optimizer(training.optimizer, training.learning_rate, training.clip_norm))
+    compile_for_stream(model, make_optimizer(training.optimizer, training.learning_rate,
+                                               training.clip_norm, training.ema_momentum))
     model_dir = run_dir / "model"
 
     def export(epoch: int, logs: dict) -> None:
@@ -154,7 +155,7 @@ def _train(config: LMConfig) -> Path:
                    "train_perplexity": float(logs["perplexity"])}
         save_language_model(model_dir, model, vocab, config, metrics)
 
-    callbacks = [ResetStates(), Throughput(batch * window),
+    callbacks = [*averaging_callbacks(training), ResetStates(), Throughput(batch * window),
                  KeepBest(export, run_dir / "best.json", monitor="val_loss"),
                  *standard_callbacks(run_dir, "val_loss", training)]
     model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks,

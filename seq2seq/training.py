@@ -27,11 +27,32 @@ def restored_dtype_policy():
         keras.config.set_dtype_policy(previous)
 
 
-def make_optimizer(name: str, learning_rate: float, clip_norm: float | None) -> keras.optimizers.Optimizer:
-    """Adam or plain SGD, clipping the global gradient norm to `clip_norm`."""
+def make_optimizer(name: str, learning_rate: float, clip_norm: float | None,
+                   ema_momentum: float | None = None) -> keras.optimizers.Optimizer:
+    """Adam or plain SGD, clipping the global gradient norm to `clip_norm`.
+
+    With `ema_momentum`, the optimizer also keeps an exponential moving
+    average of the weights (Polyak averaging; see :func:`averaging_callbacks`).
+    """
+    options = {"global_clipnorm": clip_norm}
+    if ema_momentum is not None:
+        options.update(use_ema=True, ema_momentum=ema_momentum)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, global_clipnorm=clip_norm)
-    return keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm)
+        return keras.optimizers.SGD(learning_rate, **options)
+    return keras.optimizers.Adam(learning_rate, **options)
+
+
+def averaging_callbacks(training) -> list[keras.callbacks.Callback]:
+    """With `training.ema_momentum`: validate, select, export and back up the averaged weights.
+
+    Keras' `SwapEMAWeights` swaps the moving average into the model for
+    validation and at each epoch end, so it must come before the callbacks
+    that export or measure the model. Training steps use the raw weights; a
+    resumed run continues from the averaged ones (documented trade-off).
+    """
+    if training.ema_momentum is None:
+        return []
+    return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
 
 
 def standard_callbacks(run_dir: Path, monitor: str, training, stop_monitor: str | None = None,

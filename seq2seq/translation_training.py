@@ -18,8 +18,8 @@ from seq2seq.losses import MaskedCrossEntropy
 from seq2seq.metrics import Perplexity, TokenCount
 from seq2seq.model import Seq2SeqModel
 from seq2seq.subwords import SubwordVocabulary, train_sentencepiece
-from seq2seq.training import (configure_precision, copy_weights, make_optimizer, progress_verbosity,
-                              restored_dtype_policy, standard_callbacks)
+from seq2seq.training import (averaging_callbacks, configure_precision, copy_weights, make_optimizer,
+                              progress_verbosity, restored_dtype_policy, standard_callbacks)
 from seq2seq.translation_config import TranslationConfig
 
 
@@ -111,7 +111,8 @@ def build_model(config: TranslationConfig, source_size: int, target_size: int) -
 
 def compile_model(model: Seq2SeqModel, config: TranslationConfig) -> None:
     training = config.training
-    model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate, training.clip_norm),
+    model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate, training.clip_norm,
+                                                 training.ema_momentum),
                   loss=MaskedCrossEntropy(training.label_smoothing),
                   metrics=[Perplexity(), TokenCount()])
 
@@ -181,7 +182,7 @@ def _train(config: TranslationConfig) -> Path:
 
     monitor, mode = ("val_bleu", "max") if training.select_by == "bleu" else ("val_loss", "min")
     keep_best = KeepBest(export, run_dir / "best.json", monitor=monitor, mode=mode)
-    callbacks = [Throughput()]
+    callbacks = [*averaging_callbacks(training), Throughput()]
     if training.validation_bleu:
         callbacks.append(validation_bleu_callback(model, config, source, target, run_dir, keep_best))
     if training.keep_checkpoints:

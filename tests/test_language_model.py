@@ -172,3 +172,13 @@ def test_generation_feeds_bos_after_eos_as_in_training():
 
     assert generate(recording_model, vocab, "ab", max_tokens=4, seed=0) == ["ab\n\n\n\n"]
     assert [step.tolist() for step in seen[1:]] == [[[vocab.bos_id]]] * 3
+
+
+def test_weight_averaging_validates_and_exports_the_average(tmp_path):
+    """With `ema_momentum`, the validation loss that picked the best epoch is the exported model's."""
+    import math
+
+    model_dir = train_language_model(_toy_config(tmp_path, epochs=3, ema_momentum=0.9))
+    best_loss = json.loads((tmp_path / "run" / "best.json").read_text())["best"]
+    exported = json.loads((model_dir / "metrics.json").read_text())["valid_perplexity"]  # re-measured on export
+    assert exported == pytest.approx(math.exp(best_loss), rel=1e-3)
