@@ -155,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
     evaluate.add_argument("--max-length-ratio", type=_positive_float("--max-length-ratio"), default=1.5)
     evaluate.add_argument("--max-length-offset", type=int, default=10)
+    evaluate.add_argument("--lm", help="with --model: target-side language model for shallow fusion")
+    evaluate.add_argument("--lm-weight", type=float, default=0.2, help="weight of the language model's log-probs")
     evaluate.set_defaults(handler="seq2seq.evaluation_commands:evaluate")
 
     compare = commands.add_parser("compare", help="side-by-side Markdown table of evaluation reports")

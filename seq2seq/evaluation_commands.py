@@ -112,9 +112,17 @@ def _translate(arguments, sources: list[str]) -> dict:
     from seq2seq.translator import Translator, stderr_progress
 
     model, source_vocab, target_vocab = load_translation_model(arguments.model)
+    language_model = None
+    if arguments.lm is not None:
+        from seq2seq.export import load_language_model
+        from seq2seq.fusion import check_vocabularies
+
+        language_model, lm_vocab = load_language_model(arguments.lm)
+        check_vocabularies(lm_vocab, target_vocab, arguments.lm)
     translator = Translator(model, source_vocab, target_vocab, beam_size=arguments.beam, alpha=arguments.alpha,
                             max_length_ratio=arguments.max_length_ratio,
-                            max_length_offset=arguments.max_length_offset)
+                            max_length_offset=arguments.max_length_offset,
+                            language_model=language_model, lm_weight=arguments.lm_weight)
     update, close = stderr_progress(len(sources))
     started = time.perf_counter()
     try:
@@ -131,7 +139,8 @@ def _translate(arguments, sources: list[str]) -> dict:
                   if config_file.exists() else None},
         "decoding": {"beam": arguments.beam, "alpha": arguments.alpha,
                      "max_length_ratio": arguments.max_length_ratio,
-                     "max_length_offset": arguments.max_length_offset, "batch_size": arguments.batch_size},
+                     "max_length_offset": arguments.max_length_offset, "batch_size": arguments.batch_size,
+                     "lm": arguments.lm, "lm_weight": arguments.lm_weight if arguments.lm else None},
         "timing": {"seconds": seconds, "sentences_per_second": len(sources) / max(seconds, 1e-9)},
     }
 

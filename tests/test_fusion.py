@@ -85,3 +85,18 @@ def test_rerank_an_nbest_list(toy_translation_dir, subword_lm_dir, tmp_path, cap
     bad.write_text("0 ||| text without score\n")
     assert main(["lm", "score", "--model", str(subword_lm_dir), "--rerank", str(bad)]) == 2
     assert "line 1: expected 'N ||| text ||| score'" in capsys.readouterr().err
+
+
+def test_evaluate_with_fusion_records_the_language_model(toy_translation_dir, subword_lm_dir, tmp_path, capsys):
+    import json
+
+    from test_reports import validated
+
+    assert main(["evaluate", "--model", str(toy_translation_dir), "--source", str(DATA / "toy.de"),
+                 "--reference", str(DATA / "toy.en"), "--beam", "2", "--lm", str(subword_lm_dir),
+                 "--lm-weight", "0.1", "--report", str(tmp_path / "r")]) == 0
+    decoding = validated(tmp_path / "r")["decoding"]
+    assert decoding["lm"] == str(subword_lm_dir) and decoding["lm_weight"] == 0.1
+    assert main(["evaluate", "--model", str(toy_translation_dir), "--source", str(DATA / "toy.de"),
+                 "--reference", str(DATA / "toy.en"), "--report", str(tmp_path / "plain")]) == 0
+    assert json.loads((tmp_path / "plain" / "report.json").read_text())["decoding"]["lm"] is None
