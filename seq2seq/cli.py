@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     average.set_defaults(handler="seq2seq.translation_commands:average_checkpoints")
 
     translate = commands.add_parser("translate", help="translate a text file, one sentence per line")
-    translate.add_argument("--model", required=True, help="translation-model directory")
+    translate.add_argument("--model", help="translation-model directory (default: the shipped "
+                           "saved_models/multi30k_de_en, looked up in the current folder and the source tree)")
     translate.add_argument("input", nargs="?", default="-", help="text file (plain or .gz); - or absent: stdin")
     translate.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
     translate.add_argument("--beam", type=_positive_int("--beam"), default=5, help="beam width (1: greedy)")

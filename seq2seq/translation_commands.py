@@ -51,13 +51,34 @@ def average_checkpoints(arguments) -> int:
     return 0
 
 
+DEFAULT_MODEL = Path("saved_models") / "multi30k_de_en"
+
+
+def default_model() -> Path:
+    """The shipped German-English model, for `translate` without `--model`.
+
+    Looked up relative to the current folder (the repository root, as in the
+    Quickstart) and to the source tree this package runs from (an editable
+    install); a `pip install` without the repository has no model.
+    """
+    candidates = [Path.cwd() / DEFAULT_MODEL, Path(__file__).resolve().parents[1] / DEFAULT_MODEL]
+    for candidate in candidates:
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    raise UserError("no --model given, and the default model is not installed (looked for "
+                    + " and ".join(str(c) for c in dict.fromkeys(candidates))
+                    + "). Pass --model DIR (a directory written by `seq2seq train`, e.g. "
+                    "runs/multi30k_de_en_gru_bahdanau/model), or run from the repository root, "
+                    "where the shipped model lives.")
+
+
 def translate(arguments) -> int:
     from seq2seq.export import load_translation_model
     from seq2seq.translator import Translator, stderr_progress
 
     if arguments.n_best > arguments.beam:
         raise UserError(f"--n-best ({arguments.n_best}) must not exceed --beam ({arguments.beam}).")
-    model, source_vocab, target_vocab = load_translation_model(arguments.model)
+    model, source_vocab, target_vocab = load_translation_model(arguments.model or default_model())
     language_model = None
     if arguments.lm is not None:
         from seq2seq.export import load_language_model

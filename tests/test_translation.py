@@ -162,3 +162,22 @@ def test_many_source_lengths_in_one_translator(toy_translation_dir):
     lines = [" ".join(["hund"] * length) for length in range(1, 100, 8)]
     results = Translator(model, source, target, beam_size=2).translate(lines, batch_size=1)
     assert len(results) == len(lines) and all(len(hypotheses) == 1 for hypotheses in results)
+
+
+def test_translate_without_a_model_says_how_to_get_one(tmp_path, capsys, monkeypatch):
+    from seq2seq import translation_commands
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(translation_commands, "DEFAULT_MODEL", tmp_path / "nowhere")
+    (tmp_path / "in.de").write_text("ein hund .\n")
+    assert main(["translate", str(tmp_path / "in.de")]) == 2
+    err = capsys.readouterr().err
+    assert "no --model given, and the default model is not installed" in err and "Pass --model DIR" in err
+
+
+def test_translate_uses_the_default_model(toy_translation_dir, tmp_path, capsys, monkeypatch):
+    from seq2seq import translation_commands
+
+    monkeypatch.setattr(translation_commands, "DEFAULT_MODEL", toy_translation_dir)  # absolute: found as is
+    assert main(["translate", str(DATA / "toy.de"), "--beam", "1"]) == 0
+    assert capsys.readouterr().out.splitlines() == REFERENCES
