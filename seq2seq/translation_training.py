@@ -162,7 +162,7 @@ def _train(config: TranslationConfig) -> Path:
     valid = batches(config, "valid", source, target)
     if valid is None:
         raise UserError("training needs validation data: set data.valid_prefix "
-                                   "(or data.tfds_valid_split with data.tfds_name).")
+                        "(or data.tfds_valid_split with data.tfds_name).")
     configure_precision(training.mixed_precision)
     model = build_model(config, len(source), len(target))
     model.build()
