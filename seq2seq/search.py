@@ -157,6 +157,9 @@ class Searcher(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed) if temperature is not None else None
         self._compiled = None
 
+    def build(self, input_shape=None):
+        self.built = True  # no weights of its own: the wrapped model is already built
+
     def search(self, source_ids) -> dict:
         """Decodes one padded batch in a compiled graph; returns numpy arrays (see the class doc).
 
