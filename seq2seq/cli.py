@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
     evaluate.add_argument("--max-length-ratio", type=_positive_float("--max-length-ratio"), default=1.5)
     evaluate.add_argument("--max-length-offset", type=int, default=10)
+    evaluate.add_argument("--max-source-tokens", type=_positive_int("--max-source-tokens"), default=250,
+                          help="longer sources are truncated (with a warning count)")
     evaluate.add_argument("--lm", help="with --model: target-side language model for shallow fusion")
     evaluate.add_argument("--lm-weight", type=float, default=0.2, help="weight of the language model's log-probs")
     evaluate.set_defaults(handler="seq2seq.evaluation_commands:evaluate")

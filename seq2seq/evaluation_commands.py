@@ -122,6 +122,7 @@ def _translate(arguments, sources: list[str]) -> dict:
     translator = Translator(model, source_vocab, target_vocab, beam_size=arguments.beam, alpha=arguments.alpha,
                             max_length_ratio=arguments.max_length_ratio,
                             max_length_offset=arguments.max_length_offset,
+                            max_source_tokens=arguments.max_source_tokens,
                             language_model=language_model, lm_weight=arguments.lm_weight)
     update, close = stderr_progress(len(sources))
     started = time.perf_counter()
@@ -130,6 +131,9 @@ def _translate(arguments, sources: list[str]) -> dict:
     finally:
         close()
     seconds = time.perf_counter() - started
+    if translator.stats.truncated:
+        print(f"warning: {translator.stats.truncated} source lines longer than {arguments.max_source_tokens} "
+              "subwords were truncated", file=sys.stderr)
     config_file = Path(arguments.model) / "config.yaml"
     return {
         "hypotheses": [hypotheses[0].text for hypotheses in results], "sources": sources,
@@ -140,6 +144,7 @@ def _translate(arguments, sources: list[str]) -> dict:
         "decoding": {"beam": arguments.beam, "alpha": arguments.alpha,
                      "max_length_ratio": arguments.max_length_ratio,
                      "max_length_offset": arguments.max_length_offset, "batch_size": arguments.batch_size,
+                     "max_source_tokens": arguments.max_source_tokens, "truncated": translator.stats.truncated,
                      "lm": arguments.lm, "lm_weight": arguments.lm_weight if arguments.lm else None},
         "timing": {"seconds": seconds, "sentences_per_second": len(sources) / max(seconds, 1e-9)},
     }

@@ -109,3 +109,12 @@ def test_compare_tables_reports_side_by_side(tmp_path, capsys):
     assert "bad.json: not a seq2seq evaluation report" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "missing.json")]) == 2
     assert "report not found" in capsys.readouterr().err
+
+
+def test_evaluate_counts_truncated_sources(toy_translation_dir, tmp_path, capsys):
+    assert main(["evaluate", "--model", str(toy_translation_dir), "--source", str(DATA / "toy.de"),
+                 "--reference", str(DATA / "toy.en"), "--beam", "1", "--max-source-tokens", "3",
+                 "--report", str(tmp_path / "report")]) == 0
+    document = validated(tmp_path / "report")
+    assert document["decoding"]["max_source_tokens"] == 3 and document["decoding"]["truncated"] == 10
+    assert "warning: 10 source lines longer than 3 subwords were truncated" in capsys.readouterr().err
