@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     average.add_argument("--last", type=_positive_int("--last"), default=5, help="how many checkpoints (K)")
     average.add_argument("-o", "--output", required=True, help="new model directory")
     average.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    average.add_argument("--storage-dtype", choices=("float32", "float16"), default="float32",
+                         help="float16 halves model.keras (loading converts back to float32)")
     average.set_defaults(handler="seq2seq.translation_commands:average_checkpoints")
 
     translate = commands.add_parser("translate", help="translate a text file, one sentence per line")

@@ -45,14 +45,21 @@ def _replace_directory(temporary: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def inference_copy(model: keras.Model) -> keras.Model:
-    """A float32, non-stateful copy of a (possibly stateful, mixed-precision) model."""
+STORAGE_DTYPES = ("float32", "float16")
+
+
+def inference_copy(model: keras.Model, dtype: str = "float32") -> keras.Model:
+    """A non-stateful copy of a (possibly stateful, mixed-precision) model with `dtype` weights.
+
+    `float32` is for running; `float16` halves a saved file (see
+    `save_translation_model`'s `storage_dtype`).
+    """
     config = model.get_config()
     if "stateful" in config:
         config["stateful"] = False
     config.pop("dtype", None)
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
+    keras.config.set_dtype_policy(dtype)
     try:
         copy = type(model).from_config(config)
         copy.build((None, None))
@@ -63,17 +70,19 @@ def inference_copy(model: keras.Model) -> keras.Model:
 
 
 def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict[str, object],
-                     experiment_config=None, metrics: dict | None = None) -> Path:
+                     experiment_config=None, metrics: dict | None = None, storage_dtype: str = "float32") -> Path:
     """Writes a model directory atomically (complete or not at all).
 
     `files` maps file names to objects with a `save(path)` method.
     """
+    if storage_dtype not in STORAGE_DTYPES:
+        raise ValueError(f"`storage_dtype` must be one of {STORAGE_DTYPES}. Received: {storage_dtype!r}")
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
     os.chmod(temporary, 0o755)
     try:
-        inference_copy(model).save(temporary / "model.keras")
+        inference_copy(model, storage_dtype).save(temporary / "model.keras")
         for name, item in files.items():
             item.save(temporary / name)
         if experiment_config is not None:
@@ -85,7 +94,7 @@ def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict
         if card.exists():
             shutil.copy2(card, temporary / "README.md")
         with atomic_write(temporary / "manifest.json") as handle:
-            json.dump({"kind": kind, "keras": keras.__version__}, handle)
+            json.dump({"kind": kind, "keras": keras.__version__, "storage_dtype": storage_dtype}, handle)
         _replace_directory(temporary, directory)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -113,11 +122,17 @@ def save_language_model(directory: str | Path, model: keras.Model, vocab,
 
 
 def save_translation_model(directory: str | Path, model: keras.Model, source_vocab, target_vocab,
-                           experiment_config=None, metrics: dict | None = None) -> Path:
-    """Writes a translation-model directory atomically."""
+                           experiment_config=None, metrics: dict | None = None,
+                           storage_dtype: str = "float32") -> Path:
+    """Writes a translation-model directory atomically.
+
+    `storage_dtype="float16"` stores the weights at half size (for shipping);
+    loading converts them back to float32, so the model computes in float32
+    with weights rounded to float16 (about 3 significant digits).
+    """
     return _write_directory(Path(directory), TRANSLATION_KIND, model,
                             {"source.spm": source_vocab, "target.spm": target_vocab},
-                            experiment_config, metrics)
+                            experiment_config, metrics, storage_dtype)
 
 
 def check_model_directory(directory: str | Path, kind: str, files: tuple[str, ...]) -> Path:
@@ -143,10 +158,13 @@ def _load_keras_model(path: Path) -> keras.Model:
     import seq2seq.model  # noqa: F401
 
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # a damaged zip, a foreign format, a newer Keras
         raise UserError(f"{path}: cannot load the model ({type(error).__name__}: "
                         f"{str(error).splitlines()[0] if str(error) else ''}).") from None
+    if model.dtype_policy.name != "float32":  # stored at reduced precision: compute in float32
+        model = inference_copy(model)
+    return model
 
 
 def load_language_model(directory: str | Path) -> tuple[keras.Model, Vocabulary]:

@@ -46,7 +46,7 @@ def average_checkpoints(arguments) -> int:
     output = Path(arguments.output)
     if output.exists() and not arguments.overwrite:
         raise UserError(f"{output}: exists; pass --overwrite to replace it.")
-    files = average(arguments.run_dir, arguments.last, output)
+    files = average(arguments.run_dir, arguments.last, output, arguments.storage_dtype)
     print(f"averaged {', '.join(path.name for path in files)} into {output}")
     return 0
 

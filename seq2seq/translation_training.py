@@ -201,12 +201,14 @@ def _train(config: TranslationConfig) -> Path:
     return model_dir
 
 
-def average_checkpoints(run_dir: str | Path, last: int, output: str | Path) -> list[Path]:
+def average_checkpoints(run_dir: str | Path, last: int, output: str | Path,
+                        storage_dtype: str = "float32") -> list[Path]:
     """Writes a model directory whose weights are the mean of the run's last `last` epoch checkpoints.
 
     The checkpoints are `run_dir/checkpoints/epoch-NNN.weights.h5` (see
     `training.keep_checkpoints`); the architecture and vocabularies come from
-    `run_dir/config.yaml`, `source.spm` and `target.spm`. Returns the averaged files.
+    `run_dir/config.yaml`, `source.spm` and `target.spm`; `storage_dtype`
+    as in `save_translation_model`. Returns the averaged files.
     """
     from seq2seq.callbacks import epoch_checkpoints
     from seq2seq.translation_config import TranslationConfig
@@ -233,5 +235,5 @@ def average_checkpoints(run_dir: str | Path, last: int, output: str | Path) -> l
             total = weights if total is None else [sum_ + weight for sum_, weight in zip(total, weights)]
         model.set_weights([sum_ / len(files) for sum_ in total])
         save_translation_model(output, model, source, target, config,
-                               {"averaged_checkpoints": [path.name for path in files]})
+                               {"averaged_checkpoints": [path.name for path in files]}, storage_dtype)
     return files

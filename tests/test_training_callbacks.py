@@ -126,3 +126,24 @@ def test_bleu_selection_needs_validation_bleu(tmp_path):
     with pytest.raises(Exception, match="select_by"):
         toy_translation_config(tmp_path, validation_bleu=False)
     toy_translation_config(tmp_path, validation_bleu=False, select_by="loss")
+
+
+def test_float16_storage_halves_the_file_and_loads_as_float32(toy_translation_dir, tmp_path):
+    from seq2seq.export import load_translation_model
+    from seq2seq.translator import Translator
+
+    run_dir = toy_translation_dir.parent
+    for dtype in ("float32", "float16"):
+        assert main(["average-checkpoints", str(run_dir), "--last", "2", "-o", str(tmp_path / dtype),
+                     "--storage-dtype", dtype]) == 0
+    sizes = {dtype: (tmp_path / dtype / "model.keras").stat().st_size for dtype in ("float32", "float16")}
+    assert json.loads((tmp_path / "float16" / "manifest.json").read_text())["storage_dtype"] == "float16"
+    full, source, target = load_translation_model(tmp_path / "float32")
+    assert sizes["float32"] - sizes["float16"] >= 0.95 * 2 * full.count_params()  # 2 bytes saved per weight
+    half, _, _ = load_translation_model(tmp_path / "float16")
+    assert half.dtype_policy.name == "float32" and all(w.dtype == "float32" for w in half.weights)
+    for a, b in zip(full.get_weights(), half.get_weights()):
+        np.testing.assert_allclose(b, a.astype("float16").astype("float32"))
+    lines = ["ein hund läuft im park .", "zwei kinder spielen im garten ."]
+    assert [h[0].text for h in Translator(half, source, target).translate(lines)] == \
+        [h[0].text for h in Translator(full, source, target).translate(lines)]
