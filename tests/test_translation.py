@@ -181,3 +181,14 @@ def test_translate_uses_the_default_model(toy_translation_dir, tmp_path, capsys,
     monkeypatch.setattr(translation_commands, "DEFAULT_MODEL", toy_translation_dir)  # absolute: found as is
     assert main(["translate", str(DATA / "toy.de"), "--beam", "1"]) == 0
     assert capsys.readouterr().out.splitlines() == REFERENCES
+
+
+def test_the_shipped_model_translates_the_example_file(capsys, monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    assert main(["translate", "saved_models/example.de", "--beam", "2"]) == 0
+    lines = capsys.readouterr().out.split("\n")
+    assert len(lines) - 1 == 6 and lines[3] == ""
+    assert lines[0].startswith("A man") and all(line.endswith(".") for i, line in enumerate(lines[:6]) if i != 3)
