@@ -75,8 +75,10 @@ class KeepBest(keras.callbacks.Callback):
         self.monitor = monitor
         self.sign = 1.0 if mode == "min" else -1.0
         self.best = math.inf
-        if self.state_file.exists():
-            self.best = json.loads(self.state_file.read_text())["best"] * self.sign
+        if self.state_file.exists():  # a resumed run; a best kept by another measure does not count
+            state = json.loads(self.state_file.read_text())
+            if state.get("monitor") == monitor:
+                self.best = state["best"] * self.sign
 
     def on_epoch_end(self, epoch, logs=None):
         self.offer((logs or {}).get(self.monitor), epoch, logs)
@@ -189,6 +191,10 @@ class EpochCheckpoints(keras.callbacks.Callback):
         super().__init__()
         self.directory = Path(directory)
         self.keep = keep
+
+    def on_train_begin(self, logs=None):
+        for partial in self.directory.glob("partial-*.weights.h5"):  # left by a run killed while saving
+            partial.unlink()
 
     def on_epoch_end(self, epoch, logs=None):
         self.directory.mkdir(parents=True, exist_ok=True)

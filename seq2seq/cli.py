@@ -62,6 +62,19 @@ def _config_arguments(parser: argparse.ArgumentParser, example: str) -> None:
                         help="override a config key, e.g. --set training.epochs=2 (repeatable)")
 
 
+def _decoding_arguments(parser: argparse.ArgumentParser) -> None:
+    """The decoding options shared by `translate` and `evaluate --model`."""
+    parser.add_argument("--beam", type=_positive_int("--beam"), default=5, help="beam width (1: greedy)")
+    parser.add_argument("--alpha", type=float, default=0.6, help="length-penalty exponent (Wu et al. 2016)")
+    parser.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
+    parser.add_argument("--max-length-ratio", type=_positive_float("--max-length-ratio"), default=1.5)
+    parser.add_argument("--max-length-offset", type=int, default=10)
+    parser.add_argument("--max-source-tokens", type=_positive_int("--max-source-tokens"), default=250,
+                        help="longer sources are truncated (with a warning count)")
+    parser.add_argument("--lm", help="target-side language model for shallow fusion (same target vocabulary)")
+    parser.add_argument("--lm-weight", type=float, default=0.2, help="weight of the language model's log-probs")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seq2seq", description=__doc__.splitlines()[0])
     from seq2seq import __version__
@@ -124,19 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "saved_models/multi30k_de_en, looked up in the current folder and the source tree)")
     translate.add_argument("input", nargs="?", default="-", help="text file (plain or .gz); - or absent: stdin")
     translate.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
-    translate.add_argument("--beam", type=_positive_int("--beam"), default=5, help="beam width (1: greedy)")
     translate.add_argument("--n-best", type=_positive_int("--n-best"), default=1,
                            help="hypotheses per sentence; above 1 writes 'N ||| text ||| score' lines")
-    translate.add_argument("--alpha", type=float, default=0.6, help="length-penalty exponent (Wu et al. 2016)")
-    translate.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
-    translate.add_argument("--max-length-ratio", type=_positive_float("--max-length-ratio"), default=1.5)
-    translate.add_argument("--max-length-offset", type=int, default=10)
-    translate.add_argument("--max-source-tokens", type=_positive_int("--max-source-tokens"), default=250,
-                           help="longer sources are truncated (with a warning count)")
     translate.add_argument("--errors", choices=("strict", "replace"), default="strict",
                            help="invalid UTF-8: stop with an error naming the line (strict) or use U+FFFD")
-    translate.add_argument("--lm", help="target-side language model for shallow fusion (same target vocabulary)")
-    translate.add_argument("--lm-weight", type=float, default=0.2, help="weight of the language model's log-probs")
+    _decoding_arguments(translate)
     translate.set_defaults(handler="seq2seq.translation_commands:translate")
 
     evaluate = commands.add_parser("evaluate", help="BLEU, chrF2 and TER (sacrebleu) of a translation or a model")
@@ -153,15 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--bootstrap-samples", type=_positive_int("--bootstrap-samples"), default=1000)
     evaluate.add_argument("--report", help="write report.json and report.md into this new folder")
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --report folder")
-    evaluate.add_argument("--beam", type=_positive_int("--beam"), default=5)
-    evaluate.add_argument("--alpha", type=float, default=0.6)
-    evaluate.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
-    evaluate.add_argument("--max-length-ratio", type=_positive_float("--max-length-ratio"), default=1.5)
-    evaluate.add_argument("--max-length-offset", type=int, default=10)
-    evaluate.add_argument("--max-source-tokens", type=_positive_int("--max-source-tokens"), default=250,
-                          help="longer sources are truncated (with a warning count)")
-    evaluate.add_argument("--lm", help="with --model: target-side language model for shallow fusion")
-    evaluate.add_argument("--lm-weight", type=float, default=0.2, help="weight of the language model's log-probs")
+    _decoding_arguments(evaluate)
     evaluate.set_defaults(handler="seq2seq.evaluation_commands:evaluate")
 
     compare = commands.add_parser("compare", help="side-by-side Markdown table of evaluation reports")

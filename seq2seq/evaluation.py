@@ -88,7 +88,7 @@ def paired_bootstrap(hypotheses: Sequence[str], baseline: Sequence[str], referen
     return comparison
 
 
-LENGTH_BUCKETS = ((1, 10), (11, 20), (21, 30), (31, 40), (41, None))
+LENGTH_BUCKETS = ((0, 10), (11, 20), (21, 30), (31, 40), (41, None))  # 0: empty lines count too
 
 
 def sentence_analysis(hypotheses: Sequence[str], references: Sequence[Sequence[str]],

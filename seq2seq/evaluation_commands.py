@@ -88,6 +88,7 @@ def _tfds_data(arguments) -> tuple[list[str], list[list[str]]]:
     """Source lines and the single reference set of a tfds split, in the model's language direction."""
     from pipelines.translation import tfds_translation
     from seq2seq import config as config_lib
+    from seq2seq.translation_training import decoded_pairs
     from seq2seq.translation_config import TranslationConfig
 
     if arguments.reference:
@@ -96,12 +97,9 @@ def _tfds_data(arguments) -> tuple[list[str], list[list[str]]]:
     if not config_file.is_file():
         raise UserError(f"{arguments.model}: config.yaml is missing; --tfds needs it for the language pair.")
     data = config_lib.load(TranslationConfig, config_file).data
-    pairs = tfds_translation(arguments.tfds, arguments.split, data.source_language, data.target_language,
-                             arguments.tfds_data_dir)
-    sources, targets = [], []
-    for source, target in pairs.as_numpy_iterator():
-        sources.append(source.decode("utf-8"))
-        targets.append(target.decode("utf-8"))
+    pairs = decoded_pairs(tfds_translation(arguments.tfds, arguments.split, data.source_language,
+                                           data.target_language, arguments.tfds_data_dir))
+    sources, targets = [s for s, _ in pairs], [t for _, t in pairs]
     if not sources:
         raise UserError(f"tfds dataset {arguments.tfds!r} split {arguments.split!r} is empty.")
     return sources, [targets]
@@ -109,21 +107,11 @@ def _tfds_data(arguments) -> tuple[list[str], list[list[str]]]:
 
 def _translate(arguments, sources: list[str]) -> dict:
     from seq2seq.export import load_translation_model
-    from seq2seq.translator import Translator, stderr_progress
+    from seq2seq.translation_commands import make_translator, truncation_note
+    from seq2seq.translator import stderr_progress
 
     model, source_vocab, target_vocab = load_translation_model(arguments.model)
-    language_model = None
-    if arguments.lm is not None:
-        from seq2seq.export import load_language_model
-        from seq2seq.fusion import check_vocabularies
-
-        language_model, lm_vocab = load_language_model(arguments.lm)
-        check_vocabularies(lm_vocab, target_vocab, arguments.lm)
-    translator = Translator(model, source_vocab, target_vocab, beam_size=arguments.beam, alpha=arguments.alpha,
-                            max_length_ratio=arguments.max_length_ratio,
-                            max_length_offset=arguments.max_length_offset,
-                            max_source_tokens=arguments.max_source_tokens,
-                            language_model=language_model, lm_weight=arguments.lm_weight)
+    translator = make_translator(arguments, model, source_vocab, target_vocab)
     update, close = stderr_progress(len(sources))
     started = time.perf_counter()
     try:
@@ -132,8 +120,8 @@ def _translate(arguments, sources: list[str]) -> dict:
         close()
     seconds = time.perf_counter() - started
     if translator.stats.truncated:
-        print(f"warning: {translator.stats.truncated} source lines longer than {arguments.max_source_tokens} "
-              "subwords were truncated", file=sys.stderr)
+        print(f"warning: {truncation_note(translator.stats.truncated, arguments.max_source_tokens)}",
+              file=sys.stderr)
     config_file = Path(arguments.model) / "config.yaml"
     return {
         "hypotheses": [hypotheses[0].text for hypotheses in results], "sources": sources,

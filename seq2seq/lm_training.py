@@ -19,7 +19,7 @@ from seq2seq.language_model import RNNLanguageModel, build_language_model
 from seq2seq.lm_config import LMConfig
 from seq2seq.metrics import Perplexity
 from seq2seq.textio import read_lines
-from seq2seq.training import (averaging_callbacks, configure_precision, copy_weights, make_optimizer,
+from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
                               progress_verbosity, restored_dtype_policy, standard_callbacks)
 from seq2seq.subwords import SubwordVocabulary
 from seq2seq.vocab import Vocabulary
@@ -155,9 +155,8 @@ def _train(config: LMConfig) -> Path:
                    "train_perplexity": float(logs["perplexity"])}
         save_language_model(model_dir, model, vocab, config, metrics)
 
-    callbacks = [*averaging_callbacks(training), ResetStates(), Throughput(batch * window),
-                 KeepBest(export, run_dir / "best.json", monitor="val_loss"),
-                 *standard_callbacks(run_dir, "val_loss", training)]
+    callbacks = standard_callbacks(run_dir, training, [ResetStates(), Throughput(batch * window),
+                                                       KeepBest(export, run_dir / "best.json", monitor="val_loss")])
     model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks,
               shuffle=False, verbose=progress_verbosity())
     return finish(config, corpus, vocab, model_dir)

@@ -69,10 +69,17 @@ def read_training_history(model_dir: str | Path) -> dict[str, list[float]] | Non
                 rows = list(csv.DictReader(handle))
             if not rows:
                 return None
-            columns = {key: [float(row[key]) if row.get(key) not in (None, "") else float("nan") for row in rows]
-                       for key in rows[0]}
+            columns = {key: [_number(row.get(key)) for row in rows] for key in rows[0] if key is not None}
             return columns
     return None
+
+
+def _number(cell) -> float:
+    """A CSV cell as a float; NaN for empty, "NA" (Keras' CSVLogger) or malformed cells."""
+    try:
+        return float(cell)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def training_curves(history: dict[str, list[float]]) -> bytes:

@@ -32,7 +32,7 @@ def make_optimizer(name: str, learning_rate: float, clip_norm: float | None,
     """Adam or plain SGD, clipping the global gradient norm to `clip_norm`.
 
     With `ema_momentum`, the optimizer also keeps an exponential moving
-    average of the weights (Polyak averaging; see :func:`averaging_callbacks`).
+    average of the weights (Polyak averaging; see :func:`standard_callbacks`).
     """
     options = {"global_clipnorm": clip_norm}
     if ema_momentum is not None:
@@ -42,37 +42,36 @@ def make_optimizer(name: str, learning_rate: float, clip_norm: float | None,
     return keras.optimizers.Adam(learning_rate, **options)
 
 
-def averaging_callbacks(training) -> list[keras.callbacks.Callback]:
-    """With `training.ema_momentum`: validate, select, export and back up the averaged weights.
-
-    Keras' `SwapEMAWeights` swaps the moving average into the model for
-    validation and at each epoch end, so it must come before the callbacks
-    that export or measure the model. Training steps use the raw weights; a
-    resumed run continues from the averaged ones (documented trade-off).
-    """
-    if training.ema_momentum is None:
-        return []
-    return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
-
-
-def standard_callbacks(run_dir: Path, monitor: str, training, stop_monitor: str | None = None,
+def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbacks.Callback],
+                       monitor: str = "val_loss", stop_monitor: str | None = None,
                        stop_mode: str = "min") -> list[keras.callbacks.Callback]:
-    """Resume, learning-rate decay, early stopping, TensorBoard and a CSV log, in `run_dir`.
+    """The callbacks of a training run in `run_dir`, in the order that keeps resume exact.
 
-    `training` is the experiment's training config (the `lr_decay_*` and
-    `early_stopping_patience` keys are read). The learning rate decays when
-    `monitor` (a loss) stalls; early stopping watches `stop_monitor` (default:
-    `monitor`) in `stop_mode` ("min" or "max").
+    Order (Keras calls `on_epoch_end` in list order, with one shared `logs`):
 
-    `BackupAndRestore` saves weights, optimizer state (learning rate included)
-    and the epoch counter at each epoch end; restarting the same command
-    continues from there.
+    1. `ReduceLROnPlateau` on `monitor` (a validation loss), so that a cut is
+       in the optimizer before the backup;
+    2. `BackupAndRestore`: weights, optimizer state (learning rate and weight
+       average included) and the epoch counter; rerunning the same command
+       continues from the last finished epoch;
+    3. with `training.ema_momentum`, Keras' `SwapEMAWeights`: the average goes
+       into the model for validation and from here to the end of the epoch, so
+       the backup above holds the raw weights and everything below sees the
+       averaged ones;
+    4. `measurements` (throughput, validation BLEU, checkpoints, best-model
+       export), which may add to `logs`;
+    5. `EarlyStopping` on `stop_monitor` (default `monitor`) in `stop_mode`,
+       TensorBoard and the CSV log (`history.csv`), which read those logs.
     """
-    callbacks = [keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False)]
+    callbacks: list[keras.callbacks.Callback] = []
     if training.lr_decay_factor < 1.0:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=monitor, factor=training.lr_decay_factor, patience=training.lr_decay_patience,
             min_delta=training.lr_decay_min_delta, min_lr=1e-6, verbose=1))
+    callbacks.append(keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False))
+    if training.ema_momentum is not None:
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    callbacks += measurements
     callbacks += [
         keras.callbacks.EarlyStopping(monitor=stop_monitor or monitor, mode=stop_mode,
                                       patience=training.early_stopping_patience, verbose=1),

@@ -72,13 +72,10 @@ def default_model() -> Path:
                     "where the shipped model lives.")
 
 
-def translate(arguments) -> int:
-    from seq2seq.export import load_translation_model
-    from seq2seq.translator import Translator, stderr_progress
+def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 1):
+    """A `Translator` from the decoding options (`--beam`, `--alpha`, ..., `--lm`, `--lm-weight`)."""
+    from seq2seq.translator import Translator
 
-    if arguments.n_best > arguments.beam:
-        raise UserError(f"--n-best ({arguments.n_best}) must not exceed --beam ({arguments.beam}).")
-    model, source_vocab, target_vocab = load_translation_model(arguments.model or default_model())
     language_model = None
     if arguments.lm is not None:
         from seq2seq.export import load_language_model
@@ -86,13 +83,26 @@ def translate(arguments) -> int:
 
         language_model, lm_vocab = load_language_model(arguments.lm)
         check_vocabularies(lm_vocab, target_vocab, arguments.lm)
+    return Translator(model, source_vocab, target_vocab, beam_size=arguments.beam, n_best=n_best,
+                      alpha=arguments.alpha, max_length_ratio=arguments.max_length_ratio,
+                      max_length_offset=arguments.max_length_offset,
+                      max_source_tokens=arguments.max_source_tokens,
+                      language_model=language_model, lm_weight=arguments.lm_weight)
+
+
+def truncation_note(count: int, limit: int) -> str:
+    return f"{count} source lines longer than {limit} subwords were truncated (--max-source-tokens)"
+
+
+def translate(arguments) -> int:
+    from seq2seq.export import load_translation_model
+    from seq2seq.translator import stderr_progress
+
+    if arguments.n_best > arguments.beam:
+        raise UserError(f"--n-best ({arguments.n_best}) must not exceed --beam ({arguments.beam}).")
+    model, source_vocab, target_vocab = load_translation_model(arguments.model or default_model())
+    translator = make_translator(arguments, model, source_vocab, target_vocab, n_best=arguments.n_best)
     lines = read_lines(arguments.input, errors=arguments.errors)
-    translator = Translator(model, source_vocab, target_vocab, beam_size=arguments.beam,
-                            language_model=language_model, lm_weight=arguments.lm_weight,
-                            n_best=arguments.n_best, alpha=arguments.alpha,
-                            max_length_ratio=arguments.max_length_ratio,
-                            max_length_offset=arguments.max_length_offset,
-                            max_source_tokens=arguments.max_source_tokens)
     update, close = stderr_progress(len(lines)) if arguments.input != "-" else (None, lambda: None)
     started = time.perf_counter()
     try:
@@ -118,8 +128,7 @@ def translate(arguments) -> int:
     stats = translator.stats
     notes = []
     if stats.truncated:
-        notes.append(f"{stats.truncated} source lines longer than {arguments.max_source_tokens} subwords "
-                     "were truncated (--max-source-tokens)")
+        notes.append(truncation_note(stats.truncated, arguments.max_source_tokens))
     if stats.empty:
         notes.append(f"{stats.empty} empty lines gave empty translations")
     print(f"translated {len(lines)} lines in {elapsed:.1f}s ({len(lines) / max(elapsed, 1e-9):.1f} "

@@ -89,6 +89,9 @@ class TranslationTrainingConfig(OptimizationConfig):
                              "set validation_bleu: true, or select_by: loss.")
         if self.bleu_every_steps is not None and not self.validation_bleu:
             raise ValueError("key `training.bleu_every_steps` needs `training.validation_bleu: true`.")
+        if self.bleu_every_steps is not None and self.ema_momentum is not None:
+            raise ValueError("keys `training.bleu_every_steps` and `training.ema_momentum` do not go together: "
+                             "mid-epoch BLEU would score the raw weights, not their average. Set one to null.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@ from seq2seq.losses import MaskedCrossEntropy
 from seq2seq.metrics import Perplexity, TokenCount
 from seq2seq.model import Seq2SeqModel
 from seq2seq.subwords import SubwordVocabulary, train_sentencepiece
-from seq2seq.training import (averaging_callbacks, configure_precision, copy_weights, make_optimizer,
+from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
                               progress_verbosity, restored_dtype_policy, standard_callbacks)
 from seq2seq.translation_config import TranslationConfig
 
@@ -35,13 +35,16 @@ def string_pairs(config: TranslationConfig, split: str):
     return None if files is None else pipes.parallel_text_files(*files)
 
 
+def decoded_pairs(dataset, limit: int | None = None) -> list[tuple[str, str]]:
+    """A dataset of `(source, target)` byte strings as Python string pairs (at most `limit`)."""
+    return [(s.decode("utf-8"), t.decode("utf-8"))
+            for s, t in itertools.islice(dataset.as_numpy_iterator(), limit)]
+
+
 def text_pairs(config: TranslationConfig, split: str, limit: int | None = None) -> list[tuple[str, str]]:
     """The split's `(source, target)` pairs as Python strings (at most `limit`)."""
     dataset = string_pairs(config, split)
-    if dataset is None:
-        return []
-    return [(s.decode("utf-8"), t.decode("utf-8"))
-            for s, t in itertools.islice(dataset.as_numpy_iterator(), limit)]
+    return [] if dataset is None else decoded_pairs(dataset, limit)
 
 
 def build_vocabularies(config: TranslationConfig, run_dir: Path,
@@ -129,7 +132,8 @@ def warm_start(model: Seq2SeqModel, source, target, directory: str) -> None:
 
 
 def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, source: SubwordVocabulary,
-                             target: SubwordVocabulary, run_dir: Path, keep_best: KeepBest) -> ValidationBleu:
+                             target: SubwordVocabulary, run_dir: Path,
+                             keep_best: KeepBest | None) -> ValidationBleu:
     """Greedy validation BLEU of the model being trained (see :class:`ValidationBleu`)."""
     from seq2seq.translator import Translator
 
@@ -182,13 +186,14 @@ def _train(config: TranslationConfig) -> Path:
 
     monitor, mode = ("val_bleu", "max") if training.select_by == "bleu" else ("val_loss", "min")
     keep_best = KeepBest(export, run_dir / "best.json", monitor=monitor, mode=mode)
-    callbacks = [*averaging_callbacks(training), Throughput()]
-    if training.validation_bleu:
-        callbacks.append(validation_bleu_callback(model, config, source, target, run_dir, keep_best))
+    measurements = [Throughput()]
+    if training.validation_bleu:  # mid-epoch scores are offered to keep_best only when it keeps by BLEU
+        measurements.append(validation_bleu_callback(model, config, source, target, run_dir,
+                                                     keep_best if monitor == "val_bleu" else None))
     if training.keep_checkpoints:
-        callbacks.append(EpochCheckpoints(run_dir / "checkpoints", training.keep_checkpoints))
-    callbacks += [keep_best, *standard_callbacks(run_dir, "val_loss", training, stop_monitor=monitor,
-                                                 stop_mode=mode)]
+        measurements.append(EpochCheckpoints(run_dir / "checkpoints", training.keep_checkpoints))
+    measurements.append(keep_best)
+    callbacks = standard_callbacks(run_dir, training, measurements, stop_monitor=monitor, stop_mode=mode)
     with warnings.catch_warnings():
         # The first epoch discovers the unknown length of the bucketed dataset; Keras warns about it.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
@@ -230,7 +235,11 @@ def average_checkpoints(run_dir: str | Path, last: int, output: str | Path,
         model.build()
         total = None
         for path in files:
-            model.load_weights(str(path))
+            try:
+                model.load_weights(str(path))
+            except ValueError as error:
+                raise UserError(f"{path}: does not fit the architecture in {run_dir / 'config.yaml'} "
+                                f"({str(error).splitlines()[0]}).") from None
             weights = model.get_weights()
             total = weights if total is None else [sum_ + weight for sum_, weight in zip(total, weights)]
         model.set_weights([sum_ / len(files) for sum_ in total])

@@ -182,3 +182,13 @@ def test_weight_averaging_validates_and_exports_the_average(tmp_path):
     best_loss = json.loads((tmp_path / "run" / "best.json").read_text())["best"]
     exported = json.loads((model_dir / "metrics.json").read_text())["valid_perplexity"]  # re-measured on export
     assert exported == pytest.approx(math.exp(best_loss), rel=1e-3)
+
+
+def test_a_learning_rate_cut_survives_resume(tmp_path):
+    """The backup is written after the plateau schedule has cut the rate, so a resumed run keeps the cut."""
+    schedule = {"lr_decay_factor": 0.5, "lr_decay_min_delta": 100.0}  # every epoch after the first "stalls"
+    train_language_model(_toy_config(tmp_path, epochs=2, **schedule))
+    train_language_model(_toy_config(tmp_path, epochs=3, **schedule))
+    with open(tmp_path / "run" / "history.csv") as handle:
+        rates = [float(row["learning_rate"]) for row in csv.DictReader(handle)]
+    assert rates == pytest.approx([0.02, 0.02, 0.01])

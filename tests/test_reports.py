@@ -56,11 +56,13 @@ def test_sentence_analysis_buckets_and_extremes():
     references = [short + long]
     hypotheses = short + ["nothing alike here", "completely different"]
     analysis = sentence_analysis(hypotheses, references, sources=short + long, extremes=2)
-    assert [(b["range"], b["sentences"]) for b in analysis["length_buckets"]] == [("1-10", 2), ("11-20", 2)]
+    assert [(b["range"], b["sentences"]) for b in analysis["length_buckets"]] == [("0-10", 2), ("11-20", 2)]
     assert analysis["length_buckets"][0]["bleu"] == pytest.approx(100) and analysis["length_buckets"][1]["bleu"] < 5
     assert {entry["line"] for entry in analysis["best"]} == {1, 2}
     assert {entry["line"] for entry in analysis["worst"]} == {3, 4}
     assert analysis["best"][0]["chrf"] >= analysis["best"][1]["chrf"] > analysis["worst"][0]["chrf"]
+    with_empty = sentence_analysis(["a b", "", "x"], [["a b", "c", "x"]], sources=["a b", "", "x y"])
+    assert [(b["range"], b["sentences"]) for b in with_empty["length_buckets"]] == [("0-10", 3)]
     no_source = sentence_analysis(hypotheses, references)
     assert no_source["length_unit"] == "reference words" and no_source["best"][0]["source"] is None
 

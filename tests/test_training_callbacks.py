@@ -52,16 +52,17 @@ def test_best_improves_only_when_bleu_rises(tmp_path):
 
 
 def test_mid_epoch_evaluations_offer_the_best(tmp_path):
-    exported = []
+    exported, calls = [], []
     keep_best = KeepBest(lambda epoch, logs: exported.append(logs["val_bleu"]), tmp_path / "best.json",
                          monitor="val_bleu", mode="max")
-    bleu = ValidationBleu(scripted_translate(), ["quelle"] * 2, REFERENCES, every_steps=2, keep_best=keep_best,
-                          print_fn=lambda text: None)
+    translate = scripted_translate()
+    bleu = ValidationBleu(lambda sources: calls.append(1) or translate(sources), ["quelle"] * 2, REFERENCES,
+                          every_steps=2, keep_best=keep_best, print_fn=lambda text: None)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.zeros((4, 1)), np.zeros((4, 1)), batch_size=1, epochs=1, callbacks=[bleu], verbose=0)
     # Steps 2 and 4 evaluate mid-epoch; the epoch end reuses step 4's score instead of translating again.
-    assert exported == pytest.approx(expected_scores()[:2])
+    assert exported == pytest.approx(expected_scores()[:2]) and len(calls) == 2
 
 
 def test_early_stopping_follows_validation_bleu():
@@ -120,12 +121,36 @@ def _config(run_dir):
     return config_lib.load(TranslationConfig, run_dir / "config.yaml")
 
 
-def test_bleu_selection_needs_validation_bleu(tmp_path):
+def test_validation_bleu_config_errors(tmp_path):
     from conftest import toy_translation_config
+    from seq2seq.errors import UserError
 
-    with pytest.raises(Exception, match="select_by"):
+    with pytest.raises(UserError, match="select_by"):
         toy_translation_config(tmp_path, validation_bleu=False)
+    with pytest.raises(UserError, match="bleu_every_steps"):
+        toy_translation_config(tmp_path, validation_bleu=False, select_by="loss", bleu_every_steps=10)
+    with pytest.raises(UserError, match="do not go together"):
+        toy_translation_config(tmp_path, bleu_every_steps=10, ema_momentum=0.99)
     toy_translation_config(tmp_path, validation_bleu=False, select_by="loss")
+
+
+def test_a_best_kept_by_another_measure_is_not_compared(tmp_path):
+    (tmp_path / "best.json").write_text(json.dumps({"best": 2.5, "monitor": "val_loss", "epoch": 3}))
+    exported = []
+    keep_best = KeepBest(lambda epoch, logs: exported.append(epoch), tmp_path / "best.json", "val_bleu", "max")
+    assert keep_best.offer(1.0, 4) and exported == [4]  # a BLEU of 1 is not compared with a loss of 2.5
+
+
+def test_selection_by_loss_ignores_mid_epoch_bleu(tmp_path):
+    from conftest import toy_translation_config
+    from seq2seq.translation_training import train_translation_model
+
+    train_translation_model(toy_translation_config(tmp_path, epochs=3, select_by="loss", bleu_every_steps=2))
+    best = json.loads((tmp_path / "best.json").read_text())
+    history = (tmp_path / "history.csv").read_text().splitlines()
+    losses = [float(row.split(",")[history[0].split(",").index("val_loss")]) for row in history[1:]]
+    assert best["monitor"] == "val_loss" and best["best"] == pytest.approx(min(losses))
+    assert len((tmp_path / "validation_bleu.jsonl").read_text().splitlines()) >= 4  # mid-epoch and epoch ends
 
 
 def test_float16_storage_halves_the_file_and_loads_as_float32(toy_translation_dir, tmp_path):
