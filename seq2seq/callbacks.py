@@ -183,8 +183,10 @@ class ValidationBleu(keras.callbacks.Callback):
 class EpochCheckpoints(keras.callbacks.Callback):
     """Saves the weights after every epoch as `directory/epoch-NNN.weights.h5`, keeping the last `keep`.
 
-    `seq2seq average-checkpoints` averages these files. Each file is written
-    under a temporary name and renamed, so a killed run leaves no partial file.
+    `seq2seq average-checkpoints` averages these files. Each is written as
+    `partial-NNN.weights.h5` and renamed when complete, so an `epoch-NNN` file
+    is never partial; a partial file left by a killed run is removed when
+    training starts again.
     """
 
     def __init__(self, directory: str | Path, keep: int):

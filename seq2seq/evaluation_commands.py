@@ -61,8 +61,9 @@ def evaluate(arguments) -> int:
     if arguments.report:
         analysis = sentence_analysis(hypotheses, references, sources)
         figures = _figures(analysis, translated, arguments.model)
-        report = build_report(scores, data, translated and translated["model"], translated and translated["decoding"],
-                              translated and translated["timing"], comparison, analysis, sorted(figures))
+        run = translated or {}
+        report = build_report(scores, data, run.get("model"), run.get("decoding"), run.get("timing"),
+                              comparison, analysis, sorted(figures))
         write_report(arguments.report, report, overwrite=arguments.overwrite, figures=figures)
         print(f"report written to {arguments.report}/report.json and report.md", file=sys.stderr)
     return 0
@@ -124,7 +125,7 @@ def _translate(arguments, sources: list[str]) -> dict:
               file=sys.stderr)
     config_file = Path(arguments.model) / "config.yaml"
     return {
-        "hypotheses": [hypotheses[0].text for hypotheses in results], "sources": sources,
+        "hypotheses": [hypotheses[0].text for hypotheses in results],
         "loaded": (model, source_vocab, target_vocab),
         "model": {"path": str(arguments.model), "parameters": int(model.count_params()),
                   "config_sha256": hashlib.sha256(config_file.read_bytes()).hexdigest()

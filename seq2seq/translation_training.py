@@ -199,9 +199,8 @@ def _train(config: TranslationConfig) -> Path:
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks,
                   shuffle=False, verbose=progress_verbosity())
-    for log in ("history.csv", "validation_bleu.jsonl"):  # training curves for reports on the model
-        if (run_dir / log).exists() and model_dir.exists():
-            shutil.copyfile(run_dir / log, model_dir / log)
+    if (run_dir / "history.csv").exists() and model_dir.exists():  # training curves for reports on the model
+        shutil.copyfile(run_dir / "history.csv", model_dir / "history.csv")
     print("best model:", model_dir, (model_dir / "metrics.json").read_text(), flush=True)
     return model_dir
 

@@ -125,7 +125,6 @@ def attention_matrix(model, source_vocab, target_vocab, source: str, target: str
     inputs = {"source_ids": np.array([source_ids], "int32"),
               "target_inputs": np.array([[target_vocab.bos_id] + target_ids], "int32")}
     _, weights = model(inputs, training=False, return_attention=True)
-    pieces = target_vocab.processor.id_to_piece
     return (np.asarray(weights, "float32")[0],
             [source_vocab.processor.id_to_piece(i) for i in source_ids],
-            [pieces(i) for i in target_ids] + ["</s>"])
+            [target_vocab.processor.id_to_piece(i) for i in target_ids] + ["</s>"])
