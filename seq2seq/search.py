@@ -33,11 +33,13 @@ def length_penalty(lengths, alpha: float):
 
 
 def _gather(structure, indices):
-    return keras.tree.map_structure(lambda x: ops.take(x, indices, axis=0), structure)
+    """Rows `indices` of every tensor in `structure`; None (no attention keys) stays None."""
+    return keras.tree.map_structure(lambda x: None if x is None else ops.take(x, indices, axis=0), structure)
 
 
 def _repeat(structure, times: int):
-    return keras.tree.map_structure(lambda x: ops.repeat(x, times, axis=0), structure)
+    """Each row of every tensor in `structure` repeated `times` times; None stays None."""
+    return keras.tree.map_structure(lambda x: None if x is None else ops.repeat(x, times, axis=0), structure)
 
 
 def greedy_search(model, source_ids, bos_id: int, eos_id: int, max_length: int,

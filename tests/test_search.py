@@ -77,3 +77,20 @@ def test_searcher_compiles_and_samples_reproducibly(trained):
     first = Searcher(trained, BOS, EOS, temperature=1.5, seed=3).predict_on_batch(SOURCES)["tokens"]
     again = Searcher(trained, BOS, EOS, temperature=1.5, seed=3).predict_on_batch(SOURCES)["tokens"]
     np.testing.assert_array_equal(first, again)
+
+
+@pytest.mark.parametrize("attention", ["none", "luong"])
+def test_beam_search_works_for_every_attention(attention):
+    """Beam search repeats and reorders the encoder outputs; a model without attention has no keys (None)."""
+    keras.utils.set_random_seed(2)
+    model = Seq2SeqModel(source_vocab_size=10, target_vocab_size=10, embedding_dim=8, encoder_units=8,
+                         decoder_units=16, attention=attention, attention_units=8)
+    model({"source_ids": SOURCES, "target_inputs": SOURCES})  # build, as loading a saved model does
+    greedy_tokens, greedy_scores = greedy_search(model, SOURCES, BOS, EOS, max_length=6)
+    beam_tokens, beam_scores, _ = beam_search(model, SOURCES, BOS, EOS, max_length=6, beam_size=1)
+    np.testing.assert_array_equal(np.asarray(beam_tokens)[:, 0], np.asarray(greedy_tokens))
+    np.testing.assert_allclose(np.asarray(beam_scores)[:, 0], np.asarray(greedy_scores), rtol=1e-5)
+    result = Searcher(model, BOS, EOS, beam_size=3).search(SOURCES)  # compiled, as `translate` runs it
+    assert result["tokens"].shape[:2] == (3, 3)
+    assert np.all(np.isfinite(result["scores"]))
+    assert np.all(np.diff(result["normalized_scores"], axis=1) <= 1e-6)  # best first
