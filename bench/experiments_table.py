@@ -5,13 +5,16 @@ Usage:
         --row "GRU + Bahdanau" runs/gru runs/reports/gru_beam1 runs/reports/gru_beam5 \\
         --row "no attention"  runs/none runs/reports/none_beam1 runs/reports/none_beam5
 
-Each row names a run directory (written by `seq2seq train`: `history.csv`,
-`best.json`, `model/`) and two report folders written by `seq2seq evaluate
---model RUN/model --report DIR` with `--beam 1` and `--beam 5`. Nothing is
-recomputed: validation figures come from the run's `history.csv` (validation
-BLEU is greedy, measured after each epoch), test figures from the reports'
-`report.json`. Training minutes add up the timed training steps of every epoch
-(`train_seconds`, validation excluded); tokens/s is the median over epochs.
+Each row names a run directory (written by `seq2seq train`: `history.csv`)
+and two report folders written by `seq2seq evaluate --model RUN/model --report
+DIR` with `--beam 1` and `--beam 5` (`-` where the model was not kept, printed
+as "–"). Nothing is recomputed: validation figures come from the run's
+`history.csv` (validation BLEU is greedy, measured after each epoch; the best
+epoch is the one with the highest), test figures from the reports'
+`report.json`. `--epochs N` reads only the first N epochs of every history,
+for an equal-budget comparison of runs that went on longer. Training minutes
+add up the timed training steps of those epochs (`train_seconds`, validation
+excluded); tokens/s is their median.
 """
 from __future__ import annotations
 
@@ -37,21 +40,22 @@ def test_scores(report_dir: Path) -> dict[str, float]:
     report = json.loads((report_dir / "report.json").read_text())
     scores = report["scores"]
     return {"bleu": scores["bleu"]["score"], "chrf": scores["chrf"]["score"],
-            "bleu_lowercase": scores["bleu_lowercase"]["score"], "beam": report["decoding"]["beam"],
-            "parameters": report["model"]["parameters"]}
+            "bleu_lowercase": scores["bleu_lowercase"]["score"], "beam": report["decoding"]["beam"]}
 
 
-def row_figures(label: str, run_dir: Path, greedy_report: Path, beam_report: Path) -> dict[str, object]:
-    history = read_history(run_dir)
-    best = json.loads((run_dir / "best.json").read_text())
-    greedy, beam = test_scores(greedy_report), test_scores(beam_report)
-    if greedy["beam"] != 1 or beam["beam"] == 1:
-        raise SystemExit(f"{label}: expected a greedy report then a beam report, got beams "
-                         f"{greedy['beam']} and {beam['beam']}")
-    curve = " ".join(f"{row['val_bleu']:.1f}" for row in history if "val_bleu" in row)
+def row_figures(label: str, run_dir: Path, greedy_report: str, beam_report: str,
+                epochs: int | None) -> dict[str, object]:
+    history = read_history(run_dir)[:epochs]
+    bleu = [row["val_bleu"] for row in history]
+    best_index = max(range(len(bleu)), key=bleu.__getitem__)
+    missing = {"bleu": None, "chrf": None, "bleu_lowercase": None}
+    greedy = missing if greedy_report == "-" else test_scores(Path(greedy_report))
+    beam = missing if beam_report == "-" else test_scores(Path(beam_report))
+    if greedy is not missing and greedy["beam"] != 1 or beam is not missing and beam["beam"] == 1:
+        raise SystemExit(f"{label}: expected a greedy report then a beam report")
     return {
-        "label": label, "parameters": beam["parameters"], "epochs": len(history),
-        "best_epoch": best["epoch"], "best_val_bleu": best["best"], "curve": curve,
+        "label": label, "epochs": len(history), "best_epoch": best_index + 1, "best_val_bleu": bleu[best_index],
+        "curve": " ".join(f"{value:.1f}" for value in bleu),
         "minutes": sum(row.get("train_seconds", 0.0) for row in history) / 60,
         "tokens_per_second": statistics.median(row["tokens_per_second"] for row in history),
         "greedy": greedy["bleu"], "beam": beam["bleu"], "chrf": beam["chrf"],
@@ -59,21 +63,26 @@ def row_figures(label: str, run_dir: Path, greedy_report: Path, beam_report: Pat
     }
 
 
+def cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--row", nargs=4, action="append", required=True,
                         metavar=("LABEL", "RUN_DIR", "GREEDY_REPORT", "BEAM5_REPORT"))
+    parser.add_argument("--epochs", type=int, help="read only the first N epochs of each history")
     arguments = parser.parse_args(argv)
-    rows = [row_figures(label, Path(run), Path(greedy), Path(beam)) for label, run, greedy, beam in arguments.row]
-    print("| model | parameters | epochs | best epoch (val BLEU, greedy) | val BLEU after each epoch "
+    rows = [row_figures(label, Path(run), greedy, beam, arguments.epochs)
+            for label, run, greedy, beam in arguments.row]
+    print("| model | epochs | best epoch (val BLEU, greedy) | val BLEU after each epoch "
           "| minutes of steps | target tokens/s | test BLEU greedy | test BLEU beam 5 | chrF2 beam 5 "
           "| lowercased BLEU beam 5 |")
-    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['label']} | {row['parameters'] / 1e6:.1f} M | {row['epochs']} "
-              f"| {row['best_epoch']} ({row['best_val_bleu']:.2f}) | {row['curve']} | {row['minutes']:.1f} "
-              f"| {row['tokens_per_second']:,.0f} | {row['greedy']:.2f} | {row['beam']:.2f} | {row['chrf']:.2f} "
-              f"| {row['beam_lowercase']:.2f} |")
+        print(f"| {row['label']} | {row['epochs']} | {row['best_epoch']} ({row['best_val_bleu']:.2f}) "
+              f"| {row['curve']} | {row['minutes']:.1f} | {row['tokens_per_second']:,.0f} | {cell(row['greedy'])} "
+              f"| {cell(row['beam'])} | {cell(row['chrf'])} | {cell(row['beam_lowercase'])} |")
 
 
 if __name__ == "__main__":
