@@ -81,7 +81,10 @@ def test_searcher_compiles_and_samples_reproducibly(trained):
 
 @pytest.mark.parametrize("attention", ["none", "luong"])
 def test_beam_search_works_for_every_attention(attention):
-    """Beam search repeats and reorders the encoder outputs; a model without attention has no keys (None)."""
+    """Beam search repeats and reorders the encoder outputs; a model without attention has no keys (None).
+
+    (Bahdanau attention is covered by the tests above.)
+    """
     keras.utils.set_random_seed(2)
     model = Seq2SeqModel(source_vocab_size=10, target_vocab_size=10, embedding_dim=8, encoder_units=8,
                          decoder_units=16, attention=attention, attention_units=8)
@@ -94,3 +97,4 @@ def test_beam_search_works_for_every_attention(attention):
     assert result["tokens"].shape[:2] == (3, 3)
     assert np.all(np.isfinite(result["scores"]))
     assert np.all(np.diff(result["normalized_scores"], axis=1) <= 1e-6)  # best first
+    assert all(len({tuple(row) for row in sentence}) == 3 for sentence in result["tokens"])  # distinct
