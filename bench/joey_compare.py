@@ -445,6 +445,9 @@ def ours_train_worker(job: dict) -> dict:
     from seq2seq.translation_config import TranslationConfig
     from seq2seq.translation_training import build_model, compile_model
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import translation_bench
+
     config = config_lib.load(TranslationConfig, job["config"], job["overrides"])
     vocab = SubwordVocabulary.load(job["spm"])
     keras.utils.set_random_seed(config.training.seed)
@@ -457,16 +460,7 @@ def ours_train_worker(job: dict) -> dict:
     model = build_model(config, len(vocab), len(vocab))
     model.build()
     compile_model(model, config)
-    records: list[tuple[float, float]] = []
-
-    class StepTimer(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            records.append((time.perf_counter() - self.started, float(logs["target_tokens"])))
-
-    model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[StepTimer()])
+    records = translation_bench.timed_fit(model, data)
     steps, previous, seen, timed = [], 0.0, set(), []
     for (seconds, cumulative), shape in zip(records, shapes):
         steps.append({"seconds": seconds, "tokens": cumulative - previous, "positions": shape[0] * shape[1]})

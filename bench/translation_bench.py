@@ -36,6 +36,21 @@ from seq2seq.translation_training import batches, build_model, build_vocabularie
 from seq2seq.translator import Translator  # noqa: E402
 
 
+def timed_fit(model, data) -> list[tuple[float, float]]:
+    """One epoch of `model.fit` over `data`; per step, (seconds from batch begin to end, cumulative target tokens)."""
+    records: list[tuple[float, float]] = []
+
+    class StepTimer(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            records.append((time.perf_counter() - self.started, float(logs["target_tokens"])))
+
+    model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[StepTimer()])
+    return records
+
+
 def training_speed(config: TranslationConfig, source, target, steps: int) -> tuple[float, int]:
     configure_precision(config.training.mixed_precision)
     model = build_model(config, len(source), len(target))
@@ -46,16 +61,7 @@ def training_speed(config: TranslationConfig, source, target, steps: int) -> tup
     data = batches(config, "train", source, target, report=False).with_options(options).take(steps).cache()
     list(data)  # fill the cache: input preparation is not timed
     seen_shapes: set = set()
-    times: list[tuple[float, float]] = []
-
-    class StepTimer(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            times.append((time.perf_counter() - self.started, float(logs["target_tokens"])))
-
-    model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[StepTimer()])
+    times = timed_fit(model, data)
     shapes = [tuple(b[1].shape) for b in data]
     per_step = []
     previous_tokens = 0.0
