@@ -34,7 +34,7 @@ Figures
   - decoding sentences/s: raw source lines in, detokenized text out, batches of
     64 sentences, after one untimed warm-up pass over the same lines, model
     loading excluded. Ours: `translation_speed` of bench/translation_bench.py on
-    the model exported after training (`seq2seq.export.save_translation_model`);
+    the model exported after training (`seq2seq.model_dirs.save_translation_model`);
     Joey: `joeynmt.prediction.predict` on its final checkpoint.
   - peak resident memory: ru_maxrss (RUSAGE_SELF) of each worker process, read
     at its end, separately for training and decoding. (RUSAGE_CHILDREN in the
@@ -140,7 +140,7 @@ ARCH = {
     "dropout": 0.3, "learning_rate": 0.001, "clip_norm": 1.0, "label_smoothing": 0.1,
     "batch_sentences": 64, "max_length": 100, "seed": 1234,
 }
-OUR_SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")  # ids 0..3, seq2seq.subwords
+OUR_SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")  # ids 0..3, seq2seq.core.subwords
 
 
 class BenchError(Exception):
@@ -396,7 +396,7 @@ def sentence_batches(config, source, target, batch_size: int):
     """
     import tensorflow as tf
     from pipelines import translation as pipes
-    from seq2seq.translation_training import string_pairs
+    from seq2seq.translation.training import string_pairs
 
     training = config.training
     boundaries = list(training.bucket_boundaries)
@@ -439,11 +439,11 @@ def ours_train_worker(job: dict) -> dict:
     tf.config.threading.set_intra_op_parallelism_threads(job["threads"])
     import keras
     from seq2seq import config as config_lib
-    from seq2seq.export import save_translation_model
-    from seq2seq.subwords import SubwordVocabulary
+    from seq2seq.model_dirs import save_translation_model
+    from seq2seq.core.subwords import SubwordVocabulary
     from seq2seq.training import configure_precision
-    from seq2seq.translation_config import TranslationConfig
-    from seq2seq.translation_training import build_model, compile_model
+    from seq2seq.translation.config import TranslationConfig
+    from seq2seq.translation.training import build_model, compile_model
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import translation_bench
@@ -484,8 +484,8 @@ def ours_decode_worker(job: dict) -> dict:
     tf.config.threading.set_intra_op_parallelism_threads(job["threads"])
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import translation_bench
-    from seq2seq.export import load_translation_model
-    from seq2seq.translator import Translator
+    from seq2seq.model_dirs import load_translation_model
+    from seq2seq.translation.translator import Translator
 
     lines = Path(job["source"]).read_text(encoding="utf-8").splitlines()
     speeds = {str(beam): translation_bench.translation_speed(job["model_dir"], lines, beam)

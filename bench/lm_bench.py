@@ -30,10 +30,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from seq2seq import config as config_lib  # noqa: E402
-from seq2seq.export import load_language_model  # noqa: E402
-from seq2seq.lm_config import LMConfig  # noqa: E402
-from seq2seq.lm_inference import corpus_score, score_lines  # noqa: E402
-from seq2seq.lm_training import LMCorpus, compile_for_stream, stateful_copy, stream_perplexity  # noqa: E402
+from seq2seq.model_dirs import load_language_model  # noqa: E402
+from seq2seq.lm.config import LMConfig  # noqa: E402
+from seq2seq.lm.scoring import corpus_score, score_lines  # noqa: E402
+from seq2seq.lm.training import LMCorpus, compile_for_stream, stateful_copy, stream_perplexity  # noqa: E402
 from seq2seq.textio import read_lines  # noqa: E402
 from seq2seq.training import configure_precision, make_optimizer  # noqa: E402
 

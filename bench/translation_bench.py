@@ -28,12 +28,12 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from seq2seq import config as config_lib  # noqa: E402
-from seq2seq.export import load_translation_model  # noqa: E402
+from seq2seq.model_dirs import load_translation_model  # noqa: E402
 from seq2seq.textio import read_lines  # noqa: E402
 from seq2seq.training import configure_precision  # noqa: E402
-from seq2seq.translation_config import TranslationConfig  # noqa: E402
-from seq2seq.translation_training import batches, build_model, build_vocabularies, compile_model  # noqa: E402
-from seq2seq.translator import Translator  # noqa: E402
+from seq2seq.translation.config import TranslationConfig  # noqa: E402
+from seq2seq.translation.training import batches, build_model, build_vocabularies, compile_model  # noqa: E402
+from seq2seq.translation.translator import Translator  # noqa: E402
 
 
 def timed_fit(model, data) -> list[tuple[float, float]]:

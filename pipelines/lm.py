@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from seq2seq.errors import UserError
-from seq2seq.vocab import Vocabulary
+from seq2seq.core.vocabulary import Vocabulary
 
 
 def next_token_pairs(vocab: Vocabulary):

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from seq2seq.vocab import Vocabulary
+from seq2seq.core.vocabulary import Vocabulary
 
 
 def read_text_lines(paths: Sequence[str | Path]) -> tf.data.Dataset:
@@ -31,7 +31,7 @@ def tokenize(vocab):
     """`Dataset[str line] -> Dataset[int32 ids]` (no specials added).
 
     `vocab` is a word or character :class:`Vocabulary` (a lookup table) or a
-    :class:`~seq2seq.subwords.SubwordVocabulary` (SentencePiece in the graph).
+    :class:`~seq2seq.core.subwords.SubwordVocabulary` (SentencePiece in the graph).
     """
     if vocab.level == "subword":
         import tensorflow_text

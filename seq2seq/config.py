@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from seq2seq.core.specials import ACTIVATIONS, CELLS
 from seq2seq.errors import UserError
 
 T = TypeVar("T")
@@ -162,14 +163,16 @@ def save(config: Any, path: str | Path) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class RNNConfig:
-    """The shared recurrent core (see :class:`seq2seq.rnn.RecurrentStack`)."""
+    """The shared recurrent core: every field is a keyword argument of
+    :class:`seq2seq.core.recurrent.RecurrentStack`, passed to it whole.
+    """
 
-    cell: str = option("lstm", choices=("simple", "lstm", "gru"))
+    cell: str = option("lstm", choices=CELLS)
     units: int = option(256, minimum=1)
     num_layers: int = option(1, minimum=1)
     bidirectional: bool = option(False)
     dropout: float = option(0.0, minimum=0.0, maximum=0.99)
-    activation: str = option("tanh", choices=("tanh", "relu"))
+    activation: str = option("tanh", choices=ACTIVATIONS)
     residual: bool = option(False)
 
     def __post_init__(self):

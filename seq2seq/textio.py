@@ -1,4 +1,9 @@
-"""Reading text files (plain or gzip, strict UTF-8) and writing files atomically."""
+"""Reading text files (plain or gzip, strict UTF-8), and writing files and folders atomically.
+
+The one guarantee of both writers: the previous content stays intact until
+the new one is complete; a crash, a full disk or an interrupt leaves the old
+content or the new, never a mixture or a partial file.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import contextlib
 import gzip
 import io
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -93,3 +99,33 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike):
+    """Yields a temporary folder beside `path`; on success it replaces `path` whole.
+
+    Until the new folder is complete the old one stays in place untouched;
+    then the old one is renamed aside, the new one renamed into place, and
+    the old one removed. On an error the temporary folder is removed and the
+    old one is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o777 & ~umask)
+    try:
+        yield temporary
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -48,8 +48,8 @@ run_dir: {tmp_path / 'run'}
 def trained_lm_dir(tmp_path_factory) -> Path:
     """A toy language model trained for a few epochs (shared by the inference tests)."""
     from seq2seq import config as config_lib
-    from seq2seq.lm_config import LMConfig
-    from seq2seq.lm_training import train_language_model
+    from seq2seq.lm.config import LMConfig
+    from seq2seq.lm.training import train_language_model
 
     run = tmp_path_factory.mktemp("lm_run")
     config = config_lib.from_dict(LMConfig, {
@@ -64,7 +64,7 @@ def trained_lm_dir(tmp_path_factory) -> Path:
 def toy_translation_config(run_dir, **training):
     """A tiny GRU + Bahdanau config over the toy German-English corpus in tests/data."""
     from seq2seq import config as config_lib
-    from seq2seq.translation_config import TranslationConfig
+    from seq2seq.translation.config import TranslationConfig
 
     return config_lib.from_dict(TranslationConfig, {
         "data": {"dir": str(DATA), "train_prefix": "toy", "valid_prefix": "toy", "test_prefix": None},
@@ -81,6 +81,6 @@ def toy_translation_config(run_dir, **training):
 @pytest.fixture(scope="session")
 def toy_translation_dir(tmp_path_factory) -> Path:
     """A toy translation model trained until it has memorised its 10 sentence pairs."""
-    from seq2seq.translation_training import train_translation_model
+    from seq2seq.translation.training import train_translation_model
 
     return train_translation_model(toy_translation_config(tmp_path_factory.mktemp("mt_run")))

@@ -4,7 +4,7 @@ import pytest
 
 from seq2seq import config as config_lib
 from seq2seq.errors import UserError
-from seq2seq.lm_config import LMConfig
+from seq2seq.lm.config import LMConfig
 
 VALID = {"data": {"valid": "ptb/ptb.valid.txt"}}
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from seq2seq import config as config_lib
-from seq2seq.lm_config import LMConfig
-from seq2seq.translation_config import TranslationConfig
+from seq2seq.lm.config import LMConfig
+from seq2seq.translation.config import TranslationConfig
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 

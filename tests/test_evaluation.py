@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from seq2seq.errors import UserError
-from seq2seq.evaluation import corpus_scores, read_parallel
+from seq2seq.evaluation.scores import corpus_scores, read_parallel
 
 HYPOTHESES = ["a dog runs in the park .", "", "two kids play in a garden .", "A woman is reading ."]
 REFERENCES = ["a dog runs in the park .", "a cat sleeps .", "two children play in the garden .",

@@ -5,11 +5,11 @@ import pytest
 
 from seq2seq import config as config_lib
 from seq2seq.cli import main
-from seq2seq.export import load_language_model, load_translation_model
-from seq2seq.fusion import ShallowFusion
-from seq2seq.lm_config import LMConfig
-from seq2seq.lm_training import train_language_model
-from seq2seq.translator import Translator
+from seq2seq.model_dirs import load_language_model, load_translation_model
+from seq2seq.translation.fusion import ShallowFusion
+from seq2seq.lm.config import LMConfig
+from seq2seq.lm.training import train_language_model
+from seq2seq.translation.translator import Translator
 
 from conftest import DATA
 

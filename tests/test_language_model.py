@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from seq2seq import config as config_lib
-from seq2seq.export import load_language_model, save_language_model
-from seq2seq.language_model import RNNLanguageModel
-from seq2seq.lm_config import LMConfig
-from seq2seq.lm_inference import generate, score_lines
-from seq2seq.lm_training import train_language_model
-from seq2seq.rnn import RecurrentStack
+from seq2seq.model_dirs import load_language_model, save_language_model
+from seq2seq.lm.model import RNNLanguageModel
+from seq2seq.lm.config import LMConfig
+from seq2seq.lm.generation import generate
+from seq2seq.lm.scoring import score_lines
+from seq2seq.lm.training import train_language_model
+from seq2seq.core.recurrent import RecurrentStack
 
 from conftest import DATA
 
@@ -156,7 +157,7 @@ def test_init_from_starts_with_the_given_weights(tmp_path, trained_lm_dir):
 
 def test_generation_feeds_bos_after_eos_as_in_training():
     """Lines are trained as `<bos> chars` -> `chars <eos>`; after sampling <eos> the next input is <bos>."""
-    from seq2seq.vocab import Vocabulary
+    from seq2seq.core.vocabulary import Vocabulary
 
     vocab = Vocabulary.build(["abc"], level="char")
     model = RNNLanguageModel(vocab_size=len(vocab), embedding_dim=4, units=4)

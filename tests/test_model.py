@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from seq2seq.model import Seq2SeqModel
-from seq2seq.rnn import RecurrentStack
+from seq2seq.translation.model import Seq2SeqModel
+from seq2seq.core.recurrent import RecurrentStack
 
 ATTENTIONS = ["none", "bahdanau", "luong"]
 
@@ -38,7 +38,7 @@ def test_shapes_for_every_attention_and_cell_mix(attention, cells):
 
 
 def test_encoder_and_decoder_are_the_language_model_core():
-    from seq2seq.language_model import RNNLanguageModel
+    from seq2seq.lm.model import RNNLanguageModel
 
     model = small_model()
     assert type(model.encoder.core) is RecurrentStack

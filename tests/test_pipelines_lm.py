@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from pipelines import lm as lm_pipeline
 from pipelines.text import read_text_lines, tokenize
-from seq2seq.vocab import Vocabulary
+from seq2seq.core.vocabulary import Vocabulary
 
 
 def test_windows_continue_each_other_row_by_row(tmp_path):

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from pipelines import translation
 from seq2seq.errors import UserError
-from seq2seq.subwords import SubwordVocabulary, train_sentencepiece
+from seq2seq.core.subwords import SubwordVocabulary, train_sentencepiece
 from seq2seq.textio import read_lines
 
 from conftest import DATA

@@ -6,8 +6,8 @@ import jsonschema
 import pytest
 
 from seq2seq.cli import main
-from seq2seq.evaluation import sentence_analysis
-from seq2seq.reports import SCHEMA_FILE
+from seq2seq.evaluation.scores import sentence_analysis
+from seq2seq.evaluation.reports import SCHEMA_FILE
 
 from conftest import DATA
 from test_evaluation import HYPOTHESES, REFERENCES, SECOND, write

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from seq2seq.rnn import RecurrentStack
+from seq2seq.core.recurrent import RecurrentStack
 
 CELLS = ["simple", "lstm", "gru"]
 

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from seq2seq.model import Seq2SeqModel
-from seq2seq.search import Searcher, beam_search, greedy_search
+from seq2seq.translation.model import Seq2SeqModel
+from seq2seq.core.search import Searcher, beam_search, greedy_search
 
 BOS, EOS = 2, 3
 

@@ -90,8 +90,8 @@ def test_training_logs_validation_bleu_and_keeps_checkpoints(toy_translation_dir
 
 
 def test_average_checkpoints(toy_translation_dir, tmp_path, capsys):
-    from seq2seq.export import load_translation_model
-    from seq2seq.translation_training import build_model
+    from seq2seq.model_dirs import load_translation_model
+    from seq2seq.translation.training import build_model
 
     run_dir = toy_translation_dir.parent
     output = tmp_path / "averaged"
@@ -116,7 +116,7 @@ def test_average_checkpoints(toy_translation_dir, tmp_path, capsys):
 
 def _config(run_dir):
     from seq2seq import config as config_lib
-    from seq2seq.translation_config import TranslationConfig
+    from seq2seq.translation.config import TranslationConfig
 
     return config_lib.load(TranslationConfig, run_dir / "config.yaml")
 
@@ -143,7 +143,7 @@ def test_a_best_kept_by_another_measure_is_not_compared(tmp_path):
 
 def test_selection_by_loss_ignores_mid_epoch_bleu(tmp_path):
     from conftest import toy_translation_config
-    from seq2seq.translation_training import train_translation_model
+    from seq2seq.translation.training import train_translation_model
 
     train_translation_model(toy_translation_config(tmp_path, epochs=3, select_by="loss", bleu_every_steps=2))
     best = json.loads((tmp_path / "best.json").read_text())
@@ -154,8 +154,8 @@ def test_selection_by_loss_ignores_mid_epoch_bleu(tmp_path):
 
 
 def test_float16_storage_halves_the_file_and_loads_as_float32(toy_translation_dir, tmp_path):
-    from seq2seq.export import load_translation_model
-    from seq2seq.translator import Translator
+    from seq2seq.model_dirs import load_translation_model
+    from seq2seq.translation.translator import Translator
 
     run_dir = toy_translation_dir.parent
     for dtype in ("float32", "float16"):

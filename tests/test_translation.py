@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from seq2seq.cli import main
-from seq2seq.export import load_translation_model, save_translation_model
+from seq2seq.model_dirs import load_translation_model, save_translation_model
 from seq2seq.textio import atomic_write
-from seq2seq.translator import Translator
+from seq2seq.translation.translator import Translator
 
 from conftest import DATA, toy_translation_config
 
@@ -136,8 +136,8 @@ def test_epoch_logs_keep_training_token_counts(tmp_path):
     import csv
     import dataclasses
 
-    from seq2seq.subwords import SubwordVocabulary
-    from seq2seq.translation_training import train_translation_model
+    from seq2seq.core.subwords import SubwordVocabulary
+    from seq2seq.translation.training import train_translation_model
 
     for language in ("de", "en"):
         text = (DATA / f"toy.{language}").read_text()

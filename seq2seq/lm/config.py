@@ -9,6 +9,7 @@ import dataclasses
 from pathlib import Path
 
 from seq2seq.config import OptimizationConfig, RNNConfig, nested, option
+from seq2seq.core.specials import TOKEN_LEVELS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,7 +21,7 @@ class LMDataConfig:
     valid: str | None = option(None)  # None: hold out `valid_fraction` of train's last lines
     test: str | None = option(None)
     valid_fraction: float = option(0.0, minimum=0.0, maximum=0.5)
-    level: str = option("word", choices=("word", "char", "subword"))
+    level: str = option("word", choices=TOKEN_LEVELS)
     subword_model: str | None = option(None)  # level subword: a SentencePiece model (e.g. a translation model's target.spm)
     max_vocab_size: int | None = option(None, minimum=5)
     min_frequency: int = option(1, minimum=1)

@@ -13,16 +13,16 @@ from pipelines import lm as lm_pipeline
 from pipelines.text import read_text_lines, tokenize
 from seq2seq import config as config_lib
 from seq2seq.callbacks import KeepBest, ResetStates, Throughput
+from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity
+from seq2seq.core.subwords import SubwordVocabulary
+from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
 from seq2seq.errors import UserError
-from seq2seq.export import load_vocabulary, save_language_model, vocabulary_file_name
-from seq2seq.language_model import RNNLanguageModel, build_language_model
-from seq2seq.lm_config import LMConfig
-from seq2seq.metrics import Perplexity
+from seq2seq.lm.config import LMConfig
+from seq2seq.lm.model import RNNLanguageModel, build_model
+from seq2seq.model_dirs import load_vocabulary, save_language_model, vocabulary_file_name
 from seq2seq.textio import read_lines
 from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
                               progress_verbosity, restored_dtype_policy, standard_callbacks)
-from seq2seq.subwords import SubwordVocabulary
-from seq2seq.vocab import Vocabulary
 
 
 class LMCorpus:
@@ -58,7 +58,7 @@ class LMCorpus:
         return Vocabulary.build(self.vocab_lines, self.config.level, self.config.max_vocab_size,
                                 self.config.min_frequency)
 
-    def windows(self, split: str, vocab: Vocabulary, batch_size: int, window_length: int):
+    def windows(self, split: str, vocab: TokenVocabulary, batch_size: int, window_length: int):
         """The split as `(inputs, targets)` windows of shape `(batch, window)`."""
         if split == "train":
             lines = read_text_lines([self.train_path]).take(self.train_lines)
@@ -76,7 +76,7 @@ class LMCorpus:
 
 def compile_for_stream(model: keras.Model, optimizer="adam") -> None:
     model.compile(optimizer=optimizer,
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  loss=MaskedCrossEntropy(),
                   metrics=[Perplexity()])
 
 
@@ -104,7 +104,7 @@ def warm_start(model: RNNLanguageModel, vocab, directory: str) -> None:
     A resumed run's checkpoint still takes precedence (it is loaded when
     training begins).
     """
-    from seq2seq.export import load_language_model
+    from seq2seq.model_dirs import load_language_model
 
     source, source_vocab = load_language_model(directory)
     if getattr(source_vocab, "tokens", None) != getattr(vocab, "tokens", None):
@@ -142,7 +142,7 @@ def _train(config: LMConfig) -> Path:
           f"{int(train.cardinality())} windows of {batch}x{window} tokens; run folder: {run_dir}",
           flush=True)
 
-    model = build_language_model(config.model, len(vocab), stateful=True)
+    model = build_model(config.model, len(vocab), stateful=True)
     model(np.zeros((batch, window), "int32"))
     if training.init_from is not None:
         warm_start(model, vocab, training.init_from)
@@ -162,9 +162,9 @@ def _train(config: LMConfig) -> Path:
     return finish(config, corpus, vocab, model_dir)
 
 
-def finish(config: LMConfig, corpus: LMCorpus, vocab: Vocabulary, model_dir: Path) -> Path:
+def finish(config: LMConfig, corpus: LMCorpus, vocab: TokenVocabulary, model_dir: Path) -> Path:
     """Adds stream perplexities of the best model (valid, test) to its metrics.json."""
-    from seq2seq.export import load_language_model
+    from seq2seq.model_dirs import load_language_model
 
     best, _ = load_language_model(model_dir)
     batch, window = config.training.batch_size, config.training.window_length

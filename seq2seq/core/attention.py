@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-ATTENTIONS = ("none", "bahdanau", "luong")
+from seq2seq.core.specials import ATTENTIONS
 
 
 def masked_softmax(scores, mask):

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from seq2seq.config import OptimizationConfig, RNNConfig, nested, option
+from seq2seq.core.specials import ATTENTIONS, SUBWORD_MODEL_TYPES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +46,7 @@ class TranslationDataConfig:
 class VocabularyConfig:
     """SentencePiece subwords, trained on the training text by `seq2seq build-vocab` or `train`."""
 
-    model_type: str = option("bpe", choices=("bpe", "unigram"))
+    model_type: str = option("bpe", choices=SUBWORD_MODEL_TYPES)
     size: int = option(8000, minimum=16)
     joint: bool = option(True)  # one model for both languages, or one per language
     character_coverage: float = option(1.0, minimum=0.9, maximum=1.0)
@@ -53,12 +54,17 @@ class VocabularyConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TranslationModelConfig:
-    """Encoder, decoder, attention."""
+    """Encoder, decoder, attention.
+
+    `dropout` applies to the source and target embeddings and the decoder
+    outputs; `encoder.dropout` and `decoder.dropout` to the connections
+    between the stacked layers of each core (no effect with one layer).
+    """
 
     embedding_dim: int = option(256, minimum=1)
     encoder: RNNConfig = nested(RNNConfig)
     decoder: RNNConfig = nested(RNNConfig)
-    attention: str = option("bahdanau", choices=("none", "bahdanau", "luong"))
+    attention: str = option("bahdanau", choices=ATTENTIONS)
     attention_units: int = option(512, minimum=1)
     dropout: float = option(0.3, minimum=0.0, maximum=0.99)
     tie_embeddings: bool = option(False)

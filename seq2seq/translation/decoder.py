@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from seq2seq.attention import ATTENTIONS, make_attention
-from seq2seq.rnn import RecurrentStack
+from seq2seq.core.attention import ATTENTIONS, make_attention
+from seq2seq.core.recurrent import RecurrentStack, core_arguments
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -28,8 +28,9 @@ class RNNDecoder(layers.Layer):
     Args:
         vocab_size: target vocabulary size (id 0 is padding).
         embedding_dim: target embedding size.
-        cell, units, num_layers, dropout, residual: the core's arguments
+        rnn: keyword arguments of the core, :class:`~seq2seq.core.recurrent.RecurrentStack`
             (unidirectional).
+        dropout: dropout rate on the embeddings and the outputs.
         attention: "none", "bahdanau" or "luong".
         attention_units: hidden size of the additive score.
 
@@ -44,9 +45,8 @@ class RNNDecoder(layers.Layer):
         `(batch, target_len, source_len)` (zeros without attention).
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 256, cell: str = "gru", units: int = 512,
-                 num_layers: int = 1, dropout: float = 0.0, residual: bool = False,
-                 attention: str = "bahdanau", attention_units: int = 512, **kwargs):
+    def __init__(self, vocab_size: int, embedding_dim: int = 256, rnn: dict | None = None,
+                 attention: str = "bahdanau", attention_units: int = 512, dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if attention not in ATTENTIONS:
             raise ValueError(f"`attention` must be one of {ATTENTIONS}. Received: attention={attention!r}")
@@ -54,11 +54,14 @@ class RNNDecoder(layers.Layer):
         self.embedding_dim = embedding_dim
         self.attention_kind = attention
         self.attention_units = attention_units
+        self.dropout = dropout
         policy = self.dtype_policy
         self.embedding = layers.Embedding(vocab_size, embedding_dim, name="embedding", dtype=policy)
         self.embedding_dropout = layers.Dropout(dropout, name="embedding_dropout", dtype=policy)
-        self.core = RecurrentStack(cell=cell, units=units, num_layers=num_layers, dropout=dropout,
-                                   residual=residual, name="core", dtype=policy)
+        self.core = RecurrentStack(**(rnn or {}), name="core", dtype=policy)
+        if self.core.bidirectional:
+            raise ValueError("the decoder's core must be unidirectional: it generates left to right.")
+        units = self.core.units
         self.attention = make_attention(attention, attention_units if attention == "bahdanau" else units,
                                         dtype=policy)
         self.combine = (layers.Dense(units, activation="tanh", name="combine", dtype=policy)
@@ -138,8 +141,6 @@ class RNNDecoder(layers.Layer):
         return outputs, ops.transpose(weights, (1, 0, 2))  # (batch, target_len, source_len)
 
     def get_config(self):
-        core = self.core
         return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
-                "cell": core.cell, "units": core.units, "num_layers": core.num_layers,
-                "dropout": core.dropout, "residual": core.residual, "attention": self.attention_kind,
-                "attention_units": self.attention_units}
+                "rnn": core_arguments(self.core), "attention": self.attention_kind,
+                "attention_units": self.attention_units, "dropout": self.dropout}

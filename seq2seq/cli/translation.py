@@ -12,20 +12,20 @@ from seq2seq.textio import atomic_write, read_lines
 
 
 def _load_config(arguments):
-    from seq2seq.translation_config import TranslationConfig
+    from seq2seq.translation.config import TranslationConfig
 
     return config_lib.load(TranslationConfig, arguments.config, arguments.overrides)
 
 
 def train(arguments) -> int:
-    from seq2seq.translation_training import train_translation_model
+    from seq2seq.translation.training import train_translation_model
 
     train_translation_model(_load_config(arguments))
     return 0
 
 
 def build_vocab(arguments) -> int:
-    from seq2seq.translation_training import build_vocabularies
+    from seq2seq.translation.training import build_vocabularies
 
     config = _load_config(arguments)
     run_dir = Path(config.run_dir)
@@ -41,7 +41,7 @@ def build_vocab(arguments) -> int:
 
 
 def average_checkpoints(arguments) -> int:
-    from seq2seq.translation_training import average_checkpoints as average
+    from seq2seq.translation.training import average_checkpoints as average
 
     output = Path(arguments.output)
     if output.exists() and not arguments.overwrite:
@@ -74,12 +74,12 @@ def default_model() -> Path:
 
 def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 1):
     """A `Translator` from the decoding options (`--beam`, `--alpha`, ..., `--lm`, `--lm-weight`)."""
-    from seq2seq.translator import Translator
+    from seq2seq.translation.translator import Translator
 
     language_model = None
     if arguments.lm is not None:
-        from seq2seq.export import load_language_model
-        from seq2seq.fusion import check_vocabularies
+        from seq2seq.model_dirs import load_language_model
+        from seq2seq.translation.fusion import check_vocabularies
 
         language_model, lm_vocab = load_language_model(arguments.lm)
         check_vocabularies(lm_vocab, target_vocab, arguments.lm)
@@ -95,8 +95,8 @@ def truncation_note(count: int, limit: int) -> str:
 
 
 def translate(arguments) -> int:
-    from seq2seq.export import load_translation_model
-    from seq2seq.translator import stderr_progress
+    from seq2seq.model_dirs import load_translation_model
+    from seq2seq.translation.translator import stderr_progress
 
     if arguments.n_best > arguments.beam:
         raise UserError(f"--n-best ({arguments.n_best}) must not exceed --beam ({arguments.beam}).")

@@ -15,8 +15,8 @@ ATTENTION_FIGURES = 3  # heatmaps drawn for models with attention
 
 
 def evaluate(arguments) -> int:
-    from seq2seq.evaluation import corpus_scores, read_parallel, sentence_analysis
-    from seq2seq.reports import build_report, write_report
+    from seq2seq.evaluation.scores import corpus_scores, read_parallel, sentence_analysis
+    from seq2seq.evaluation.reports import build_report, write_report
 
     if arguments.report and Path(arguments.report).exists() and not arguments.overwrite:
         raise UserError(f"{arguments.report}: exists; pass --overwrite to replace the report there.")
@@ -42,7 +42,7 @@ def evaluate(arguments) -> int:
     scores = corpus_scores(hypotheses, references)
     comparison = None
     if arguments.baseline:
-        from seq2seq.evaluation import paired_bootstrap
+        from seq2seq.evaluation.scores import paired_bootstrap
 
         baseline = _baseline_lines(arguments.baseline, len(hypotheses))
         comparison = paired_bootstrap(hypotheses, baseline, references, arguments.bootstrap_samples)
@@ -89,8 +89,8 @@ def _tfds_data(arguments) -> tuple[list[str], list[list[str]]]:
     """Source lines and the single reference set of a tfds split, in the model's language direction."""
     from pipelines.translation import tfds_translation
     from seq2seq import config as config_lib
-    from seq2seq.translation_training import decoded_pairs
-    from seq2seq.translation_config import TranslationConfig
+    from seq2seq.translation.training import decoded_pairs
+    from seq2seq.translation.config import TranslationConfig
 
     if arguments.reference:
         raise UserError("--tfds takes its references from the dataset; drop --reference.")
@@ -107,9 +107,9 @@ def _tfds_data(arguments) -> tuple[list[str], list[list[str]]]:
 
 
 def _translate(arguments, sources: list[str]) -> dict:
-    from seq2seq.export import load_translation_model
-    from seq2seq.translation_commands import make_translator, truncation_note
-    from seq2seq.translator import stderr_progress
+    from seq2seq.model_dirs import load_translation_model
+    from seq2seq.cli.translation import make_translator, truncation_note
+    from seq2seq.translation.translator import stderr_progress
 
     model, source_vocab, target_vocab = load_translation_model(arguments.model)
     translator = make_translator(arguments, model, source_vocab, target_vocab)
@@ -141,7 +141,7 @@ def _translate(arguments, sources: list[str]) -> dict:
 
 def _figures(analysis: dict, translated: dict | None, model_dir: str | None) -> dict[str, bytes]:
     """PNG name -> bytes: BLEU by length; with a model, attention heatmaps and training curves."""
-    from seq2seq import report_figures
+    from seq2seq.evaluation import figures as report_figures
 
     figures = {"bleu_by_length.png": report_figures.bleu_by_length(analysis["length_buckets"],
                                                                     analysis["length_unit"])}
@@ -149,7 +149,7 @@ def _figures(analysis: dict, translated: dict | None, model_dir: str | None) -> 
         return figures
     model, source_vocab, target_vocab = translated["loaded"]
     if getattr(model.decoder, "attention_kind", "none") != "none":
-        from seq2seq.translator import attention_matrix
+        from seq2seq.translation.translator import attention_matrix
 
         chosen = [entry for entry in analysis["best"] + analysis["worst"]
                   if entry["hypothesis"].strip() and len(entry["source"].split()) <= 25][:ATTENTION_FIGURES]
@@ -166,7 +166,7 @@ def _figures(analysis: dict, translated: dict | None, model_dir: str | None) -> 
 
 def compare(arguments) -> int:
     """Markdown table of several `report.json` files, one column per report."""
-    from seq2seq.reports import SCHEMA, comparison_table
+    from seq2seq.evaluation.reports import SCHEMA, comparison_table
 
     reports = []
     for path in arguments.reports:

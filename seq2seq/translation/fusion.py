@@ -12,14 +12,14 @@ class ShallowFusion(keras.layers.Layer):
     """log p(y_t) = log p_TM(y_t | y_<t, x) + weight · log p_LM(y_t | y_<t).
 
     Offers the `encode` / `decode_step` interface of
-    :class:`~seq2seq.model.Seq2SeqModel`, so every search method runs with it
+    :class:`~seq2seq.translation.model.Seq2SeqModel`, so every search method runs with it
     unchanged. The language model must use the translation model's target
     SentencePiece vocabulary (train it with `data.level: subword` and
     `data.subword_model: <model>/target.spm`).
 
     Args:
         model: the translation model.
-        language_model: an :class:`~seq2seq.language_model.RNNLanguageModel`.
+        language_model: an :class:`~seq2seq.lm.model.RNNLanguageModel`.
         weight: the language model's weight (0 gives plain translation).
     """
 
@@ -30,16 +30,15 @@ class ShallowFusion(keras.layers.Layer):
         self.weight = weight
 
     def encode(self, source_ids):
-        memory, keys, mask, carry = self.model.encode(source_ids)
+        context, carry, first = self.model.encode(source_ids)
         lm_state = self.language_model.core.zero_state(ops.shape(source_ids)[0])
-        return memory, keys, mask, [carry, lm_state]
+        return context, [carry, lm_state], first
 
-    def decode_step(self, token_ids, carry, memory, keys, source_mask):
+    def decode_step(self, token_ids, carry, context):
         translation_carry, lm_state = carry
-        log_probs, weights, translation_carry = self.model.decode_step(token_ids, translation_carry, memory,
-                                                                       keys, source_mask)
-        lm_log_probs, lm_state = self.language_model.step(token_ids, lm_state)
-        return log_probs + self.weight * lm_log_probs, weights, [translation_carry, lm_state]
+        log_probs, translation_carry = self.model.decode_step(token_ids, translation_carry, context)
+        lm_log_probs, lm_state = self.language_model.decode_step(token_ids, lm_state, ())
+        return log_probs + self.weight * lm_log_probs, [translation_carry, lm_state]
 
 
 def check_vocabularies(lm_vocab, target_vocab, lm_directory) -> None:

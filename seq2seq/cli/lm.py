@@ -13,8 +13,8 @@ from seq2seq.textio import atomic_write, read_lines
 
 
 def train(arguments) -> int:
-    from seq2seq.lm_config import LMConfig
-    from seq2seq.lm_training import train_language_model
+    from seq2seq.lm.config import LMConfig
+    from seq2seq.lm.training import train_language_model
 
     config = config_lib.load(LMConfig, arguments.config, arguments.overrides)
     train_language_model(config)
@@ -31,8 +31,8 @@ def _output(path: str | None):
 
 
 def score(arguments) -> int:
-    from seq2seq.export import load_language_model
-    from seq2seq.lm_inference import corpus_score, score_lines
+    from seq2seq.model_dirs import load_language_model
+    from seq2seq.lm.scoring import corpus_score, score_lines
 
     model, vocab = load_language_model(arguments.model)
     lines = read_lines(arguments.input, errors=arguments.errors)
@@ -70,8 +70,8 @@ def score(arguments) -> int:
 
 
 def generate(arguments) -> int:
-    from seq2seq.export import load_language_model
-    from seq2seq.lm_inference import generate as generate_text
+    from seq2seq.model_dirs import load_language_model
+    from seq2seq.lm.generation import generate as generate_text
 
     model, vocab = load_language_model(arguments.model)
     samples = generate_text(model, vocab, arguments.prompt, arguments.max_tokens, arguments.temperature,
@@ -103,7 +103,7 @@ def parse_nbest(lines: list[str], name: str) -> list[list[tuple[str, float]]]:
 
 
 def _rerank(arguments, model, vocab, lines) -> int:
-    from seq2seq.lm_inference import score_lines
+    from seq2seq.lm.scoring import score_lines
 
     groups = parse_nbest(lines, arguments.input)
     texts = [text for group in groups for text, _ in group]

@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = lm_commands.add_parser("train", help="train (or resume) a language model from a YAML config")
     _config_arguments(train, "configs/lm_ptb_lstm.yaml")
-    train.set_defaults(handler="seq2seq.lm_commands:train")
+    train.set_defaults(handler="seq2seq.cli.lm:train")
 
     score = lm_commands.add_parser("score", help="log-probability and perplexity of each line")
     score.add_argument("--model", required=True, help="language-model directory")
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="input is an n-best list ('N ||| text ||| score' lines, from translate --n-best); "
                             "write the best text per sentence after adding --lm-weight x the LM log-probability")
     score.add_argument("--lm-weight", type=float, default=0.2, help="with --rerank: the language model's weight")
-    score.set_defaults(handler="seq2seq.lm_commands:score")
+    score.set_defaults(handler="seq2seq.cli.lm:score")
 
     generate = lm_commands.add_parser("generate", help="sample text from a language model")
     generate.add_argument("--model", required=True, help="language-model directory")
@@ -111,16 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="sample only from the K most likely tokens")
     generate.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples")
     generate.add_argument("--num-samples", type=_positive_int("--num-samples"), default=1)
-    generate.set_defaults(handler="seq2seq.lm_commands:generate")
+    generate.set_defaults(handler="seq2seq.cli.lm:generate")
 
     train = commands.add_parser("train", help="train (or resume) a translation model from a YAML config")
     _config_arguments(train, "configs/multi30k_de_en_gru_bahdanau.yaml")
-    train.set_defaults(handler="seq2seq.translation_commands:train")
+    train.set_defaults(handler="seq2seq.cli.translation:train")
 
     vocab = commands.add_parser("build-vocab", help="train the SentencePiece vocabularies of a config")
     _config_arguments(vocab, "configs/multi30k_de_en_gru_bahdanau.yaml")
     vocab.add_argument("--overwrite", action="store_true", help="replace existing vocabularies")
-    vocab.set_defaults(handler="seq2seq.translation_commands:build_vocab")
+    vocab.set_defaults(handler="seq2seq.cli.translation:build_vocab")
 
     average = commands.add_parser("average-checkpoints",
                                   help="average the last K epoch checkpoints of a run into a new model")
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     average.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     average.add_argument("--storage-dtype", choices=("float32", "float16"), default="float32",
                          help="float16 halves model.keras (loading converts back to float32)")
-    average.set_defaults(handler="seq2seq.translation_commands:average_checkpoints")
+    average.set_defaults(handler="seq2seq.cli.translation:average_checkpoints")
 
     translate = commands.add_parser("translate", help="translate a text file, one sentence per line")
     translate.add_argument("--model", help="translation-model directory (default: the shipped "
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--errors", choices=("strict", "replace"), default="strict",
                            help="invalid UTF-8: stop with an error naming the line (strict) or use U+FFFD")
     _decoding_arguments(translate)
-    translate.set_defaults(handler="seq2seq.translation_commands:translate")
+    translate.set_defaults(handler="seq2seq.cli.translation:translate")
 
     evaluate = commands.add_parser("evaluate", help="BLEU, chrF2 and TER (sacrebleu) of a translation or a model")
     evaluate.add_argument("--hypothesis", help="an existing translation to score (no model needed)")
@@ -159,11 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--report", help="write report.json and report.md into this new folder")
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --report folder")
     _decoding_arguments(evaluate)
-    evaluate.set_defaults(handler="seq2seq.evaluation_commands:evaluate")
+    evaluate.set_defaults(handler="seq2seq.cli.evaluation:evaluate")
 
     compare = commands.add_parser("compare", help="side-by-side Markdown table of evaluation reports")
     compare.add_argument("reports", nargs="+", metavar="REPORT", help="report.json files (or their folders)")
-    compare.set_defaults(handler="seq2seq.evaluation_commands:compare")
+    compare.set_defaults(handler="seq2seq.cli.evaluation:compare")
     return parser
 
 

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from seq2seq.search import Searcher
+from seq2seq.core.search import Searcher
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +43,15 @@ class Translator:
         max_length_ratio, max_length_offset: output length limit
             `ceil(ratio * source_tokens + offset)`.
         max_source_tokens: longer sources are truncated.
-        temperature, seed: sample instead of searching.
+        temperature, top_k, seed: sample instead of searching (beam size 1).
         language_model, lm_weight: shallow fusion with a target-side language
-            model sharing the target vocabulary (see :mod:`seq2seq.fusion`).
+            model sharing the target vocabulary (see :mod:`seq2seq.translation.fusion`).
     """
 
     def __init__(self, model, source_vocab, target_vocab, beam_size: int = 1, n_best: int = 1,
                  alpha: float = 0.6, max_length_ratio: float = 1.5, max_length_offset: int = 10,
-                 max_source_tokens: int = 250, temperature: float | None = None, seed: int | None = None,
+                 max_source_tokens: int = 250, temperature: float | None = None, top_k: int | None = None,
+                 seed: int | None = None,
                  language_model=None, lm_weight: float = 0.0):
         if n_best > beam_size:
             raise ValueError(f"`n_best` must be at most `beam_size`. Received: n_best={n_best}, "
@@ -59,12 +60,12 @@ class Translator:
         self.n_best = n_best
         self.max_source_tokens = max_source_tokens
         if language_model is not None:
-            from seq2seq.fusion import ShallowFusion
+            from seq2seq.translation.fusion import ShallowFusion
 
             model = ShallowFusion(model, language_model, lm_weight)
-        self.searcher = Searcher(model, target_vocab.bos_id, target_vocab.eos_id, beam_size=beam_size,
-                                 alpha=alpha, max_length_ratio=max_length_ratio,
-                                 max_length_offset=max_length_offset, temperature=temperature, seed=seed)
+        self.searcher = Searcher(model, target_vocab.eos_id, beam_size=beam_size, alpha=alpha,
+                                 max_length_ratio=max_length_ratio, max_length_offset=max_length_offset,
+                                 temperature=temperature, top_k=top_k, seed=seed)
         self.stats = TranslationStats()
 
     def translate(self, lines: Sequence[str], batch_size: int = 64, progress=None) -> list[list[Hypothesis]]:

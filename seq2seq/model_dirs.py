@@ -15,17 +15,20 @@ A translation-model directory holds `model.keras`, `source.spm` and
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import keras
 
 from seq2seq import config as config_lib
+from seq2seq.core.subwords import SubwordVocabulary
+from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write
-from seq2seq.vocab import Vocabulary
+from seq2seq.lm.model import RNNLanguageModel
+from seq2seq.textio import atomic_directory, atomic_write
+from seq2seq.translation.model import Seq2SeqModel
 
 LM_KIND = "seq2seq-language-model/1"
 LM_FILES = ("model.keras", "manifest.json")  # and vocab.json (word, char) or vocab.spm (subword)
@@ -33,19 +36,10 @@ TRANSLATION_KIND = "seq2seq-translation/1"
 TRANSLATION_FILES = ("model.keras", "source.spm", "target.spm", "manifest.json")
 
 
-def _replace_directory(temporary: Path, target: Path) -> None:
-    """Moves a finished directory into place; an old one is removed only afterwards."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    os.replace(temporary, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 STORAGE_DTYPES = ("float32", "float16")
+# Layout 2 holds the output layer in `head` (an OutputProjection); layout 1, the models of
+# version 0.1 (the shipped ones among them), in the model itself. See `upgrade_layout_1`.
+LAYOUT = 2
 
 
 def inference_copy(model: keras.Model, dtype: str = "float32") -> keras.Model:
@@ -78,10 +72,7 @@ def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict
     if storage_dtype not in STORAGE_DTYPES:
         raise ValueError(f"`storage_dtype` must be one of {STORAGE_DTYPES}. Received: {storage_dtype!r}")
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
-    os.chmod(temporary, 0o755)
-    try:
+    with atomic_directory(directory) as temporary:
         inference_copy(model, storage_dtype).save(temporary / "model.keras")
         for name, item in files.items():
             item.save(temporary / name)
@@ -94,11 +85,8 @@ def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict
         if card.exists():
             shutil.copy2(card, temporary / "README.md")
         with atomic_write(temporary / "manifest.json") as handle:
-            json.dump({"kind": kind, "keras": keras.__version__, "storage_dtype": storage_dtype}, handle)
-        _replace_directory(temporary, directory)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
+            json.dump({"kind": kind, "layout": LAYOUT, "keras": keras.__version__,
+                       "storage_dtype": storage_dtype}, handle)
     return directory
 
 
@@ -107,10 +95,8 @@ def vocabulary_file_name(level: str) -> str:
     return "vocab.spm" if level == "subword" else "vocab.json"
 
 
-def load_vocabulary(path: Path):
+def load_vocabulary(path: Path) -> TokenVocabulary:
     """A language model's vocabulary file, by its name."""
-    from seq2seq.subwords import SubwordVocabulary
-
     return SubwordVocabulary.load(path) if path.suffix == ".spm" else Vocabulary.load(path)
 
 
@@ -153,12 +139,20 @@ def check_model_directory(directory: str | Path, kind: str, files: tuple[str, ..
     return directory
 
 
-def _load_keras_model(path: Path) -> keras.Model:
-    import seq2seq.language_model  # noqa: F401  (registers the serializable classes)
-    import seq2seq.model  # noqa: F401
+def model_layout(directory: Path) -> int:
+    """The weight layout of a checked model directory (1 when its manifest predates layouts)."""
+    return int(json.loads((directory / "manifest.json").read_text(encoding="utf-8")).get("layout", 1))
 
+
+def _load_keras_model(path: Path, layout: int = LAYOUT) -> keras.Model:
+    """The Keras model in `path` (RNNLanguageModel and Seq2SeqModel are registered by this module's imports)."""
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        if layout < LAYOUT:
+            with tempfile.TemporaryDirectory() as folder:
+                model = keras.saving.load_model(upgrade_layout_1(path, Path(folder)), compile=False,
+                                                safe_mode=True)
+        else:
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # a damaged zip, a foreign format, a newer Keras
         raise UserError(f"{path}: cannot load the model ({type(error).__name__}: "
                         f"{str(error).splitlines()[0] if str(error) else ''}).") from None
@@ -167,7 +161,7 @@ def _load_keras_model(path: Path) -> keras.Model:
     return model
 
 
-def load_language_model(directory: str | Path) -> tuple[keras.Model, Vocabulary]:
+def load_language_model(directory: str | Path) -> tuple[RNNLanguageModel, TokenVocabulary]:
     """Loads `(model, vocab)` from a language-model directory (safe mode, not compiled)."""
     directory = check_model_directory(directory, LM_KIND, LM_FILES)
     names = [name for name in ("vocab.json", "vocab.spm") if (directory / name).is_file()]
@@ -175,19 +169,53 @@ def load_language_model(directory: str | Path) -> tuple[keras.Model, Vocabulary]
         raise UserError(f"{directory}: incomplete model directory, missing vocab.json (or vocab.spm). "
                         "Train or copy the whole directory again.")
     vocab = load_vocabulary(directory / names[0])
-    model = _load_keras_model(directory / "model.keras")
+    model = _load_keras_model(directory / "model.keras", model_layout(directory))
+    if not isinstance(model, RNNLanguageModel):
+        raise UserError(f"{directory}/model.keras: holds a {type(model).__name__}, expected a language model.")
     if model.vocab_size != len(vocab):
         raise UserError(f"{directory}: the model has {model.vocab_size} output tokens but "
                         f"vocab.json has {len(vocab)}; the files come from different models.")
     return model, vocab
 
 
-def load_translation_model(directory: str | Path):
+def load_translation_model(directory: str | Path) -> tuple[Seq2SeqModel, SubwordVocabulary, SubwordVocabulary]:
     """Loads `(model, source_vocab, target_vocab)` from a translation-model directory."""
-    from seq2seq.subwords import SubwordVocabulary
-
     directory = check_model_directory(directory, TRANSLATION_KIND, TRANSLATION_FILES)
     source = SubwordVocabulary.load(directory / "source.spm")
     target = SubwordVocabulary.load(directory / "target.spm")
-    model = _load_keras_model(directory / "model.keras")
+    model = _load_keras_model(directory / "model.keras", model_layout(directory))
+    if not isinstance(model, Seq2SeqModel):
+        raise UserError(f"{directory}/model.keras: holds a {type(model).__name__}, expected a translation model.")
     return model, source, target
+
+
+def upgrade_layout_1(path: Path, folder: Path) -> Path:
+    """A copy of a layout-1 `model.keras` in `folder`, with its weights where layout 2 keeps them.
+
+    Layout 1 kept the output bias of a tied model as the model's own variable
+    (`vars/0`) and the output `Dense` (untied) or the tied projection under
+    `layers/dense*`; layout 2 keeps them in `head` (kernel and bias, or bias
+    and `head/projection`). Every other weight has the same path in both. The
+    architecture arguments of layout 1 are read by the models' `from_config`.
+    """
+    import h5py
+
+    copy, weights = folder / "model.keras", folder / "model.weights.h5"
+    with zipfile.ZipFile(path) as old, zipfile.ZipFile(copy, "w") as new:
+        tied = json.loads(old.read("config.json"))["config"].get("tie_embeddings", False)
+        weights.write_bytes(old.read("model.weights.h5"))
+        with h5py.File(weights, "r+") as store:
+            dense = sorted(name for name in store.get("layers", {}) if name.startswith("dense"))
+            if tied:
+                moves = [("vars/0", "head/vars/0")] + [(f"layers/{name}/vars/0", "head/projection/vars/0")
+                                                        for name in dense]
+            else:
+                moves = [(f"layers/{dense[0]}/vars/{index}", f"head/vars/{index}") for index in (0, 1)]
+            for source, target in moves:
+                store.require_group(target.rsplit("/", 1)[0])
+                store.move(source, target)
+        for name in old.namelist():
+            if name != "model.weights.h5":
+                new.writestr(name, old.read(name))
+        new.write(weights, "model.weights.h5")
+    return copy

@@ -11,11 +11,9 @@ import io
 from pathlib import Path
 from typing import Iterable
 
+from seq2seq.core.specials import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SUBWORD_MODEL_TYPES, UNK, UNK_ID
 from seq2seq.errors import UserError
 from seq2seq.textio import atomic_write
-
-MODEL_TYPES = ("bpe", "unigram")
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 
 
 def train_sentencepiece(lines: Iterable[str], vocab_size: int, model_type: str = "bpe",
@@ -24,15 +22,15 @@ def train_sentencepiece(lines: Iterable[str], vocab_size: int, model_type: str =
     """Trains a SentencePiece model and returns its serialized protobuf."""
     import sentencepiece
 
-    if model_type not in MODEL_TYPES:
-        raise UserError(f"`model_type` must be one of {MODEL_TYPES}. Received: model_type={model_type!r}")
+    if model_type not in SUBWORD_MODEL_TYPES:
+        raise UserError(f"`model_type` must be one of {SUBWORD_MODEL_TYPES}. Received: model_type={model_type!r}")
     buffer = io.BytesIO()
     try:
         sentencepiece.SentencePieceTrainer.train(
             sentence_iterator=iter(lines), model_writer=buffer, vocab_size=vocab_size,
             model_type=model_type, character_coverage=character_coverage,
             pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
-            pad_piece="<pad>", unk_piece="<unk>", bos_piece="<bos>", eos_piece="<eos>",
+            pad_piece=PAD, unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
             input_sentence_size=max_sentences, shuffle_input_sentence=True,
             hard_vocab_limit=False, minloglevel=2, num_threads=2)
     except RuntimeError as error:
@@ -41,7 +39,10 @@ def train_sentencepiece(lines: Iterable[str], vocab_size: int, model_type: str =
 
 
 class SubwordVocabulary:
-    """A trained SentencePiece model: encode and decode in Python, or get its bytes for tf.data."""
+    """A trained SentencePiece model: encode and decode in Python, or get its bytes for tf.data.
+
+    Satisfies :class:`~seq2seq.core.vocabulary.TokenVocabulary`.
+    """
 
     level = "subword"
 

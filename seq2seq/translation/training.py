@@ -2,114 +2,23 @@
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import warnings
 from pathlib import Path
 
 import keras
 
-from pipelines import translation as pipes
 from seq2seq import config as config_lib
 from seq2seq.callbacks import EpochCheckpoints, KeepBest, Throughput, ValidationBleu
+from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
+from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.errors import UserError
-from seq2seq.export import save_translation_model
-from seq2seq.losses import MaskedCrossEntropy
-from seq2seq.metrics import Perplexity, TokenCount
-from seq2seq.model import Seq2SeqModel
-from seq2seq.subwords import SubwordVocabulary, train_sentencepiece
+from seq2seq.model_dirs import save_translation_model
 from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
                               progress_verbosity, restored_dtype_policy, standard_callbacks)
-from seq2seq.translation_config import TranslationConfig
-
-
-def string_pairs(config: TranslationConfig, split: str):
-    """`(source, target)` string pairs of a split ("train", "valid" or "test"), or None if not configured."""
-    data = config.data
-    if data.tfds_name:
-        split_name = {"train": data.tfds_train_split, "valid": data.tfds_valid_split,
-                      "test": data.tfds_test_split}[split]
-        return pipes.tfds_translation(data.tfds_name, split_name, data.source_language,
-                                      data.target_language, data.tfds_data_dir)
-    files = data.files({"train": data.train_prefix, "valid": data.valid_prefix, "test": data.test_prefix}[split])
-    return None if files is None else pipes.parallel_text_files(*files)
-
-
-def decoded_pairs(dataset, limit: int | None = None) -> list[tuple[str, str]]:
-    """A dataset of `(source, target)` byte strings as Python string pairs (at most `limit`)."""
-    return [(s.decode("utf-8"), t.decode("utf-8"))
-            for s, t in itertools.islice(dataset.as_numpy_iterator(), limit)]
-
-
-def text_pairs(config: TranslationConfig, split: str, limit: int | None = None) -> list[tuple[str, str]]:
-    """The split's `(source, target)` pairs as Python strings (at most `limit`)."""
-    dataset = string_pairs(config, split)
-    return [] if dataset is None else decoded_pairs(dataset, limit)
-
-
-def build_vocabularies(config: TranslationConfig, run_dir: Path,
-                       max_sentences: int = 1_000_000) -> tuple[SubwordVocabulary, SubwordVocabulary]:
-    """Loads `run_dir/{source,target}.spm`, training them on the training text if absent."""
-    source_file, target_file = run_dir / "source.spm", run_dir / "target.spm"
-    if source_file.exists() and target_file.exists():
-        return SubwordVocabulary.load(source_file), SubwordVocabulary.load(target_file)
-    vocabulary = config.vocabulary
-    pairs = text_pairs(config, "train", max_sentences)
-    print(f"training SentencePiece ({vocabulary.model_type}, {vocabulary.size}, "
-          f"{'joint' if vocabulary.joint else 'separate'}) on {len(pairs)} sentence pairs", flush=True)
-
-    def train(lines, name):
-        return train_sentencepiece(lines, vocabulary.size, vocabulary.model_type,
-                                   vocabulary.character_coverage, seed_name=name)
-
-    if vocabulary.joint:
-        source = target = train([s for s, _ in pairs] + [t for _, t in pairs], "training text")
-    else:
-        source = train([s for s, _ in pairs], "source training text")
-        target = train([t for _, t in pairs], "target training text")
-    source_vocab, target_vocab = SubwordVocabulary(source), SubwordVocabulary(target)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    source_vocab.save(source_file)
-    target_vocab.save(target_file)
-    return source_vocab, target_vocab
-
-
-def batches(config: TranslationConfig, split: str, source: SubwordVocabulary, target: SubwordVocabulary,
-            report: bool = True):
-    """Token-batched `({"source_ids", "target_inputs"}, targets)` for a split (None if absent)."""
-    pairs = string_pairs(config, split)
-    if pairs is None:
-        return None
-    training = config.training
-    longest = training.bucket_boundaries[-1] - 1
-    max_source = min(config.data.max_source_length, longest)
-    max_target = min(config.data.max_target_length, longest)
-    examples = (pairs.apply(pipes.tokenize_pairs(source.model_proto, target.model_proto))
-                .apply(pipes.to_model_inputs(target.bos_id, target.eos_id))
-                .cache())
-    if report:
-        kept, total = pipes.count_filtered(examples, max_source, max_target)
-        print(f"{split}: {kept} of {total} pairs kept ({total - kept} longer than {max_source} source or "
-              f"{max_target} target tokens filtered out)", flush=True)
-    examples = examples.apply(pipes.filter_by_length(max_source, max_target))
-    if split == "train" and training.shuffle_buffer:
-        examples = examples.shuffle(training.shuffle_buffer, seed=training.seed, reshuffle_each_iteration=True)
-    batched = examples.apply(pipes.bucket_by_tokens(training.max_tokens, list(training.bucket_boundaries)))
-    if split == "train" and training.steps_per_epoch is not None:
-        batched = batched.take(training.steps_per_epoch)
-    return batched.prefetch(2)
-
-
-def build_model(config: TranslationConfig, source_size: int, target_size: int) -> Seq2SeqModel:
-    """The one place where a `TranslationModelConfig` becomes a model."""
-    model = config.model
-    encoder, decoder = model.encoder, model.decoder
-    return Seq2SeqModel(
-        source_vocab_size=source_size, target_vocab_size=target_size, embedding_dim=model.embedding_dim,
-        encoder_cell=encoder.cell, encoder_units=encoder.units, encoder_layers=encoder.num_layers,
-        bidirectional=encoder.bidirectional, decoder_cell=decoder.cell, decoder_units=decoder.units,
-        decoder_layers=decoder.num_layers, attention=model.attention, attention_units=model.attention_units,
-        dropout=model.dropout, tie_embeddings=model.tie_embeddings, name="seq2seq")
+from seq2seq.translation.config import TranslationConfig
+from seq2seq.translation.data import batches, build_vocabularies, text_pairs
+from seq2seq.translation.model import Seq2SeqModel, build_model
 
 
 def compile_model(model: Seq2SeqModel, config: TranslationConfig) -> None:
@@ -122,7 +31,7 @@ def compile_model(model: Seq2SeqModel, config: TranslationConfig) -> None:
 
 def warm_start(model: Seq2SeqModel, source, target, directory: str) -> None:
     """Copies the weights of the translation model in `directory` (same vocabularies and architecture)."""
-    from seq2seq.export import load_translation_model
+    from seq2seq.model_dirs import load_translation_model
 
     other, other_source, other_target = load_translation_model(directory)
     if (other_source.model_proto, other_target.model_proto) != (source.model_proto, target.model_proto):
@@ -135,7 +44,7 @@ def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, sou
                              target: SubwordVocabulary, run_dir: Path,
                              keep_best: KeepBest | None) -> ValidationBleu:
     """Greedy validation BLEU of the model being trained (see :class:`ValidationBleu`)."""
-    from seq2seq.translator import Translator
+    from seq2seq.translation.translator import Translator
 
     pairs = text_pairs(config, "valid")
     translator = Translator(model, source, target, beam_size=1)
@@ -168,7 +77,7 @@ def _train(config: TranslationConfig) -> Path:
         raise UserError("training needs validation data: set data.valid_prefix "
                         "(or data.tfds_valid_split with data.tfds_name).")
     configure_precision(training.mixed_precision)
-    model = build_model(config, len(source), len(target))
+    model = build_model(config.model, len(source), len(target))
     model.build()
     if training.init_from is not None:
         warm_start(model, source, target, training.init_from)
@@ -215,7 +124,7 @@ def average_checkpoints(run_dir: str | Path, last: int, output: str | Path,
     as in `save_translation_model`. Returns the averaged files.
     """
     from seq2seq.callbacks import epoch_checkpoints
-    from seq2seq.translation_config import TranslationConfig
+    from seq2seq.translation.config import TranslationConfig
 
     run_dir = Path(run_dir)
     for name in ("config.yaml", "source.spm", "target.spm"):
@@ -230,7 +139,7 @@ def average_checkpoints(run_dir: str | Path, last: int, output: str | Path,
     source, target = SubwordVocabulary.load(run_dir / "source.spm"), SubwordVocabulary.load(run_dir / "target.spm")
     with restored_dtype_policy():
         configure_precision(config.training.mixed_precision)
-        model = build_model(config, len(source), len(target))
+        model = build_model(config.model, len(source), len(target))
         model.build()
         total = None
         for path in files:

@@ -1,12 +1,20 @@
-"""The recurrent core shared by the language model, the encoder and the decoder."""
+"""The recurrent core shared by the language model, the encoder and the decoder: `RecurrentStack`."""
 
 from __future__ import annotations
 
 import keras
 from keras import layers, ops
 
-CELLS = ("simple", "lstm", "gru")
-ACTIVATIONS = ("tanh", "relu")
+from seq2seq.core.specials import ACTIVATIONS, CELLS
+
+# The architecture arguments of RecurrentStack: the fields of `seq2seq.config.RNNConfig`.
+RNN_ARGUMENTS = ("cell", "units", "num_layers", "bidirectional", "dropout", "activation", "residual")
+
+
+def core_arguments(core: "RecurrentStack") -> dict:
+    """The architecture arguments a `RecurrentStack` was built with (for its owner's `get_config`)."""
+    config = core.get_config()
+    return {key: config[key] for key in RNN_ARGUMENTS}
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -195,10 +203,3 @@ class RecurrentStack(layers.Layer):
                       bidirectional=self.bidirectional, dropout=self.dropout,
                       activation=self.activation, residual=self.residual, stateful=self.stateful)
         return config
-
-    @classmethod
-    def from_config_object(cls, rnn_config, **kwargs) -> "RecurrentStack":
-        """Builds the core from a :class:`seq2seq.config.RNNConfig`."""
-        return cls(cell=rnn_config.cell, units=rnn_config.units, num_layers=rnn_config.num_layers,
-                   bidirectional=rnn_config.bidirectional, dropout=rnn_config.dropout,
-                   activation=rnn_config.activation, residual=rnn_config.residual, **kwargs)

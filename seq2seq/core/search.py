@@ -1,9 +1,19 @@
 """Decoding: greedy search, beam search with length penalty and n-best lists, sampling.
 
-All three run as one `keras.ops.while_loop` over target positions (no Python
-loop per step). :class:`Searcher` wraps them in a Keras model whose `search`
-compiles them into a graph per batch shape (a `tf.function` on TensorFlow,
+The one decoding path of the toolkit: translation, shallow fusion and
+language-model generation all run through it. All three methods run as one
+`keras.ops.while_loop` over output positions (no Python loop per step).
+:class:`Searcher` wraps them in a Keras model whose `search` compiles them
+into a graph per batch shape (a `tf.function` on TensorFlow,
 `predict_on_batch`'s `jax.jit` on JAX).
+
+A model is searchable when it offers two methods:
+
+- `encode(inputs) -> (context, carry, first_tokens)`: `context` is what every
+  step reads and never changes (a translator's encoder memory; may hold None),
+  `carry` the loop state, `first_tokens` int32 `(batch,)` the first input of
+  each row (`<bos>`, or a prompt's last token);
+- `decode_step(token_ids, carry, context) -> (log_probs (batch, vocab), carry)`.
 
 Conventions: `source_ids` are `(batch, source_len)` int, 0-padded; outputs are
 token ids `(batch, [n_best,] max_length)` with `<eos>` included and 0 after
@@ -18,6 +28,8 @@ import math
 import keras
 import numpy as np
 from keras import ops
+
+from seq2seq.core.specials import PAD_ID
 
 NEG_INF = -1e9
 
@@ -42,25 +54,35 @@ def _repeat(structure, times: int):
     return keras.tree.map_structure(lambda x: None if x is None else ops.repeat(x, times, axis=0), structure)
 
 
-def greedy_search(model, source_ids, bos_id: int, eos_id: int, max_length: int,
-                  temperature: float | None = None, seed=None):
-    """The most likely token at each step (or a sampled one when `temperature` is set).
+def sample(log_probs, temperature: float = 1.0, top_k: int | None = None, seed=None):
+    """One id per row drawn from softmax(log_probs / temperature), among the `top_k` most likely if set."""
+    logits = log_probs / temperature  # (batch, vocab)
+    if top_k is not None and top_k < ops.shape(logits)[-1]:
+        kth = ops.top_k(logits, top_k)[0][:, -1:]  # (batch, 1): the k-th largest
+        logits = ops.where(logits < kth, NEG_INF, logits)
+    return ops.cast(keras.random.categorical(logits, 1, seed=seed)[:, 0], "int32")
+
+
+def greedy_search(model, inputs, eos_id: int, max_length: int, temperature: float | None = None,
+                  top_k: int | None = None, seed=None):
+    """The most likely token at each step, or a sampled one when `temperature` or `top_k` is set.
 
     Returns:
         `(tokens (batch, max_length) int32, scores (batch,) float32)`.
     """
-    memory, keys, mask, carry = model.encode(source_ids)
-    batch = ops.shape(source_ids)[0]
+    context, carry, first = model.encode(inputs)
+    batch = ops.shape(first)[0]
+    sampling = temperature is not None or top_k is not None
 
     def cond(t, tokens, previous, carry, finished, scores):
         return ops.logical_and(t < max_length, ops.logical_not(ops.all(finished)))
 
     def body(t, tokens, previous, carry, finished, scores):
-        log_probs, _, carry = model.decode_step(previous, carry, memory, keys, mask)  # (batch, vocab)
-        if temperature is None:
-            chosen = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
+        log_probs, carry = model.decode_step(previous, carry, context)  # (batch, vocab)
+        if sampling:
+            chosen = sample(log_probs, temperature or 1.0, top_k, seed)
         else:
-            chosen = ops.cast(keras.random.categorical(log_probs / temperature, 1, seed=seed)[:, 0], "int32")
+            chosen = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
         picked = ops.take_along_axis(log_probs, chosen[:, None], axis=-1)[:, 0]
         chosen = ops.where(finished, ops.zeros_like(chosen), chosen)
         scores = scores + ops.where(finished, ops.zeros_like(picked), picked)
@@ -69,14 +91,12 @@ def greedy_search(model, source_ids, bos_id: int, eos_id: int, max_length: int,
         return t + 1, tokens, chosen, carry, finished, scores
 
     start = (ops.convert_to_tensor(0, "int32"), ops.zeros((batch, max_length), "int32"),
-             ops.full((batch,), bos_id, "int32"), carry, ops.zeros((batch,), "bool"),
-             ops.zeros((batch,), "float32"))
+             first, carry, ops.zeros((batch,), "bool"), ops.zeros((batch,), "float32"))
     _, tokens, _, _, _, scores = ops.while_loop(cond, body, start, maximum_iterations=max_length)
     return tokens, scores
 
 
-def beam_search(model, source_ids, bos_id: int, eos_id: int, max_length: int, beam_size: int = 5,
-                alpha: float = 0.0):
+def beam_search(model, inputs, eos_id: int, max_length: int, beam_size: int = 5, alpha: float = 0.0):
     """Beam search; hypotheses are ranked by score / length_penalty(length, alpha).
 
     A finished hypothesis stays in the beam with its score unchanged (it is
@@ -87,21 +107,21 @@ def beam_search(model, source_ids, bos_id: int, eos_id: int, max_length: int, be
         `(tokens (batch, beam, max_length), scores (batch, beam), normalized (batch, beam))`,
         best first by the normalized score.
     """
-    memory, keys, mask, carry = model.encode(source_ids)
-    batch = ops.shape(source_ids)[0]
-    memory, keys, mask, carry = _repeat((memory, keys, mask, carry), beam_size)  # (batch * beam, ...)
-    first = ops.concatenate([ops.zeros((1,)), ops.full((beam_size - 1,), NEG_INF)])
-    scores = ops.tile(first[None, :], (batch, 1))  # only beam 0 is live at the start
+    context, carry, first = model.encode(inputs)
+    batch = ops.shape(first)[0]
+    context, carry, first = _repeat((context, carry, first), beam_size)  # (batch * beam, ...)
+    live = ops.concatenate([ops.zeros((1,)), ops.full((beam_size - 1,), NEG_INF)])
+    scores = ops.tile(live[None, :], (batch, 1))  # only beam 0 is live at the start
     offsets = ops.arange(batch, dtype="int32")[:, None] * beam_size
 
     def cond(t, tokens, previous, carry, finished, lengths, scores):
         return ops.logical_and(t < max_length, ops.logical_not(ops.all(finished)))
 
     def body(t, tokens, previous, carry, finished, lengths, scores):
-        log_probs, _, carry = model.decode_step(previous, carry, memory, keys, mask)  # (batch*beam, vocab)
+        log_probs, carry = model.decode_step(previous, carry, context)  # (batch*beam, vocab)
         vocab = ops.shape(log_probs)[-1]
         log_probs = ops.reshape(log_probs, (batch, beam_size, vocab))
-        pad_only = ops.where(ops.arange(vocab) == 0, 0.0, NEG_INF)  # a finished beam only pads
+        pad_only = ops.where(ops.arange(vocab) == PAD_ID, 0.0, NEG_INF)  # a finished beam only pads
         log_probs = ops.where(finished[..., None], pad_only[None, None, :], log_probs)
         total = ops.reshape(scores[..., None] + log_probs, (batch, beam_size * vocab))
         scores, best = ops.top_k(total, beam_size)  # (batch, beam)
@@ -116,7 +136,7 @@ def beam_search(model, source_ids, bos_id: int, eos_id: int, max_length: int, be
         return t + 1, tokens, ops.reshape(chosen, (-1,)), carry, finished, lengths, scores
 
     start = (ops.convert_to_tensor(0, "int32"), ops.zeros((batch, beam_size, max_length), "int32"),
-             ops.full((batch * beam_size,), bos_id, "int32"), carry,
+             first, carry,
              ops.zeros((batch, beam_size), "bool"), ops.zeros((batch, beam_size), "int32"), scores)
     _, tokens, _, _, _, lengths, scores = ops.while_loop(cond, body, start, maximum_iterations=max_length)
     normalized = scores / length_penalty(lengths, alpha)
@@ -127,68 +147,75 @@ def beam_search(model, source_ids, bos_id: int, eos_id: int, max_length: int, be
 
 @keras.saving.register_keras_serializable(package="seq2seq")
 class Searcher(keras.Model):
-    """A decoding method around a trained model, so `predict_on_batch` compiles it.
+    """A decoding method around a searchable model (see the module doc), compiled by `search`.
 
     Args:
-        model: a :class:`~seq2seq.model.Seq2SeqModel` (weights shared, not copied).
-        bos_id, eos_id: target special ids.
-        beam_size: 1 for greedy search; more for beam search.
+        model: a searchable model, e.g. :class:`~seq2seq.translation.model.Seq2SeqModel`
+            (weights shared, not copied).
+        eos_id: the id that ends a hypothesis (-1: none does; outputs run to the length limit).
+        beam_size: 1 for greedy search (or sampling); more for beam search.
         alpha: length-penalty exponent (beam search).
-        max_length_ratio, max_length_offset: outputs stop at
-            `ceil(ratio * source_len + offset)` tokens.
-        temperature: sample instead of searching (greedy path only).
-        seed: sampling seed.
+        max_length: a fixed output length limit; when None, outputs stop at
+            `ceil(max_length_ratio * input_len + max_length_offset)` tokens.
+        temperature, top_k: sample instead of searching (beam size 1 only);
+            `top_k` keeps the K most likely tokens at each step.
+        seed: sampling seed; the same seed gives the same samples.
 
     Call arguments:
-        source_ids: int `(batch, source_len)`.
+        inputs: int `(batch, input_len)` (a padded source, or a prompt).
 
     Returns:
         dict with `tokens` `(batch, beam, max_length)`, `scores` and
         `normalized_scores` `(batch, beam)` (beam is 1 for greedy search).
     """
 
-    def __init__(self, model, bos_id: int, eos_id: int, beam_size: int = 1, alpha: float = 0.0,
-                 max_length_ratio: float = 1.5, max_length_offset: int = 10,
-                 temperature: float | None = None, seed: int | None = None, **kwargs):
+    def __init__(self, model, eos_id: int, beam_size: int = 1, alpha: float = 0.0,
+                 max_length: int | None = None, max_length_ratio: float = 1.5, max_length_offset: int = 10,
+                 temperature: float | None = None, top_k: int | None = None, seed: int | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
+        sampling = temperature is not None or top_k is not None
+        if sampling and beam_size != 1:
+            raise ValueError(f"sampling (temperature or top_k) needs beam_size=1. Received: beam_size={beam_size}")
         self.model = model
-        self.bos_id, self.eos_id = bos_id, eos_id
+        self.eos_id = eos_id
         self.beam_size, self.alpha = beam_size, alpha
+        self.max_length = max_length
         self.max_length_ratio, self.max_length_offset = max_length_ratio, max_length_offset
-        self.temperature = temperature
-        self.seed_generator = keras.random.SeedGenerator(seed) if temperature is not None else None
+        self.temperature, self.top_k = temperature, top_k
+        self.seed_generator = keras.random.SeedGenerator(seed) if sampling else None
         self._compiled = None
 
     def build(self, input_shape=None):
         self.built = True  # no weights of its own: the wrapped model is already built
 
-    def search(self, source_ids) -> dict:
+    def search(self, inputs) -> dict:
         """Decodes one padded batch in a compiled graph; returns numpy arrays (see the class doc).
 
         On TensorFlow this is a `tf.function` that traces once per batch
         shape. (Keras' `predict_on_batch` uses `reduce_retracing`, which after
-        a few shapes relaxes the source length to unknown, and search needs it
+        a few shapes relaxes the input length to unknown, and search needs it
         static to size its buffers.) Other backends use `predict_on_batch`,
         which compiles per shape already.
         """
         if keras.backend.backend() != "tensorflow":
-            return self.predict_on_batch(source_ids)
+            return self.predict_on_batch(inputs)
         if self._compiled is None:
             import tensorflow as tf
 
             self._compiled = tf.function(lambda ids: self(ids, training=False), reduce_retracing=False)
-        return keras.tree.map_structure(np.asarray, self._compiled(source_ids))
+        return keras.tree.map_structure(np.asarray, self._compiled(inputs))
 
-    def call(self, source_ids):
-        source_len = source_ids.shape[1]
-        if source_len is None:
-            raise ValueError("Searcher needs a static source length; pad batches to fixed lengths.")
-        max_length = max_target_length(source_len, self.max_length_ratio, self.max_length_offset)
+    def call(self, inputs):
+        input_len = inputs.shape[1]
+        if input_len is None:
+            raise ValueError("Searcher needs a static input length; pad batches to fixed lengths.")
+        max_length = self.max_length or max_target_length(input_len, self.max_length_ratio, self.max_length_offset)
         if self.beam_size == 1:
-            tokens, scores = greedy_search(self.model, source_ids, self.bos_id, self.eos_id, max_length,
-                                           self.temperature, self.seed_generator)
+            tokens, scores = greedy_search(self.model, inputs, self.eos_id, max_length, self.temperature,
+                                           self.top_k, self.seed_generator)
             return {"tokens": tokens[:, None, :], "scores": scores[:, None],
                     "normalized_scores": scores[:, None]}
-        tokens, scores, normalized = beam_search(self.model, source_ids, self.bos_id, self.eos_id,
-                                                 max_length, self.beam_size, self.alpha)
+        tokens, scores, normalized = beam_search(self.model, inputs, self.eos_id, max_length, self.beam_size,
+                                                 self.alpha)
         return {"tokens": tokens, "scores": scores, "normalized_scores": normalized}

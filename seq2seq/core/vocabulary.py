@@ -1,4 +1,9 @@
-"""Word- and character-level vocabularies built from training text, saved as JSON."""
+"""The vocabulary interface, and word- and character-level vocabularies built from training text.
+
+:class:`TokenVocabulary` is what every vocabulary offers (word and character
+:class:`Vocabulary` here, SentencePiece :class:`~seq2seq.core.subwords.SubwordVocabulary`);
+code that takes any of them says so in its type hints.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,34 @@ import collections
 import json
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Protocol
 
+from seq2seq.core.specials import SPECIALS
 from seq2seq.errors import UserError
 from seq2seq.textio import atomic_write
 
-PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
-SPECIALS = (PAD, UNK, BOS, EOS)
 LEVELS = ("word", "char")
+
+
+class TokenVocabulary(Protocol):
+    """Text <-> ids, with the special ids of :mod:`seq2seq.core.specials`."""
+
+    level: str  # "word", "char" or "subword"
+    pad_id: int
+    unk_id: int
+    bos_id: int
+    eos_id: int
+
+    def __len__(self) -> int: ...
+
+    def encode(self, line: str) -> list[int]:
+        """Ids of one line, no specials added."""
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of ids; padding and `<bos>` are skipped."""
+
+    def save(self, path: str | Path) -> None:
+        """Writes the vocabulary atomically."""
 
 
 _ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
@@ -27,7 +52,7 @@ def split_tokens(line: str, level: str) -> list[str]:
 
 
 class Vocabulary:
-    """Token <-> id maps; ids 0-3 are `<pad>`, `<unk>`, `<bos>`, `<eos>`.
+    """Token <-> id maps; ids 0-3 are `<pad>`, `<unk>`, `<bos>`, `<eos>` (a :class:`TokenVocabulary`).
 
     Args:
         tokens: the ordinary tokens, most frequent first (specials are added).

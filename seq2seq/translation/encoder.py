@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from seq2seq.rnn import RecurrentStack
+from seq2seq.core.recurrent import RecurrentStack, core_arguments
+from seq2seq.core.specials import PAD_ID
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -15,8 +16,9 @@ class RNNEncoder(layers.Layer):
     Args:
         vocab_size: source vocabulary size (id 0 is padding).
         embedding_dim: source embedding size.
-        cell, units, num_layers, bidirectional, dropout, residual: the core's
-            arguments (see :class:`~seq2seq.rnn.RecurrentStack`).
+        rnn: keyword arguments of the core, :class:`~seq2seq.core.recurrent.RecurrentStack`
+            (bidirectional by default).
+        dropout: dropout rate on the embeddings.
 
     Call arguments:
         source_ids: int `(batch, source_len)`, right-padded with 0.
@@ -26,18 +28,16 @@ class RNNEncoder(layers.Layer):
         core's final states (padding skipped), and the boolean padding mask.
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 256, cell: str = "gru", units: int = 256,
-                 num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0,
-                 residual: bool = False, **kwargs):
+    def __init__(self, vocab_size: int, embedding_dim: int = 256, rnn: dict | None = None,
+                 dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
+        self.dropout = dropout
         policy = self.dtype_policy
         self.embedding = layers.Embedding(vocab_size, embedding_dim, name="embedding", dtype=policy)
         self.embedding_dropout = layers.Dropout(dropout, name="embedding_dropout", dtype=policy)
-        self.core = RecurrentStack(cell=cell, units=units, num_layers=num_layers,
-                                   bidirectional=bidirectional, dropout=dropout, residual=residual,
-                                   name="core", dtype=policy)
+        self.core = RecurrentStack(**{"bidirectional": True, **(rnn or {})}, name="core", dtype=policy)
 
     @property
     def output_units(self) -> int:
@@ -49,7 +49,7 @@ class RNNEncoder(layers.Layer):
         self.built = True
 
     def call(self, source_ids, training=None):
-        mask = ops.not_equal(source_ids, 0)  # (batch, source_len)
+        mask = ops.not_equal(source_ids, PAD_ID)  # (batch, source_len)
         embedded = self.embedding_dropout(self.embedding(source_ids), training=training)
         outputs, states = self.core(embedded, mask=mask, training=training)
         return outputs, states, mask
@@ -64,7 +64,5 @@ class RNNEncoder(layers.Layer):
         return ops.concatenate(hidden, axis=-1) if len(hidden) > 1 else hidden[0]
 
     def get_config(self):
-        core = self.core
         return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
-                "cell": core.cell, "units": core.units, "num_layers": core.num_layers,
-                "bidirectional": core.bidirectional, "dropout": core.dropout, "residual": core.residual}
+                "rnn": core_arguments(self.core), "dropout": self.dropout}

@@ -1,0 +1,18 @@
+"""The special tokens and the allowed choices that layers, configs and vocabularies share.
+
+Every vocabulary (word, character, SentencePiece) gives ids 0-3 to `<pad>`,
+`<unk>`, `<bos>` and `<eos>`; padding is id 0 everywhere (masks test `!= PAD_ID`).
+The choice tuples are the one list of options for each config key that
+selects a layer; configs import them instead of retyping them. This module
+imports nothing, so configs and pipelines can use it without loading Keras.
+"""
+
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
+SPECIALS = (PAD, UNK, BOS, EOS)
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+
+CELLS = ("simple", "lstm", "gru")  # RecurrentStack(cell=...)
+ACTIVATIONS = ("tanh", "relu")  # RecurrentStack(activation=...), cell "simple" only
+ATTENTIONS = ("none", "bahdanau", "luong")  # RNNDecoder(attention=...)
+SUBWORD_MODEL_TYPES = ("bpe", "unigram")  # SentencePiece model_type
+TOKEN_LEVELS = ("word", "char", "subword")  # language-model data.level

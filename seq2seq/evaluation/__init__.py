@@ -1,0 +1,1 @@
+"""Evaluation of translations: sacrebleu scores, reports (JSON and Markdown) and their figures."""

@@ -1,0 +1,1 @@
+"""The recurrent language model: its config, model, training, scoring and generation."""

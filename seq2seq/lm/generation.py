@@ -1,0 +1,61 @@
+"""Sampling text from a trained language model, through the shared compiled search."""
+
+from __future__ import annotations
+
+import numpy as np
+from keras import ops
+
+from seq2seq.core.search import NEG_INF, Searcher
+from seq2seq.core.vocabulary import TokenVocabulary
+from seq2seq.lm.model import RNNLanguageModel
+
+
+class GenerationRules:
+    """A language model as a searchable model, with the rules of free generation.
+
+    `<pad>` and `<bos>` are never generated (their probability goes to the
+    other tokens). At character level a line ends in `<eos>` and the next
+    begins with `<bos>`, as in training, so generation runs on across lines:
+    after `<eos>` the model is fed `<bos>`.
+
+    Args:
+        model: the language model.
+        vocab: its vocabulary.
+    """
+
+    def __init__(self, model: RNNLanguageModel, vocab: TokenVocabulary):
+        self.model = model
+        self.continuous = vocab.level == "char"
+        self.bos_id, self.eos_id = vocab.bos_id, vocab.eos_id
+        blocked = np.zeros(len(vocab), bool)
+        blocked[[vocab.pad_id, vocab.bos_id]] = True
+        self.blocked = blocked
+
+    def encode(self, prompt_ids):
+        return self.model.encode(prompt_ids)
+
+    def decode_step(self, token_ids, carry, context):
+        if self.continuous:
+            token_ids = ops.where(ops.equal(token_ids, self.eos_id), self.bos_id, token_ids)
+        log_probs, carry = self.model.decode_step(token_ids, carry, context)  # (batch, vocab)
+        log_probs = ops.where(self.blocked[None, :], NEG_INF, log_probs)
+        return log_probs - ops.logsumexp(log_probs, axis=-1, keepdims=True), carry
+
+
+def generate(model: RNNLanguageModel, vocab: TokenVocabulary, prompt: str = "", max_tokens: int = 50,
+             temperature: float = 1.0, top_k: int | None = None, seed: int = 0,
+             num_samples: int = 1) -> list[str]:
+    """Samples continuations of `prompt`; the same seed gives the same samples.
+
+    Word- and subword-level samples end at `<eos>` (a sentence each, at most
+    `max_tokens` tokens); character-level ones treat `<eos>` as a line break
+    and run for `max_tokens` characters. All samples are drawn in one batch by
+    :class:`~seq2seq.core.search.Searcher` (one compiled loop).
+    """
+    prompt_ids = [vocab.bos_id] + vocab.encode(prompt)
+    inputs = np.tile(np.array(prompt_ids, "int32"), (num_samples, 1))  # (samples, prompt)
+    searcher = Searcher(GenerationRules(model, vocab), eos_id=-1 if vocab.level == "char" else vocab.eos_id,
+                        max_length=max_tokens, temperature=temperature, top_k=top_k, seed=seed)
+    tokens = searcher.search(inputs)["tokens"][:, 0, :]  # (samples, max_tokens)
+    separator = "" if vocab.level == "char" else " "
+    return [separator.join(part for part in (prompt, vocab.decode(row)) if part) for row in tokens]

@@ -1,0 +1,1 @@
+"""Encoder-decoder translation: config, encoder, decoder, model, data, training, translator, fusion."""
