@@ -22,30 +22,25 @@ validation excluded); tokens/s is their median.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
 from pathlib import Path
 
+from common import fail
+from seq2seq.errors import UserError
+from seq2seq.history import read_history
 
-def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
-
-def read_history(run_dir: Path) -> list[dict[str, float]]:
-    """history.csv rows, one per epoch (the last row wins when a resumed run logged an epoch twice)."""
+def run_history(run_dir: Path) -> list[dict[str, float]]:
+    """The run's history.csv rows, one per epoch (`seq2seq.history.read_history`)."""
     path = run_dir / "history.csv"
     if not path.is_file():
         fail(f"{path} is missing; pass a run folder written by `seq2seq train`")
-    by_epoch: dict[int, dict[str, float]] = {}
-    with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            values = {key: float(value) for key, value in row.items()
-                      if key is not None and value not in ("", "NA", None)}
-            by_epoch[int(values["epoch"])] = values
-    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
+    try:
+        return read_history(path)
+    except UserError as error:
+        fail(error)
 
 
 def test_scores(report_dir: Path) -> dict[str, float]:
@@ -63,7 +58,7 @@ def test_scores(report_dir: Path) -> dict[str, float]:
 
 def row_figures(label: str, run_dir: Path, greedy_report: str, beam_report: str,
                 epochs: int | None) -> dict[str, object]:
-    history = read_history(run_dir)[:epochs]
+    history = run_history(run_dir)[:epochs]
     if not history or any("val_bleu" not in row for row in history):
         fail(f"{run_dir / 'history.csv'}: no validation BLEU for every epoch "
              f"(train with `training.validation_bleu: true`)")

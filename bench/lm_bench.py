@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import sys
 import time
@@ -25,15 +24,14 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
+from common import host_line, peak_rss_mib, timed_fit, without_autotune  # noqa: E402
 from seq2seq import config as config_lib  # noqa: E402
-from seq2seq.model_dirs import load_language_model  # noqa: E402
 from seq2seq.lm.config import LMConfig  # noqa: E402
 from seq2seq.lm.scoring import corpus_score, score_lines  # noqa: E402
 from seq2seq.lm.training import LMCorpus, compile_for_stream, stateful_copy, stream_perplexity  # noqa: E402
+from seq2seq.model_dirs import load_language_model  # noqa: E402
 from seq2seq.textio import read_lines  # noqa: E402
 from seq2seq.training import configure_precision, make_optimizer  # noqa: E402
 
@@ -43,19 +41,8 @@ def training_tokens_per_second(model, config: LMConfig, windows, steps: int) -> 
     configure_precision(training.mixed_precision)
     trainee = stateful_copy(model, training.batch_size, training.window_length)
     compile_for_stream(trainee, make_optimizer(training.optimizer, training.learning_rate, training.clip_norm))
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    batches = windows.with_options(options).take(steps + 5).cache()
-    times: list[float] = []
-
-    class StepTimer(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            times.append(time.perf_counter() - self.started)
-
-    trainee.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[StepTimer()])
+    batches = without_autotune(windows).take(steps + 5).cache()
+    times = [seconds for seconds, _ in timed_fit(trainee, batches)]
     configure_precision(False)
     return training.batch_size * training.window_length / statistics.median(times[5:])
 
@@ -88,8 +75,7 @@ def bench(model_dir: Path, data_dir: str | None, steps: int) -> None:
     speed = training_tokens_per_second(model, config, corpus.windows("train", vocab, batch, window), steps)
     print(f"training: {speed:,.0f} tokens/s (batch {batch} x window {window}, "
           f"mixed_precision={config.training.mixed_precision}, median of {steps} steps)")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS so far: {peak:,.0f} MiB", flush=True)
+    print(f"peak RSS so far: {peak_rss_mib():,.0f} MiB", flush=True)
 
 
 def main() -> int:
@@ -98,7 +84,7 @@ def main() -> int:
     parser.add_argument("--data-dir", help="override the configs' data.dir")
     parser.add_argument("--steps", type=int, default=30, help="timed training steps")
     arguments = parser.parse_args()
-    print(f"host: {os.cpu_count()} CPUs; tensorflow {tf.__version__}, keras {keras.__version__}")
+    print(host_line())
     for model_dir in arguments.models:
         bench(model_dir, arguments.data_dir, arguments.steps)
     return 0

@@ -4,75 +4,67 @@ Usage (from the repository root, nothing else running):
     python bench/translation_bench.py --config configs/multi30k_de_en_gru_bahdanau.yaml --model DIR
 
 Prints:
-  - training throughput in target tokens/s: the median of timed steps on real
-    Multi30k batches of the config (tf.data autotune off; the first steps of
-    each bucket shape, which trace the graph, are not timed);
+  - training throughput in target tokens/s: the target tokens of the timed
+    steps over their summed time, on real Multi30k batches of the config
+    (cached beforehand, tf.data autotune off; the first step of each bucket
+    shape, which traces the graph, is not timed);
   - translation speed on the test set in sentences/s, greedy and beam 5
     (after a warm-up pass that compiles every shape);
   - peak resident memory.
 `--model` is a trained model directory (for realistic output lengths); without
 it a freshly initialised model of the config is used for the training figure
 only.
+
+`timed_training` and `translation_speed` are also used by the seq2seq workers
+of bench/joey_compare.py (bench/ours_side.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
+from common import host_line, peak_rss_mib, throughput, timed_fit, token_steps, without_autotune  # noqa: E402
 from seq2seq import config as config_lib  # noqa: E402
 from seq2seq.model_dirs import load_translation_model  # noqa: E402
 from seq2seq.textio import read_lines  # noqa: E402
 from seq2seq.training import configure_precision  # noqa: E402
 from seq2seq.translation.config import TranslationConfig  # noqa: E402
-from seq2seq.translation.training import batches, build_model, build_vocabularies, compile_model  # noqa: E402
+from seq2seq.translation.data import batches, build_vocabularies  # noqa: E402
+from seq2seq.translation.model import build_model  # noqa: E402
+from seq2seq.translation.training import compile_model  # noqa: E402
 from seq2seq.translation.translator import Translator  # noqa: E402
 
 
-def timed_fit(model, data) -> list[tuple[float, float]]:
-    """One epoch of `model.fit` over `data`; per step, (seconds from batch begin to end, cumulative target tokens)."""
-    records: list[tuple[float, float]] = []
+def timed_training(config: TranslationConfig, dataset, source, target, steps: int):
+    """Trains a fresh model of `config` on the first `steps` batches of `dataset`, timing each step.
 
-    class StepTimer(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            records.append((time.perf_counter() - self.started, float(logs["target_tokens"])))
-
-    model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[StepTimer()])
-    return records
+    The batches are cached beforehand (tf.data autotune off), so input
+    preparation is not timed; mixed precision as configured, float32 again
+    afterwards. Returns the model and the steps (`common.token_steps`: each
+    bucket shape's first, graph-tracing step is marked untimed).
+    """
+    configure_precision(config.training.mixed_precision)
+    model = build_model(config.model, len(source), len(target))
+    model.build()
+    compile_model(model, config)
+    data = without_autotune(dataset).take(steps).cache()
+    shapes = [tuple(batch[1].shape) for batch in data]  # fills the cache: input preparation is not timed
+    records = token_steps(timed_fit(model, data, "target_tokens"), shapes)
+    configure_precision(False)
+    return model, records
 
 
 def training_speed(config: TranslationConfig, source, target, steps: int) -> tuple[float, int]:
-    configure_precision(config.training.mixed_precision)
-    model = build_model(config, len(source), len(target))
-    model.build()
-    compile_model(model, config)
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    data = batches(config, "train", source, target, report=False).with_options(options).take(steps).cache()
-    list(data)  # fill the cache: input preparation is not timed
-    seen_shapes: set = set()
-    times = timed_fit(model, data)
-    shapes = [tuple(b[1].shape) for b in data]
-    per_step = []
-    previous_tokens = 0.0
-    for (seconds, cumulative), shape in zip(times, shapes):
-        tokens, previous_tokens = cumulative - previous_tokens, cumulative
-        if shape[1] in seen_shapes:  # skip each bucket's first (tracing) step
-            per_step.append((seconds, tokens))
-        seen_shapes.add(shape[1])
-    configure_precision(False)
-    total_seconds = sum(s for s, _ in per_step)
-    return sum(t for _, t in per_step) / total_seconds, len(per_step)
+    """Target tokens/s over the timed steps of the config's own training batches, and their number."""
+    _, records = timed_training(config, batches(config, "train", source, target, report=False), source, target,
+                                steps)
+    figures = throughput(records)
+    return figures["steady_tokens_per_s"], figures["timed_steps"]
 
 
 def translation_speed(model_dir: str, lines: list[str], beam: int) -> float:
@@ -92,12 +84,10 @@ def main() -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     arguments = parser.parse_args()
     config = config_lib.load(TranslationConfig, arguments.config, arguments.overrides)
-    print(f"host: {os.cpu_count()} CPUs; tensorflow {tf.__version__}, keras {keras.__version__}")
+    print(host_line())
     if arguments.model:
         _, source, target = load_translation_model(arguments.model)
     else:
-        from pathlib import Path
-
         source, target = build_vocabularies(config, Path(arguments.vocab_dir))
     speed, timed = training_speed(config, source, target, arguments.steps)
     print(f"training: {speed:,.0f} target tokens/s ({timed} timed steps, max_tokens "
@@ -108,7 +98,7 @@ def main() -> int:
         for beam in (1, 5):
             print(f"translate {files[0].name}: {translation_speed(arguments.model, lines, beam):,.1f} "
                   f"sentences/s ({'greedy' if beam == 1 else f'beam {beam}'}, {len(lines)} sentences)")
-    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB", flush=True)
+    print(f"peak RSS: {peak_rss_mib():,.0f} MiB", flush=True)
     return 0
 
 

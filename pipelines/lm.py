@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
 
 from seq2seq.errors import UserError
-from seq2seq.core.vocabulary import Vocabulary
+
+if TYPE_CHECKING:  # type hints only: pipelines use no model code
+    from seq2seq.core.vocabulary import TokenVocabulary
 
 
-def next_token_pairs(vocab: Vocabulary):
+def next_token_pairs(vocab: TokenVocabulary):
     """`Dataset[ids] -> Dataset[(inputs, targets)]`: inputs `<bos> w1..wn`, targets `w1..wn <eos>`.
 
     Every sentence is predicted as words plus `<eos>`, the token count used

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import tensorflow as tf
 
-from seq2seq.core.vocabulary import Vocabulary
+if TYPE_CHECKING:  # type hints only: pipelines use no model code
+    from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
 
 
 def read_text_lines(paths: Sequence[str | Path]) -> tf.data.Dataset:
@@ -27,7 +28,7 @@ def lookup_table(vocab: Vocabulary) -> tf.lookup.StaticHashTable:
     return tf.lookup.StaticHashTable(initializer, default_value=vocab.unk_id)
 
 
-def tokenize(vocab):
+def tokenize(vocab: TokenVocabulary):
     """`Dataset[str line] -> Dataset[int32 ids]` (no specials added).
 
     `vocab` is a word or character :class:`Vocabulary` (a lookup table) or a

@@ -181,6 +181,12 @@ class RNNConfig:
                              f"{self.cell} uses tanh. Received: activation={self.activation!r}")
 
 
+def require_unidirectional(rnn: RNNConfig, key: str, reason: str) -> None:
+    """Raises the config error for a core that must read left to right only."""
+    if rnn.bidirectional:
+        raise ValueError(f"key `{key}.bidirectional` must be false: {reason}.")
+
+
 @dataclasses.dataclass(frozen=True)
 class OptimizationConfig:
     """Training keys shared by language models and translators."""

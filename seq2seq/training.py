@@ -17,9 +17,17 @@ def configure_precision(mixed_precision: bool) -> None:
     keras.config.set_dtype_policy("mixed_bfloat16" if mixed_precision else "float32")
 
 
+def start_run(run_dir: str | Path, seed: int) -> Path:
+    """Creates the run folder and seeds Python, NumPy and the backend; returns the folder."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    return run_dir
+
+
 @contextlib.contextmanager
 def restored_dtype_policy():
-    """Puts the global Keras dtype policy back as it was when the block ends."""
+    """Puts the global Keras dtype policy back as it was when the block (or decorated function) ends."""
     previous = keras.config.dtype_policy()
     try:
         yield

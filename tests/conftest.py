@@ -1,4 +1,4 @@
-"""Shared fixtures: quiet TensorFlow, fixed seeds, a toy corpus and a tiny trained model."""
+"""Shared fixtures: quiet TensorFlow, fixed seeds, tiny trained models (helpers.py has the plain helpers)."""
 
 import os
 
@@ -9,7 +9,7 @@ from pathlib import Path  # noqa: E402
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
-DATA = Path(__file__).parent / "data"
+from helpers import DATA, toy_translation_config  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -59,23 +59,6 @@ def trained_lm_dir(tmp_path_factory) -> Path:
         "run_dir": str(run),
     })
     return train_language_model(config)
-
-
-def toy_translation_config(run_dir, **training):
-    """A tiny GRU + Bahdanau config over the toy German-English corpus in tests/data."""
-    from seq2seq import config as config_lib
-    from seq2seq.translation.config import TranslationConfig
-
-    return config_lib.from_dict(TranslationConfig, {
-        "data": {"dir": str(DATA), "train_prefix": "toy", "valid_prefix": "toy", "test_prefix": None},
-        "vocabulary": {"size": 60},
-        "model": {"embedding_dim": 16, "encoder": {"cell": "gru", "units": 16, "bidirectional": True},
-                  "decoder": {"cell": "gru", "units": 32}, "attention_units": 16, "dropout": 0.0},
-        "training": {"max_tokens": 200, "bucket_boundaries": [12, 24, 41], "epochs": 60,
-                     "learning_rate": 0.01, "label_smoothing": 0.0, "mixed_precision": False,
-                     "early_stopping_patience": 100, "lr_decay_factor": 1.0, **training},
-        "run_dir": str(run_dir),
-    })
 
 
 @pytest.fixture(scope="session")

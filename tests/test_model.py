@@ -5,17 +5,19 @@ import numpy as np
 import pytest
 
 from seq2seq.translation.model import Seq2SeqModel
-from seq2seq.core.recurrent import RecurrentStack
+from seq2seq.core.recurrent import RecurrentStack, core_arguments
+from seq2seq.core.specials import BOS_ID
 
 ATTENTIONS = ["none", "bahdanau", "luong"]
 
 
-def small_model(attention="bahdanau", encoder_cell="gru", decoder_cell="gru", **kwargs):
-    arguments = dict(source_vocab_size=13, target_vocab_size=11, embedding_dim=6, encoder_cell=encoder_cell,
-                     encoder_units=5, encoder_layers=2, bidirectional=True, decoder_cell=decoder_cell,
-                     decoder_units=7, decoder_layers=2, attention=attention, attention_units=4)
-    arguments.update(kwargs)
-    return Seq2SeqModel(**arguments)
+def small_model(attention="bahdanau", encoder_cell="gru", decoder_cell="gru", encoder_layers=2, decoder_layers=2,
+                decoder_units=7, **kwargs):
+    return Seq2SeqModel(source_vocab_size=13, target_vocab_size=11, embedding_dim=6,
+                        encoder={"cell": encoder_cell, "units": 5, "num_layers": encoder_layers,
+                                 "bidirectional": True},
+                        decoder={"cell": decoder_cell, "units": decoder_units, "num_layers": decoder_layers},
+                        attention=attention, attention_units=4, **kwargs)
 
 
 def batch():
@@ -58,10 +60,35 @@ def test_stepwise_decoding_matches_teacher_forcing(attention):
     model = small_model(attention, "lstm", "gru")
     inputs = batch()
     log_probs = np.asarray(keras.ops.log_softmax(model(inputs), axis=-1))
-    memory, keys, mask, carry = model.encode(inputs["source_ids"])
+    context, carry, first = model.encode(inputs["source_ids"])
+    np.testing.assert_array_equal(np.asarray(first), [BOS_ID, BOS_ID])
     for t in range(inputs["target_inputs"].shape[1]):
-        step_log_probs, _, carry = model.decode_step(inputs["target_inputs"][:, t], carry, memory, keys, mask)
+        step_log_probs, carry = model.decode_step(inputs["target_inputs"][:, t], carry, context)
         np.testing.assert_allclose(np.asarray(step_log_probs), log_probs[:, t], atol=1e-4)
+
+
+def test_get_config_keeps_every_constructor_argument():
+    """Compared with the arguments given (none at its default), not with a clone's config."""
+    encoder = {"cell": "simple", "units": 5, "num_layers": 2, "bidirectional": False, "dropout": 0.2,
+               "activation": "relu", "residual": True}
+    decoder = {"cell": "lstm", "units": 6, "num_layers": 3, "bidirectional": False, "dropout": 0.3,
+               "activation": "tanh", "residual": True}
+    arguments = dict(source_vocab_size=13, target_vocab_size=11, embedding_dim=6, encoder=encoder,
+                     decoder=decoder, attention="luong", attention_units=9, dropout=0.25, tie_embeddings=True)
+    config = Seq2SeqModel(**arguments).get_config()
+    assert {key: config[key] for key in arguments} == arguments
+    clone = Seq2SeqModel.from_config(config)
+    assert core_arguments(clone.encoder.core) == encoder and core_arguments(clone.decoder.core) == decoder
+    assert clone.decoder.attention_kind == "luong" and clone.decoder.attention_units == 9
+    assert clone.encoder.dropout == clone.decoder.dropout == 0.25 and clone.tie_embeddings
+
+
+def test_encoder_is_bidirectional_unless_told_otherwise():
+    assert Seq2SeqModel(source_vocab_size=5, target_vocab_size=5, encoder={"units": 3}).encoder.core.bidirectional
+    model = Seq2SeqModel(source_vocab_size=5, target_vocab_size=5, encoder={"units": 3, "bidirectional": False})
+    assert not model.encoder.core.bidirectional
+    with pytest.raises(ValueError, match="unidirectional"):
+        Seq2SeqModel(source_vocab_size=5, target_vocab_size=5, decoder={"bidirectional": True})
 
 
 def test_save_and_load_give_identical_outputs(tmp_path):

@@ -1,10 +1,9 @@
 """The recurrent core: shapes, masking, states, the Elman equations, serialization."""
 
-import keras
 import numpy as np
 import pytest
 
-from seq2seq.core.recurrent import RecurrentStack
+from seq2seq.core.recurrent import RNN_ARGUMENTS, RecurrentStack, core_arguments
 
 CELLS = ["simple", "lstm", "gru"]
 
@@ -48,29 +47,47 @@ def test_initial_state_continues_a_sequence():
     np.testing.assert_allclose(np.concatenate([first, second], 1), np.asarray(whole), atol=1e-5)
 
 
-def test_simple_cell_is_the_elman_equation():
-    """s_t = tanh(x_t·U + s_{t-1}·W + b), computed by hand from the layer's weights."""
-    core = RecurrentStack(cell="simple", units=4, num_layers=1)
-    x = np.random.rand(2, 5, 3).astype("float32")
+@pytest.mark.parametrize("activation, f", [("tanh", np.tanh), ("relu", lambda z: np.maximum(z, 0.0))])
+def test_simple_cell_is_the_elman_equation(activation, f):
+    """s_t = f(x_t·U + s_{t-1}·W + b), computed by hand from the layer's weights."""
+    core = RecurrentStack(cell="simple", units=4, num_layers=1, activation=activation)
+    x = np.random.rand(2, 5, 3).astype("float32") - 0.5
     outputs, _ = core(x)
     U, W, b = (np.asarray(w) for w in core.recurrent_layers[0].get_weights())
     state = np.zeros((2, 4), "float32")
     for t in range(5):
-        state = np.tanh(x[:, t] @ U + state @ W + b)
+        state = f(x[:, t] @ U + state @ W + b)
         np.testing.assert_allclose(np.asarray(outputs)[:, t], state, atol=1e-5)
 
 
-def test_relu_activation_and_residual_are_used():
-    core = RecurrentStack(cell="simple", units=4, num_layers=2, activation="relu", residual=True)
-    outputs, _ = core(np.random.rand(2, 3, 4).astype("float32"))
-    assert core.recurrent_layers[0].cell.activation is keras.activations.relu
-    assert tuple(outputs.shape) == (2, 3, 4)
+@pytest.mark.parametrize("cell", CELLS)
+def test_residual_adds_each_layers_input_to_its_output(cell):
+    """Layer 2's output is its own recurrent output plus its input (layer 1's output); layer 1 has no skip."""
+    x = np.random.rand(2, 3, 4).astype("float32")
+    residual = RecurrentStack(cell=cell, units=4, num_layers=2, residual=True)
+    plain = RecurrentStack(cell=cell, units=4, num_layers=2, residual=False)
+    outputs, _ = residual(x)
+    plain(x)
+    plain.set_weights(residual.get_weights())
+    plain_outputs, _ = plain(x)
+    first_layer_output = np.asarray(residual.recurrent_layers[0](x)[0])  # the input of layer 2
+    np.testing.assert_allclose(np.asarray(outputs) - np.asarray(plain_outputs), first_layer_output, atol=1e-5)
+    second_layer_output = np.asarray(residual.recurrent_layers[1](first_layer_output)[0])
+    np.testing.assert_allclose(np.asarray(outputs), second_layer_output + first_layer_output, atol=1e-5)
+    assert np.abs(first_layer_output).max() > 1e-3  # the difference checked above is not trivially 0
 
 
 def test_get_config_round_trip():
-    core = RecurrentStack(cell="gru", units=7, num_layers=3, bidirectional=True, dropout=0.1, residual=True)
-    clone = RecurrentStack.from_config(core.get_config())
-    assert clone.get_config() == core.get_config()
+    """Every constructor argument (none at its default) survives get_config -> from_config."""
+    arguments = dict(cell="simple", units=7, num_layers=3, bidirectional=True, dropout=0.1, activation="relu",
+                     residual=True, stateful=True)
+    core = RecurrentStack(**arguments)
+    config = core.get_config()
+    assert {key: config[key] for key in arguments} == arguments
+    clone = RecurrentStack.from_config(config)
+    assert {key: getattr(clone, key) for key in arguments} == arguments
+    assert core_arguments(clone) == {key: arguments[key] for key in RNN_ARGUMENTS}
+    assert set(RNN_ARGUMENTS) == set(arguments) - {"stateful"}
 
 
 def test_bad_arguments_name_the_argument():

@@ -14,8 +14,8 @@ BOS, EOS = 2, 3
 def trained():
     """A model fitted to copy short sequences (x y z -> x y z <eos>)."""
     keras.utils.set_random_seed(1)
-    model = Seq2SeqModel(source_vocab_size=10, target_vocab_size=10, embedding_dim=16, encoder_units=16,
-                         decoder_units=32, attention="bahdanau", attention_units=16)
+    model = Seq2SeqModel(source_vocab_size=10, target_vocab_size=10, embedding_dim=16, encoder={"units": 16},
+                         decoder={"units": 32}, attention="bahdanau", attention_units=16)
     rng = np.random.default_rng(0)
     sources = rng.integers(4, 10, size=(256, 4)).astype("int32")
     target_inputs = np.concatenate([np.full((256, 1), BOS), sources], 1).astype("int32")
@@ -31,7 +31,7 @@ SOURCES = np.array([[4, 5, 6, 7], [9, 8, 7, 0], [5, 5, 0, 0]], "int32")
 
 
 def test_greedy_copies_after_training(trained):
-    tokens, scores = greedy_search(trained, SOURCES, BOS, EOS, max_length=8)
+    tokens, scores = greedy_search(trained, SOURCES, EOS, max_length=8)
     tokens = np.asarray(tokens)
     assert tokens[0, :5].tolist() == [4, 5, 6, 7, EOS]
     assert tokens[0, 5:].tolist() == [0, 0, 0]  # padding after <eos>
@@ -39,16 +39,16 @@ def test_greedy_copies_after_training(trained):
 
 
 def test_greedy_equals_beam_of_one(trained):
-    greedy_tokens, greedy_scores = greedy_search(trained, SOURCES, BOS, EOS, max_length=8)
-    beam_tokens, beam_scores, _ = beam_search(trained, SOURCES, BOS, EOS, max_length=8, beam_size=1)
+    greedy_tokens, greedy_scores = greedy_search(trained, SOURCES, EOS, max_length=8)
+    beam_tokens, beam_scores, _ = beam_search(trained, SOURCES, EOS, max_length=8, beam_size=1)
     np.testing.assert_array_equal(np.asarray(beam_tokens)[:, 0], np.asarray(greedy_tokens))
     np.testing.assert_allclose(np.asarray(beam_scores)[:, 0], np.asarray(greedy_scores), rtol=1e-5)
 
 
 @pytest.mark.parametrize("beam_size", [2, 5])
 def test_beam_never_scores_below_greedy(trained, beam_size):
-    _, greedy_scores = greedy_search(trained, SOURCES, BOS, EOS, max_length=8)
-    tokens, scores, _ = beam_search(trained, SOURCES, BOS, EOS, max_length=8, beam_size=beam_size)
+    _, greedy_scores = greedy_search(trained, SOURCES, EOS, max_length=8)
+    tokens, scores, _ = beam_search(trained, SOURCES, EOS, max_length=8, beam_size=beam_size)
     assert np.all(np.asarray(scores)[:, 0] >= np.asarray(greedy_scores) - 1e-5)
     # n-best: distinct hypotheses, sorted best first.
     scores = np.asarray(scores)
@@ -58,7 +58,7 @@ def test_beam_never_scores_below_greedy(trained, beam_size):
 
 
 def test_beam_scores_are_the_sum_of_token_log_probs(trained):
-    tokens, scores, _ = beam_search(trained, SOURCES[:1], BOS, EOS, max_length=8, beam_size=3)
+    tokens, scores, _ = beam_search(trained, SOURCES[:1], EOS, max_length=8, beam_size=3)
     hypothesis = np.asarray(tokens)[0, 1]
     length = int(np.argmax(hypothesis == EOS)) + 1 if EOS in hypothesis else len(hypothesis)
     target_inputs = np.concatenate([[BOS], hypothesis[:length - 1]])[None].astype("int32")
@@ -69,14 +69,16 @@ def test_beam_scores_are_the_sum_of_token_log_probs(trained):
 
 
 def test_searcher_compiles_and_samples_reproducibly(trained):
-    greedy = Searcher(trained, BOS, EOS, beam_size=1, max_length_ratio=1.0, max_length_offset=2)
+    greedy = Searcher(trained, EOS, beam_size=1, max_length_ratio=1.0, max_length_offset=2)
     output = greedy.predict_on_batch(SOURCES)
     assert output["tokens"].shape == (3, 1, 6)
-    beam = Searcher(trained, BOS, EOS, beam_size=4, alpha=0.6)
+    beam = Searcher(trained, EOS, beam_size=4, alpha=0.6)
     assert beam.predict_on_batch(SOURCES)["tokens"].shape == (3, 4, 16)
-    first = Searcher(trained, BOS, EOS, temperature=1.5, seed=3).predict_on_batch(SOURCES)["tokens"]
-    again = Searcher(trained, BOS, EOS, temperature=1.5, seed=3).predict_on_batch(SOURCES)["tokens"]
+    first = Searcher(trained, EOS, temperature=1.5, seed=3).predict_on_batch(SOURCES)["tokens"]
+    again = Searcher(trained, EOS, temperature=1.5, seed=3).predict_on_batch(SOURCES)["tokens"]
+    other = Searcher(trained, EOS, temperature=1.5, seed=4).predict_on_batch(SOURCES)["tokens"]
     np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
 
 
 @pytest.mark.parametrize("attention", ["none", "luong"])
@@ -86,14 +88,14 @@ def test_beam_search_works_for_every_attention(attention):
     (Bahdanau attention is covered by the tests above.)
     """
     keras.utils.set_random_seed(2)
-    model = Seq2SeqModel(source_vocab_size=10, target_vocab_size=10, embedding_dim=8, encoder_units=8,
-                         decoder_units=16, attention=attention, attention_units=8)
+    model = Seq2SeqModel(source_vocab_size=10, target_vocab_size=10, embedding_dim=8, encoder={"units": 8},
+                         decoder={"units": 16}, attention=attention, attention_units=8)
     model({"source_ids": SOURCES, "target_inputs": SOURCES})  # build, as loading a saved model does
-    greedy_tokens, greedy_scores = greedy_search(model, SOURCES, BOS, EOS, max_length=6)
-    beam_tokens, beam_scores, _ = beam_search(model, SOURCES, BOS, EOS, max_length=6, beam_size=1)
+    greedy_tokens, greedy_scores = greedy_search(model, SOURCES, EOS, max_length=6)
+    beam_tokens, beam_scores, _ = beam_search(model, SOURCES, EOS, max_length=6, beam_size=1)
     np.testing.assert_array_equal(np.asarray(beam_tokens)[:, 0], np.asarray(greedy_tokens))
     np.testing.assert_allclose(np.asarray(beam_scores)[:, 0], np.asarray(greedy_scores), rtol=1e-5)
-    result = Searcher(model, BOS, EOS, beam_size=3).search(SOURCES)  # compiled, as `translate` runs it
+    result = Searcher(model, EOS, beam_size=3).search(SOURCES)  # compiled, as `translate` runs it
     assert result["tokens"].shape[:2] == (3, 3)
     assert np.all(np.isfinite(result["scores"]))
     assert np.all(np.diff(result["normalized_scores"], axis=1) <= 1e-6)  # best first

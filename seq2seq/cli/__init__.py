@@ -32,28 +32,27 @@ def _quiet_tensorflow() -> None:
         os.close(devnull)
 
 
-def _positive_int(name: str):
-    def parse(text: str) -> int:
+def _positive(kind: type, name: str):
+    """An argparse type: a whole number at least 1 (`int`) or a number above 0 (`float`)."""
+    def parse(text: str):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number. Received: {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be at least 1. Received: {value}")
+            noun = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{name} must be {noun}. Received: {text!r}") from None
+        if not value > 0:
+            limit = "at least 1" if kind is int else "above 0"
+            raise argparse.ArgumentTypeError(f"{name} must be {limit}. Received: {value}")
         return value
     return parse
+
+
+def _positive_int(name: str):
+    return _positive(int, name)
 
 
 def _positive_float(name: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number. Received: {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{name} must be above 0. Received: {value}")
-        return value
-    return parse
+    return _positive(float, name)
 
 
 def _config_arguments(parser: argparse.ArgumentParser, example: str) -> None:

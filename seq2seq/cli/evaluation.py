@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -108,18 +107,10 @@ def _tfds_data(arguments) -> tuple[list[str], list[list[str]]]:
 
 def _translate(arguments, sources: list[str]) -> dict:
     from seq2seq.model_dirs import load_translation_model
-    from seq2seq.cli.translation import make_translator, truncation_note
-    from seq2seq.translation.translator import stderr_progress
-
+    from seq2seq.cli.translation import make_translator, translate_with_progress, truncation_note
     model, source_vocab, target_vocab = load_translation_model(arguments.model)
     translator = make_translator(arguments, model, source_vocab, target_vocab)
-    update, close = stderr_progress(len(sources))
-    started = time.perf_counter()
-    try:
-        results = translator.translate(sources, arguments.batch_size, update)
-    finally:
-        close()
-    seconds = time.perf_counter() - started
+    results, seconds = translate_with_progress(translator, sources, arguments.batch_size)
     if translator.stats.truncated:
         print(f"warning: {truncation_note(translator.stats.truncated, arguments.max_source_tokens)}",
               file=sys.stderr)

@@ -90,26 +90,33 @@ def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 
                       language_model=language_model, lm_weight=arguments.lm_weight)
 
 
+def translate_with_progress(translator, lines: list[str], batch_size: int, progress: bool = True):
+    """`(results, seconds)` of translating `lines`, with a progress bar on stderr when `progress`."""
+    from seq2seq.translation.translator import stderr_progress
+
+    update, close = stderr_progress(len(lines)) if progress else (None, lambda: None)
+    started = time.perf_counter()
+    try:
+        results = translator.translate(lines, batch_size, update)
+    finally:
+        close()
+    return results, time.perf_counter() - started
+
+
 def truncation_note(count: int, limit: int) -> str:
     return f"{count} source lines longer than {limit} subwords were truncated (--max-source-tokens)"
 
 
 def translate(arguments) -> int:
     from seq2seq.model_dirs import load_translation_model
-    from seq2seq.translation.translator import stderr_progress
 
     if arguments.n_best > arguments.beam:
         raise UserError(f"--n-best ({arguments.n_best}) must not exceed --beam ({arguments.beam}).")
     model, source_vocab, target_vocab = load_translation_model(arguments.model or default_model())
     translator = make_translator(arguments, model, source_vocab, target_vocab, n_best=arguments.n_best)
     lines = read_lines(arguments.input, errors=arguments.errors)
-    update, close = stderr_progress(len(lines)) if arguments.input != "-" else (None, lambda: None)
-    started = time.perf_counter()
-    try:
-        results = translator.translate(lines, arguments.batch_size, update)
-    finally:
-        close()
-    elapsed = time.perf_counter() - started
+    results, elapsed = translate_with_progress(translator, lines, arguments.batch_size,
+                                               progress=arguments.input != "-")
 
     def write(handle):
         for number, hypotheses in enumerate(results):

@@ -6,10 +6,11 @@ together with its figures.
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 from typing import Sequence
+
+from seq2seq.history import history_columns, read_history
 
 
 def _pyplot():
@@ -65,21 +66,9 @@ def read_training_history(model_dir: str | Path) -> dict[str, list[float]] | Non
     for folder in (Path(model_dir), Path(model_dir).parent):
         path = folder / "history.csv"
         if path.is_file():
-            with open(path, newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
-            if not rows:
-                return None
-            columns = {key: [_number(row.get(key)) for row in rows] for key in rows[0] if key is not None}
-            return columns
+            rows = read_history(path)
+            return history_columns(rows) if rows else None
     return None
-
-
-def _number(cell) -> float:
-    """A CSV cell as a float; NaN for empty, "NA" (Keras' CSVLogger) or malformed cells."""
-    try:
-        return float(cell)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def training_curves(history: dict[str, list[float]]) -> bytes:

@@ -7,13 +7,11 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from seq2seq import __version__
 from seq2seq.errors import UserError
+from seq2seq.textio import atomic_directory
 
 SCHEMA = "seq2seq-evaluation-report/1"
 SCHEMA_FILE = Path(__file__).with_name("report_schema.json")
@@ -87,20 +85,11 @@ def write_report(directory: str | Path, report: dict, overwrite: bool = False,
     directory = Path(directory)
     if directory.exists() and not overwrite:
         raise UserError(f"{directory}: exists; pass --overwrite to replace the report there.")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
-    os.chmod(temporary, 0o755)
-    try:
+    with atomic_directory(directory) as temporary:
         (temporary / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         (temporary / "report.md").write_text(markdown(report), encoding="utf-8")
         for name, png in (figures or {}).items():
             (temporary / name).write_bytes(png)
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(temporary, directory)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
     return directory
 
 

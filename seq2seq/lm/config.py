@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from seq2seq.config import OptimizationConfig, RNNConfig, nested, option
+from seq2seq.config import OptimizationConfig, RNNConfig, nested, option, require_unidirectional
 from seq2seq.core.specials import TOKEN_LEVELS
 
 
@@ -52,9 +52,7 @@ class LMModelConfig:
     tie_embeddings: bool = option(False)
 
     def __post_init__(self):
-        if self.rnn.bidirectional:
-            raise ValueError("key `model.rnn.bidirectional` must be false for a language model: "
-                             "it predicts the next token from the past only.")
+        require_unidirectional(self.rnn, "model.rnn", "a language model predicts the next token from the past only")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,6 +9,7 @@ from keras import layers, ops
 
 from seq2seq.core.likelihood import TokenLogProbs
 from seq2seq.core.output import OutputProjection
+from seq2seq.core.embedding import embedding_with_dropout
 from seq2seq.core.recurrent import RecurrentStack
 
 LEGACY_RNN_KEYS = ("cell", "units", "num_layers", "dropout", "activation", "residual")
@@ -57,8 +58,7 @@ class RNNLanguageModel(keras.Model):
         rnn = dict(rnn or {})
         policy = self.dtype_policy  # sublayers follow the model's own policy, not the global one
         dropout = rnn.get("dropout", 0.0)
-        self.embedding = layers.Embedding(vocab_size, embedding_dim, name="embedding", dtype=policy)
-        self.embedding_dropout = layers.Dropout(dropout, name="embedding_dropout", dtype=policy)
+        self.embedding, self.embedding_dropout = embedding_with_dropout(vocab_size, embedding_dim, dropout, policy)
         self.core = RecurrentStack(**rnn, stateful=stateful, name="core", dtype=policy)
         self.output_dropout = layers.Dropout(dropout, name="output_dropout", dtype=policy)
         self.head = OutputProjection(vocab_size=vocab_size, units=self.core.output_units, embedding=self.embedding,

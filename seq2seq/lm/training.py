@@ -22,7 +22,7 @@ from seq2seq.lm.model import RNNLanguageModel, build_model
 from seq2seq.model_dirs import load_vocabulary, save_language_model, vocabulary_file_name
 from seq2seq.textio import read_lines
 from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
-                              progress_verbosity, restored_dtype_policy, standard_callbacks)
+                              progress_verbosity, restored_dtype_policy, standard_callbacks, start_run)
 
 
 class LMCorpus:
@@ -112,17 +112,11 @@ def warm_start(model: RNNLanguageModel, vocab, directory: str) -> None:
     copy_weights(model, source, directory)
 
 
+@restored_dtype_policy()
 def train_language_model(config: LMConfig) -> Path:
     """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
-    with restored_dtype_policy():
-        return _train(config)
-
-
-def _train(config: LMConfig) -> Path:
     training = config.training
-    run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(training.seed)
+    run_dir = start_run(config.run_dir, training.seed)
     configure_precision(training.mixed_precision)
 
     corpus = LMCorpus(config.data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from seq2seq.config import OptimizationConfig, RNNConfig, nested, option
+from seq2seq.config import OptimizationConfig, RNNConfig, nested, option, require_unidirectional
 from seq2seq.core.specials import ATTENTIONS, SUBWORD_MODEL_TYPES
 
 
@@ -70,9 +70,7 @@ class TranslationModelConfig:
     tie_embeddings: bool = option(False)
 
     def __post_init__(self):
-        if self.decoder.bidirectional:
-            raise ValueError("key `model.decoder.bidirectional` must be false: the decoder "
-                             "generates left to right.")
+        require_unidirectional(self.decoder, "model.decoder", "the decoder generates left to right")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,6 +6,7 @@ import keras
 from keras import layers, ops
 
 from seq2seq.core.attention import ATTENTIONS, make_attention
+from seq2seq.core.embedding import embedding_with_dropout
 from seq2seq.core.recurrent import RecurrentStack, core_arguments
 
 
@@ -56,8 +57,7 @@ class RNNDecoder(layers.Layer):
         self.attention_units = attention_units
         self.dropout = dropout
         policy = self.dtype_policy
-        self.embedding = layers.Embedding(vocab_size, embedding_dim, name="embedding", dtype=policy)
-        self.embedding_dropout = layers.Dropout(dropout, name="embedding_dropout", dtype=policy)
+        self.embedding, self.embedding_dropout = embedding_with_dropout(vocab_size, embedding_dim, dropout, policy)
         self.core = RecurrentStack(**(rnn or {}), name="core", dtype=policy)
         if self.core.bidirectional:
             raise ValueError("the decoder's core must be unidirectional: it generates left to right.")

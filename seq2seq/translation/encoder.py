@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from seq2seq.core.embedding import embedding_with_dropout
 from seq2seq.core.recurrent import RecurrentStack, core_arguments
 from seq2seq.core.specials import PAD_ID
 
@@ -35,8 +36,7 @@ class RNNEncoder(layers.Layer):
         self.embedding_dim = embedding_dim
         self.dropout = dropout
         policy = self.dtype_policy
-        self.embedding = layers.Embedding(vocab_size, embedding_dim, name="embedding", dtype=policy)
-        self.embedding_dropout = layers.Dropout(dropout, name="embedding_dropout", dtype=policy)
+        self.embedding, self.embedding_dropout = embedding_with_dropout(vocab_size, embedding_dim, dropout, policy)
         self.core = RecurrentStack(**{"bidirectional": True, **(rnn or {})}, name="core", dtype=policy)
 
     @property

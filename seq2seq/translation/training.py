@@ -6,8 +6,6 @@ import shutil
 import warnings
 from pathlib import Path
 
-import keras
-
 from seq2seq import config as config_lib
 from seq2seq.callbacks import EpochCheckpoints, KeepBest, Throughput, ValidationBleu
 from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
@@ -15,7 +13,7 @@ from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.errors import UserError
 from seq2seq.model_dirs import save_translation_model
 from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
-                              progress_verbosity, restored_dtype_policy, standard_callbacks)
+                              progress_verbosity, restored_dtype_policy, standard_callbacks, start_run)
 from seq2seq.translation.config import TranslationConfig
 from seq2seq.translation.data import batches, build_vocabularies, text_pairs
 from seq2seq.translation.model import Seq2SeqModel, build_model
@@ -58,17 +56,11 @@ def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, sou
                           tensorboard_dir=run_dir / "tensorboard", print_fn=lambda text: print(text, flush=True))
 
 
+@restored_dtype_policy()
 def train_translation_model(config: TranslationConfig) -> Path:
     """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
-    with restored_dtype_policy():
-        return _train(config)
-
-
-def _train(config: TranslationConfig) -> Path:
     training = config.training
-    run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(training.seed)
+    run_dir = start_run(config.run_dir, training.seed)
     source, target = build_vocabularies(config, run_dir)
     config_lib.save(config, run_dir / "config.yaml")
     train = batches(config, "train", source, target)

@@ -1,0 +1,138 @@
+"""Config meets code in one place: every `model.*` key of a config reaches the built layers.
+
+Each key of the model sections is mapped to where it must show up in the
+built model's layers (their `get_config()` or their class). A key without an
+entry here fails the test, and so does a key that `build_model` drops (the
+layer then keeps its default, which every config below differs from).
+"""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from seq2seq import config as config_lib
+from seq2seq.core.attention import AdditiveAttention, MultiplicativeAttention
+from seq2seq.core.recurrent import RNN_ARGUMENTS
+from seq2seq.lm import model as lm_model
+from seq2seq.lm.config import LMConfig, LMModelConfig
+from seq2seq.translation import model as translation_model
+from seq2seq.translation.config import TranslationConfig, TranslationModelConfig
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+ATTENTION_CLASSES = {"none": type(None), "bahdanau": AdditiveAttention, "luong": MultiplicativeAttention}
+
+
+def lm_reached(model) -> dict[str, list]:
+    """Config key -> the values the built language model holds for it."""
+    core = model.core.get_config()
+    reached = {f"rnn.{name}": [core[name]] for name in RNN_ARGUMENTS}
+    reached["rnn.dropout"] += [model.embedding_dropout.get_config()["rate"],
+                               model.output_dropout.get_config()["rate"]]
+    reached["embedding_dim"] = [model.embedding.get_config()["output_dim"]]
+    reached["tie_embeddings"] = [model.head.get_config()["tie_embeddings"]]
+    return reached
+
+
+def translation_reached(model) -> dict[str, list]:
+    """Config key -> the values the built translation model holds for it."""
+    reached = {}
+    for side in ("encoder", "decoder"):
+        core = getattr(model, side).core.get_config()
+        reached.update({f"{side}.{name}": [core[name]] for name in RNN_ARGUMENTS})
+    decoder = model.decoder
+    reached["embedding_dim"] = [model.encoder.embedding.get_config()["output_dim"],
+                                decoder.embedding.get_config()["output_dim"]]
+    reached["dropout"] = [layer.get_config()["rate"] for layer in
+                          (model.encoder.embedding_dropout, decoder.embedding_dropout, decoder.output_dropout)]
+    attention_class = type(decoder.attention)
+    reached["attention"] = [next(kind for kind, cls in ATTENTION_CLASSES.items() if cls is attention_class)]
+    if isinstance(decoder.attention, AdditiveAttention):  # the score size of additive attention only
+        reached["attention_units"] = [decoder.attention.get_config()["units"]]
+    else:
+        reached["attention_units"] = [None]
+    reached["tie_embeddings"] = [model.head.get_config()["tie_embeddings"]]
+    return reached
+
+
+def flat_fields(config, prefix: str = "") -> dict:
+    """`{"encoder.units": 256, ...}` for a (nested) config dataclass."""
+    values = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            values.update(flat_fields(value, f"{prefix}{field.name}."))
+        else:
+            values[prefix + field.name] = value
+    return values
+
+
+def check_every_key_arrives(model_config, reached: dict[str, list]) -> None:
+    expected = flat_fields(model_config)
+    assert sorted(reached) == sorted(expected), "every model key needs an entry in the test's map"
+    for key, value in expected.items():
+        if key == "attention_units" and reached[key] == [None]:
+            continue  # only additive attention has a score size of its own
+        assert reached[key] == [value] * len(reached[key]), f"model.{key}={value!r} did not reach the layers"
+
+
+def build_lm(model_config):
+    model = lm_model.build_model(model_config, vocab_size=30)
+    model.build((None, None))
+    return model
+
+
+def build_translator(model_config):
+    model = translation_model.build_model(model_config, source_vocab_size=30, target_vocab_size=40)
+    model.build()
+    return model
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("lm_*.yaml")), ids=lambda path: path.name)
+def test_every_lm_config_key_reaches_the_model(path):
+    model_config = config_lib.load(LMConfig, path).model
+    check_every_key_arrives(model_config, lm_reached(build_lm(model_config)))
+
+
+@pytest.mark.parametrize("path", sorted(set(CONFIGS.glob("*.yaml")) - set(CONFIGS.glob("lm_*.yaml"))),
+                         ids=lambda path: path.name)
+def test_every_translation_config_key_reaches_the_model(path):
+    model_config = config_lib.load(TranslationConfig, path).model
+    check_every_key_arrives(model_config, translation_reached(build_translator(model_config)))
+
+
+def changed(cls, data: dict):
+    """A model config from `data`, checked to differ from the defaults in every key it sets."""
+    config = config_lib.from_dict(cls, data)
+    defaults = flat_fields(cls())
+    for key, value in flat_fields(config).items():
+        if key not in ("rnn.bidirectional", "decoder.bidirectional"):  # these must stay false
+            assert value != defaults[key], f"{key} is still its default"
+    return config
+
+
+def test_every_lm_option_changed_from_its_default_reaches_the_model():
+    config = changed(LMModelConfig, {
+        "embedding_dim": 6, "tie_embeddings": True,
+        "rnn": {"cell": "simple", "units": 10, "num_layers": 3, "dropout": 0.25, "activation": "relu",
+                "residual": True}})
+    check_every_key_arrives(config, lm_reached(build_lm(config)))
+
+
+@pytest.mark.parametrize("encoder_cell,decoder_cell,attention", [("simple", "gru", "luong"),
+                                                                   ("gru", "simple", "none")])
+def test_every_translation_option_changed_from_its_default_reaches_the_model(encoder_cell, decoder_cell,
+                                                                             attention):
+    def side(cell, units):
+        return {"cell": cell, "units": units, "num_layers": 2, "dropout": 0.15, "residual": True,
+                **({"activation": "relu"} if cell == "simple" else {})}
+
+    config = config_lib.from_dict(TranslationModelConfig, {
+        "embedding_dim": 6, "encoder": {**side(encoder_cell, 5), "bidirectional": True},
+        "decoder": side(decoder_cell, 7), "attention": attention, "attention_units": 9, "dropout": 0.35,
+        "tie_embeddings": True})
+    defaults = flat_fields(TranslationModelConfig())
+    same = {key for key, value in flat_fields(config).items() if value == defaults[key]}
+    gated_side = "decoder" if encoder_cell == "simple" else "encoder"  # activation needs cell: simple
+    assert same == {"decoder.bidirectional", f"{gated_side}.activation"}  # the other case changes the latter
+    check_every_key_arrives(config, translation_reached(build_translator(config)))

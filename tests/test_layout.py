@@ -1,0 +1,101 @@
+"""The layout shows the architecture: imports point one way, modules are short and documented.
+
+Layers, lowest first (a module may import its own layer and those below):
+
+    errors, textio, history      the lowest layer
+    config, core                 typed configs; the shared model pieces
+    pipelines                    tf.data steps (of seq2seq: the lowest layer only)
+    lm, translation (models)     the two model kinds
+    model_dirs, training, callbacks
+    lm, translation (the rest)   training, scoring, generation, translating
+    evaluation                   scores and reports
+    cli                          the command line
+
+Imports under `if TYPE_CHECKING:` are type hints, not dependencies, and are not counted.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+MODULES = sorted(path for folder in ("seq2seq", "pipelines", "bench") for path in (ROOT / folder).rglob("*.py"))
+LOWEST = ("seq2seq.errors", "seq2seq.textio", "seq2seq.history")
+FORBIDDEN = {  # importer prefix -> prefixes it must not import
+    "seq2seq.errors": ("seq2seq.",),
+    "seq2seq.core": ("seq2seq.lm", "seq2seq.translation", "seq2seq.evaluation", "seq2seq.cli",
+                     "seq2seq.model_dirs", "seq2seq.training", "seq2seq.callbacks", "seq2seq.config", "pipelines"),
+    "seq2seq.config": ("seq2seq.lm", "seq2seq.translation", "seq2seq.evaluation", "seq2seq.cli",
+                       "seq2seq.model_dirs", "seq2seq.training", "pipelines"),
+    "seq2seq.lm.model": ("seq2seq.model_dirs", "seq2seq.training", "seq2seq.translation", "pipelines"),
+    "seq2seq.translation.model": ("seq2seq.model_dirs", "seq2seq.training", "seq2seq.lm", "pipelines"),
+    "seq2seq.translation.encoder": ("seq2seq.model_dirs", "seq2seq.training", "seq2seq.lm", "pipelines"),
+    "seq2seq.translation.decoder": ("seq2seq.model_dirs", "seq2seq.training", "seq2seq.lm", "pipelines"),
+    "seq2seq.lm": ("seq2seq.evaluation", "seq2seq.cli"),
+    "seq2seq.translation": ("seq2seq.evaluation", "seq2seq.cli"),
+    "seq2seq.model_dirs": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.training"),
+    "seq2seq.training": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
+    "seq2seq.callbacks": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
+    "seq2seq.evaluation": ("seq2seq.cli",),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Modules imported anywhere in the file (functions included), except under TYPE_CHECKING."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = {id(node) for branch in ast.walk(tree) if isinstance(branch, ast.If)
+               and getattr(branch.test, "id", None) == "TYPE_CHECKING" for node in ast.walk(branch)}
+    names = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def starts(name: str, prefix: str) -> bool:
+    return name == prefix.rstrip(".") or name.startswith(prefix if prefix.endswith(".") else prefix + ".")
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if not p.is_relative_to(ROOT / "bench")],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_point_one_way(path):
+    name = module_name(path)
+    imported = {module for module in imported_modules(path) if starts(module, "seq2seq") or starts(module, "pipelines")}
+    if name.startswith("pipelines"):
+        allowed = LOWEST + ("pipelines",)
+        wrong = [module for module in imported if not any(starts(module, prefix) for prefix in allowed)
+                 and module != "seq2seq"]
+        assert not wrong, f"{name} may use only {LOWEST} of seq2seq; imports {wrong}"
+    for importer, forbidden in FORBIDDEN.items():
+        if starts(name, importer):
+            wrong = [module for module in imported if any(starts(module, prefix) for prefix in forbidden)]
+            assert not wrong, f"{name} must not import {wrong}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_modules_are_short_and_say_what_they_hold(path):
+    text = path.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 320, f"{path.name}: {len(text.splitlines())} lines; split it by concept"
+    docstring = ast.get_docstring(ast.parse(text))
+    assert docstring and len(docstring) > 20, f"{path.name} needs a module docstring saying what it holds"
+
+
+def test_the_readme_layout_names_every_package_and_module():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):]
+    layout = layout[:layout.index("\n## ", 4)] if "\n## " in layout[4:] else layout
+    for path in MODULES:
+        if path.is_relative_to(ROOT / "seq2seq") and path.name != "__main__.py":
+            shown = path.parent.name + "/" if path.name == "__init__.py" else path.name
+            assert shown in layout, f"README's Layout section does not show {path.relative_to(ROOT)}"
