@@ -227,7 +227,8 @@ def joey_train_worker(job: dict) -> dict:
     log = (model_dir / "train.log").read_text(encoding="utf-8")
     logged = [float(value) for value in re.findall(r"Tokens per Sec:\s*([0-9.]+)", log)]
     return {**throughput(steps), "parameters": info.get("parameters"),
-            "log_tokens_per_s": logged[-1] if logged else None, "checkpoint": str(model_dir / "latest.ckpt"), "sentencepiece": patched,
+            "log_tokens_per_s": logged[-1] if logged else None, "checkpoint": str(model_dir / "latest.ckpt"),
+            "sentencepiece": patched,
             "threads": f"torch intra-op {torch.get_num_threads()}, inter-op {torch.get_num_interop_threads()}"}
 
 

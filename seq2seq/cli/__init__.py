@@ -72,6 +72,11 @@ def _decoding_arguments(parser: argparse.ArgumentParser) -> None:
                         help="longer sources are truncated (with a warning count)")
     parser.add_argument("--lm", help="target-side language model for shallow fusion (same target vocabulary)")
     parser.add_argument("--lm-weight", type=float, default=0.2, help="weight of the language model's log-probs")
+    parser.add_argument("--temperature", type=_positive_float("--temperature"), default=None,
+                        help="sample translations from softmax(logits / T) instead of searching (needs --beam 1)")
+    parser.add_argument("--top-k", type=_positive_int("--top-k"), default=None,
+                        help="sample from the K most likely tokens at each step (needs --beam 1)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed: the same seed gives the same samples")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -125,7 +125,9 @@ def _translate(arguments, sources: list[str]) -> dict:
                      "max_length_ratio": arguments.max_length_ratio,
                      "max_length_offset": arguments.max_length_offset, "batch_size": arguments.batch_size,
                      "max_source_tokens": arguments.max_source_tokens, "truncated": translator.stats.truncated,
-                     "lm": arguments.lm, "lm_weight": arguments.lm_weight if arguments.lm else None},
+                     "lm": arguments.lm, "lm_weight": arguments.lm_weight if arguments.lm else None,
+                     "temperature": arguments.temperature, "top_k": arguments.top_k,
+                     "seed": arguments.seed if arguments.temperature or arguments.top_k else None},
         "timing": {"seconds": seconds, "sentences_per_second": len(sources) / max(seconds, 1e-9)},
     }
 

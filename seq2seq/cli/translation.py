@@ -61,7 +61,7 @@ def default_model() -> Path:
     Quickstart) and to the source tree this package runs from (an editable
     install); a `pip install` without the repository has no model.
     """
-    candidates = [Path.cwd() / DEFAULT_MODEL, Path(__file__).resolve().parents[1] / DEFAULT_MODEL]
+    candidates = [Path.cwd() / DEFAULT_MODEL, Path(__file__).resolve().parents[2] / DEFAULT_MODEL]
     for candidate in candidates:
         if (candidate / "manifest.json").is_file():
             return candidate
@@ -73,9 +73,13 @@ def default_model() -> Path:
 
 
 def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 1):
-    """A `Translator` from the decoding options (`--beam`, `--alpha`, ..., `--lm`, `--lm-weight`)."""
+    """A `Translator` from the decoding options (`--beam`, `--alpha`, ..., `--temperature`, `--top-k`, `--lm`)."""
     from seq2seq.translation.translator import Translator
 
+    sampling = arguments.temperature is not None or arguments.top_k is not None
+    if sampling and arguments.beam != 1:
+        raise UserError(f"--temperature and --top-k sample one translation per sentence; pass --beam 1 "
+                        f"(received --beam {arguments.beam}).")
     language_model = None
     if arguments.lm is not None:
         from seq2seq.model_dirs import load_language_model
@@ -87,6 +91,8 @@ def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 
                       alpha=arguments.alpha, max_length_ratio=arguments.max_length_ratio,
                       max_length_offset=arguments.max_length_offset,
                       max_source_tokens=arguments.max_source_tokens,
+                      temperature=arguments.temperature, top_k=arguments.top_k,
+                      seed=arguments.seed if sampling else None,
                       language_model=language_model, lm_weight=arguments.lm_weight)
 
 

@@ -105,7 +105,7 @@ def make_attention(kind: str, units: int, dtype=None) -> layers.Layer | None:
     if kind not in ATTENTIONS:
         raise ValueError(f"`attention` must be one of {ATTENTIONS}. Received: attention={kind!r}")
     if kind == "bahdanau":
-        return AdditiveAttention(units, name="attention", dtype=dtype)
+        return AdditiveAttention(units=units, name="attention", dtype=dtype)
     if kind == "luong":
-        return MultiplicativeAttention(units, name="attention", dtype=dtype)
+        return MultiplicativeAttention(units=units, name="attention", dtype=dtype)
     return None

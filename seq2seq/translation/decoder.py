@@ -62,7 +62,7 @@ class RNNDecoder(layers.Layer):
         if self.core.bidirectional:
             raise ValueError("the decoder's core must be unidirectional: it generates left to right.")
         units = self.core.units
-        self.attention = make_attention(attention, attention_units if attention == "bahdanau" else units,
+        self.attention = make_attention(kind=attention, units=attention_units if attention == "bahdanau" else units,
                                         dtype=policy)
         self.combine = (layers.Dense(units, activation="tanh", name="combine", dtype=policy)
                         if attention != "none" else None)

@@ -1,0 +1,133 @@
+"""Search rules checked on hand-made numbers: the length penalty, the output-length limit, top-k sampling.
+
+The searchable model here is `helpers.FixedStepModel`: at output position t
+every row gets the same fixed log-probabilities, whatever came before, so
+the score of each hypothesis can be worked out on paper.
+Ids: 0 <pad>, 1 <unk>, 2 <bos>, 3 <eos>, 4 "x".
+"""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import FixedStepModel
+from seq2seq.core.search import Searcher, beam_search, greedy_search, length_penalty, max_target_length, sample
+
+EOS, X = 3, 4
+INPUTS = np.ones((2, 3), "int32")  # two rows; the fixed model ignores the input ids
+
+# Step 1: <eos> 0.5, "x" 0.45. Step 2 onwards: <eos> 0.99.
+#   short hypothesis "<eos>":   log 0.5                = -0.6931
+#   long hypothesis "x <eos>":  log 0.45 + log 0.99    = -0.7985 - 0.0101 = -0.8086
+SHORT_OR_LONG = np.log([[0.01, 0.02, 0.02, 0.50, 0.45],
+                        [0.0025, 0.0025, 0.0025, 0.99, 0.0025]])
+SHORT, LONG = math.log(0.5), math.log(0.45) + math.log(0.99)
+
+
+def test_length_penalty_is_wu_et_al():
+    # ((5 + |Y|) / 6) ** alpha: 1 for one token, (7/6)**2 for two tokens with alpha 2, 1 for alpha 0.
+    np.testing.assert_allclose(np.asarray(length_penalty(np.array([1, 2, 7]), 2.0)),
+                               [1.0, 49 / 36, 4.0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(length_penalty(np.array([1, 10]), 0.0)), [1.0, 1.0])
+
+
+def test_without_length_penalty_the_short_hypothesis_wins():
+    tokens, scores, normalized = beam_search(FixedStepModel(SHORT_OR_LONG), INPUTS, EOS, max_length=5,
+                                             beam_size=2, alpha=0.0)
+    tokens = np.asarray(tokens)
+    assert tokens[0, 0].tolist() == [EOS, 0, 0, 0, 0] and tokens[0, 1].tolist() == [X, EOS, 0, 0, 0]
+    np.testing.assert_allclose(np.asarray(scores)[0], [SHORT, LONG], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(normalized)[0], [SHORT, LONG], rtol=1e-5)  # penalty 1 when alpha 0
+
+
+def test_a_larger_alpha_prefers_the_long_hypothesis():
+    # alpha 2: the long one is divided by (7/6)**2 = 1.3611: -0.8086 / 1.3611 = -0.5941 > -0.6931.
+    tokens, scores, normalized = beam_search(FixedStepModel(SHORT_OR_LONG), INPUTS, EOS, max_length=5,
+                                             beam_size=2, alpha=2.0)
+    tokens = np.asarray(tokens)
+    assert tokens[0, 0].tolist() == [X, EOS, 0, 0, 0] and tokens[0, 1].tolist() == [EOS, 0, 0, 0, 0]
+    np.testing.assert_allclose(np.asarray(scores)[0], [LONG, SHORT], rtol=1e-5)  # raw scores are not changed
+    np.testing.assert_allclose(np.asarray(normalized)[0], [LONG / (7 / 6) ** 2, SHORT], rtol=1e-5)
+    np.testing.assert_array_equal(tokens[1], tokens[0])  # every row is ranked alike
+
+
+def test_the_searcher_passes_alpha_to_beam_search():
+    searcher = Searcher(FixedStepModel(SHORT_OR_LONG), EOS, beam_size=2, max_length=5, alpha=2.0)
+    assert searcher.search(INPUTS)["tokens"][0, 0].tolist() == [X, EOS, 0, 0, 0]
+    searcher = Searcher(FixedStepModel(SHORT_OR_LONG), EOS, beam_size=2, max_length=5, alpha=0.0)
+    assert searcher.search(INPUTS)["tokens"][0, 0].tolist() == [EOS, 0, 0, 0, 0]
+
+
+def test_max_target_length():
+    assert max_target_length(4, 1.5, 10) == 16  # ceil(6 + 10)
+    assert max_target_length(3, 1.2, 0) == 4  # ceil(3.6)
+    assert max_target_length(7, 1.0, -3) == 4
+    assert max_target_length(0, 1.5, 0) == 1  # never below one token
+
+
+# "x" is always the most likely token, <eos> never comes: outputs run into the length limit.
+NEVER_ENDS = np.log([[0.01, 0.01, 0.01, 0.07, 0.9]])
+
+
+def test_greedy_stops_at_max_length():
+    tokens, scores = greedy_search(FixedStepModel(NEVER_ENDS), INPUTS, EOS, max_length=4)
+    assert np.asarray(tokens).tolist() == [[X] * 4, [X] * 4]
+    np.testing.assert_allclose(np.asarray(scores), [4 * math.log(0.9)] * 2, rtol=1e-5)  # 4 tokens scored
+
+
+def test_greedy_stops_at_eos_and_pads_after_it():
+    # "x", "x", then <eos> most likely; afterwards "x" again, which must not be emitted.
+    table = np.log([[0.1, 0.1, 0.1, 0.1, 0.6], [0.1, 0.1, 0.1, 0.1, 0.6], [0.1, 0.1, 0.1, 0.6, 0.1],
+                    [0.1, 0.1, 0.1, 0.1, 0.6]])
+    tokens, scores = greedy_search(FixedStepModel(table), INPUTS, EOS, max_length=6)
+    assert np.asarray(tokens)[0].tolist() == [X, X, EOS, 0, 0, 0]
+    assert np.asarray(scores)[0] == pytest.approx(3 * math.log(0.6), rel=1e-5)
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_outputs_never_exceed_the_limit(beam_size):
+    """With no fixed limit the searcher allows ceil(ratio * input_len + offset) tokens, and no more."""
+    searcher = Searcher(FixedStepModel(NEVER_ENDS), EOS, beam_size=beam_size, max_length_ratio=1.5,
+                        max_length_offset=1)
+    for input_len in (2, 5):
+        output = searcher.search(np.ones((2, input_len), "int32"))
+        limit = max_target_length(input_len, 1.5, 1)  # 4 and 9
+        assert output["tokens"].shape == (2, beam_size, limit)
+        assert np.all(output["tokens"][:, 0] == X)  # the best hypothesis uses the whole limit
+    fixed = Searcher(FixedStepModel(NEVER_ENDS), EOS, beam_size=beam_size, max_length=3)
+    assert fixed.search(np.ones((2, 20), "int32"))["tokens"].shape == (2, beam_size, 3)
+
+
+def test_a_hypothesis_cut_by_the_limit_is_normalized_by_its_full_length():
+    tokens, scores, normalized = beam_search(FixedStepModel(NEVER_ENDS), INPUTS, EOS, max_length=4,
+                                             beam_size=2, alpha=1.0)
+    assert np.asarray(tokens)[0, 0].tolist() == [X] * 4
+    assert np.asarray(scores)[0, 0] == pytest.approx(4 * math.log(0.9), rel=1e-5)
+    assert np.asarray(normalized)[0, 0] == pytest.approx(4 * math.log(0.9) / (9 / 6), rel=1e-5)
+
+
+def test_sampling_with_top_k_one_is_argmax():
+    log_probs = np.log(np.random.default_rng(0).dirichlet(np.ones(7), size=50)).astype("float32")
+    seed = keras.random.SeedGenerator(1)
+    for temperature in (0.5, 1.0, 5.0):
+        drawn = np.asarray(sample(log_probs, temperature=temperature, top_k=1, seed=seed))
+        np.testing.assert_array_equal(drawn, log_probs.argmax(-1))
+
+
+def test_top_k_samples_only_among_the_k_most_likely():
+    probs = np.array([0.05, 0.05, 0.3, 0.1, 0.5], "float32")  # the two most likely are ids 4 and 2
+    log_probs = np.tile(np.log(probs), (2000, 1))
+    drawn = np.asarray(sample(log_probs, temperature=1.0, top_k=2, seed=keras.random.SeedGenerator(0)))
+    assert set(drawn.tolist()) == {2, 4}
+    assert np.mean(drawn == 4) == pytest.approx(0.5 / 0.8, abs=0.05)  # renormalized over the top 2
+    everything = np.asarray(sample(log_probs, temperature=1.0, seed=keras.random.SeedGenerator(0)))
+    assert set(everything.tolist()) == {0, 1, 2, 3, 4}
+
+
+def test_sampling_searcher_with_top_k_one_equals_greedy_search():
+    table = np.log(np.random.default_rng(1).dirichlet(np.ones(5), size=6))
+    greedy = Searcher(FixedStepModel(table), EOS, max_length=6).search(INPUTS)["tokens"]
+    top_one = Searcher(FixedStepModel(table), EOS, max_length=6, top_k=1, temperature=2.0, seed=5)
+    np.testing.assert_array_equal(top_one.search(INPUTS)["tokens"], greedy)
