@@ -68,7 +68,8 @@ def row_figures(label: str, run_dir: Path, greedy_report: str, beam_report: str,
     greedy = missing if greedy_report == "-" else test_scores(Path(greedy_report))
     beam = missing if beam_report == "-" else test_scores(Path(beam_report))
     if greedy is not missing and greedy["beam"] != 1:
-        fail(f"{label}: {greedy_report} was decoded with beam {greedy['beam']}; the third argument is the greedy report")
+        fail(f"{label}: {greedy_report} was decoded with beam {greedy['beam']}; "
+             "the third argument is the greedy report")
     if beam is not missing and beam["beam"] == 1:
         fail(f"{label}: {beam_report} is greedy; the fourth argument is the beam-search report")
     minutes = sum(row["train_seconds"] for row in history) / 60 if all("train_seconds" in row for row in history) \

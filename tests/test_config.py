@@ -26,7 +26,7 @@ def test_defaults_and_nested_values():
     ({**VALID, "training": {"epochs": 0}}, "`training.epochs` must be at least 1"),
     ({**VALID, "training": {"mixed_precision": "yes"}}, "`training.mixed_precision` must be true or false"),
     ({**VALID, "model": {"rnn": {"cell": "lstm", "activation": "relu"}}}, "activation"),
-    ({**VALID, "model": {"rnn": {"bidirectional": True}}}, "must be false for a language model"),
+    ({**VALID, "model": {"rnn": {"bidirectional": True}}}, "`model.rnn.bidirectional` must be false: a language model"),
     ({"data": {"valid": None}}, "set `data.valid` to a file"),
     ({**VALID, "model": 3}, "`model` must be a mapping"),
 ])

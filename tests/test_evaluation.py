@@ -1,29 +1,10 @@
 """sacrebleu scores: identical to the sacrebleu command line, multi-reference, bad input."""
 
-import subprocess
-import sys
-
 import pytest
 
+from helpers import DATA, HYPOTHESES, REFERENCES, SECOND, sacrebleu_cli, write
 from seq2seq.errors import UserError
 from seq2seq.evaluation.scores import corpus_scores, read_parallel
-
-HYPOTHESES = ["a dog runs in the park .", "", "two kids play in a garden .", "A woman is reading ."]
-REFERENCES = ["a dog runs in the park .", "a cat sleeps .", "two children play in the garden .",
-              "a woman reads a book ."]
-SECOND = ["the dog is running in a park .", "one cat sleeps .", "two kids play in the garden .",
-          "a woman reads ."]
-
-
-def write(path, lines):
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def sacrebleu_cli(hypothesis, references, metric):
-    result = subprocess.run([sys.executable, "-m", "sacrebleu", *map(str, references), "-i", str(hypothesis),
-                             "-m", metric, "-b", "-w", "10"], capture_output=True, text=True, check=True)
-    return float(result.stdout.strip())
 
 
 @pytest.mark.parametrize("references", [[REFERENCES], [REFERENCES, SECOND]], ids=["one", "two"])
@@ -82,7 +63,6 @@ def test_evaluate_command_writes_reports(tmp_path, capsys):
 
 
 def test_evaluate_with_a_model(toy_translation_dir, tmp_path, capsys):
-    from conftest import DATA
     from seq2seq.cli import main
 
     assert main(["evaluate", "--model", str(toy_translation_dir), "--source", str(DATA / "toy.de"),

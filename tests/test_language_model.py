@@ -17,11 +17,11 @@ from seq2seq.lm.scoring import score_lines
 from seq2seq.lm.training import train_language_model
 from seq2seq.core.recurrent import RecurrentStack
 
-from conftest import DATA
+from helpers import DATA
 
 
 def test_logits_shape_and_the_core_class():
-    model = RNNLanguageModel(vocab_size=11, embedding_dim=4, cell="simple", units=6)
+    model = RNNLanguageModel(vocab_size=11, embedding_dim=4, rnn={"cell": "simple", "units": 6})
     logits = model(np.ones((2, 7), "int32"))
     assert tuple(logits.shape) == (2, 7, 11)
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
@@ -29,8 +29,8 @@ def test_logits_shape_and_the_core_class():
 
 
 def test_tied_embeddings_share_the_matrix():
-    tied = RNNLanguageModel(vocab_size=50, embedding_dim=8, units=8, tie_embeddings=True)
-    untied = RNNLanguageModel(vocab_size=50, embedding_dim=8, units=8)
+    tied = RNNLanguageModel(vocab_size=50, embedding_dim=8, rnn={"units": 8}, tie_embeddings=True)
+    untied = RNNLanguageModel(vocab_size=50, embedding_dim=8, rnn={"units": 8})
     tied(np.ones((1, 3), "int32"))
     untied(np.ones((1, 3), "int32"))
     assert tied.count_params() == untied.count_params() - 50 * 8
@@ -45,9 +45,35 @@ def test_tied_embeddings_share_the_matrix():
 
 
 def test_tied_embeddings_with_projection_when_sizes_differ():
-    model = RNNLanguageModel(vocab_size=20, embedding_dim=4, units=9, tie_embeddings=True)
+    model = RNNLanguageModel(vocab_size=20, embedding_dim=4, rnn={"units": 9}, tie_embeddings=True)
     assert tuple(model(np.ones((2, 3), "int32")).shape) == (2, 3, 20)
-    assert model.projection is not None
+    assert tuple(model.head.projection.kernel.shape) == (9, 4)  # core units -> embedding size
+    assert not hasattr(model.head, "kernel")  # the output matrix is the embedding's
+
+
+def test_get_config_keeps_every_constructor_argument():
+    """Compared with the arguments given (none at its default), not with a clone's config."""
+    rnn = {"cell": "simple", "units": 7, "num_layers": 2, "bidirectional": False, "dropout": 0.3,
+           "activation": "relu", "residual": True}
+    arguments = dict(vocab_size=13, embedding_dim=5, rnn=rnn, tie_embeddings=True, stateful=True)
+    config = RNNLanguageModel(**arguments).get_config()
+    assert {key: config[key] for key in arguments} == arguments
+    clone = RNNLanguageModel.from_config(config)
+    assert {key: getattr(clone.core, key) for key in rnn} == rnn
+    assert clone.core.stateful and clone.tie_embeddings and clone.head.tie_embeddings
+    assert clone.embedding_dropout.rate == clone.output_dropout.rate == 0.3
+
+
+def test_step_by_step_equals_the_whole_sequence():
+    """encode + decode_step (the search interface) give the log-probabilities of the full forward pass."""
+    model = RNNLanguageModel(vocab_size=9, embedding_dim=4, rnn={"cell": "lstm", "units": 5, "num_layers": 2})
+    ids = np.array([[2, 4, 5, 6, 7], [2, 8, 4, 4, 5]], "int32")
+    expected = np.asarray(keras.ops.log_softmax(model(ids), axis=-1))  # (2, 5, 9)
+    context, carry, first = model.encode(ids[:, :3])  # reads 2 tokens, the third is the first input
+    np.testing.assert_array_equal(np.asarray(first), ids[:, 2])
+    for t in range(2, 5):
+        log_probs, carry = model.decode_step(ids[:, t], carry, context)
+        np.testing.assert_allclose(np.asarray(log_probs), expected[:, t], atol=1e-5)
 
 
 def _toy_config(tmp_path, **training):
@@ -111,6 +137,13 @@ def test_top_k_one_is_greedy(trained_lm_dir):
     samples = generate(model, vocab, "a", max_tokens=8, top_k=1, seed=1, num_samples=2)
     assert samples[0] == samples[1]
     assert samples[0] == generate(model, vocab, "a", max_tokens=8, top_k=1, seed=99)[0]
+    # ... and equals greedy search (no sampling) under the same generation rules.
+    from seq2seq.core.search import Searcher
+    from seq2seq.lm.generation import GenerationRules
+
+    prompt = np.array([[vocab.bos_id] + vocab.encode("a")], "int32")
+    greedy = Searcher(GenerationRules(model, vocab), vocab.eos_id, max_length=8).search(prompt)["tokens"][0, 0]
+    assert samples[0] == " ".join(part for part in ("a", vocab.decode(greedy)) if part)
 
 
 def test_character_level_model(tmp_path):
@@ -125,7 +158,8 @@ def test_character_level_model(tmp_path):
     (score,) = score_lines(model, vocab, ["cat"])
     assert score.tokens == 4  # c, a, t, <eos>
     sample = generate(model, vocab, "th", max_tokens=20, seed=3)[0]
-    assert sample.startswith("th") and len(sample) <= 22
+    # 20 tokens after the prompt, one character each (<eos> is a line break), except <unk>, which is shown whole.
+    assert sample.startswith("th") and len(sample.replace("<unk>", "?")) == 2 + 20
 
 
 def test_mixed_precision_training_exports_a_float32_model(tmp_path):
@@ -155,24 +189,66 @@ def test_init_from_starts_with_the_given_weights(tmp_path, trained_lm_dir):
         train_language_model(config_lib.from_dict(LMConfig, wider))
 
 
+class TransitionModel:
+    """A searchable stand-in for a language model: the next token is fixed by the current one.
+
+    <bos> -> "a", "a" -> <eos>, <eos> -> "b", anything else -> "c" (probability 1 each).
+    """
+
+    def __init__(self, vocab):
+        nxt = {vocab.bos_id: vocab.index["a"], vocab.index["a"]: vocab.eos_id, vocab.eos_id: vocab.index["b"]}
+        self.table = np.full((len(vocab), len(vocab)), -1e9, "float32")
+        for token in range(len(vocab)):
+            self.table[token, nxt.get(token, vocab.index["c"])] = 0.0
+
+    def encode(self, prompt_ids):
+        return (), keras.ops.zeros((keras.ops.shape(prompt_ids)[0],)), keras.ops.cast(prompt_ids[:, -1], "int32")
+
+    def decode_step(self, token_ids, carry, context):
+        return keras.ops.take(keras.ops.convert_to_tensor(self.table), token_ids, axis=0), carry
+
+
 def test_generation_feeds_bos_after_eos_as_in_training():
-    """Lines are trained as `<bos> chars` -> `chars <eos>`; after sampling <eos> the next input is <bos>."""
+    """Char lines are trained as `<bos> chars` -> `chars <eos>`, so after <eos> the next input is <bos>.
+
+    Fed <bos> again, the stand-in says "a" after every line end; fed <eos> it would say "b", then "c"s.
+    """
     from seq2seq.core.vocabulary import Vocabulary
+    from seq2seq.lm.generation import GenerationRules
 
     vocab = Vocabulary.build(["abc"], level="char")
-    model = RNNLanguageModel(vocab_size=len(vocab), embedding_dim=4, units=4)
+    assert generate(TransitionModel(vocab), vocab, "", max_tokens=6, seed=0) == ["a\na\na\n"]
+    words = Vocabulary.build(["a b c"], level="word")  # word level: <eos> ends the sample, is not replaced
+    rules = GenerationRules(TransitionModel(words), words)
+    log_probs, _ = rules.decode_step(np.array([words.eos_id], "int32"), None, ())
+    assert int(np.argmax(log_probs)) == words.index["b"]
+
+
+def test_generation_never_emits_pad_or_bos():
+    """Even when the model puts almost all probability on <pad> and <bos>, they are not sampled."""
+    from seq2seq.core.search import Searcher
+    from seq2seq.core.vocabulary import Vocabulary
+    from seq2seq.lm.generation import GenerationRules
+
+    vocab = Vocabulary.build(["abc"], level="char")
+    model = RNNLanguageModel(vocab_size=len(vocab), embedding_dim=4, rnn={"units": 4})
     model(np.ones((1, 1), "int32"))
-    weights, bias = model.output_layer.get_weights()
-    bias[vocab.eos_id] = 100.0  # always sample <eos>
-    model.output_layer.set_weights([weights, bias])
-    seen = []
-
-    def recording_model(inputs, **kwargs):
-        seen.append(np.asarray(inputs).copy())
-        return model(inputs, **kwargs)
-
-    assert generate(recording_model, vocab, "ab", max_tokens=4, seed=0) == ["ab\n\n\n\n"]
-    assert [step.tolist() for step in seen[1:]] == [[[vocab.bos_id]]] * 3
+    weights, bias = model.head.get_weights()
+    bias[[vocab.pad_id, vocab.bos_id]] = 20.0
+    model.head.set_weights([weights, bias])
+    rules = GenerationRules(model, vocab)
+    prompt = np.full((8, 1), vocab.bos_id, "int32")
+    tokens = Searcher(rules, eos_id=-1, max_length=30, temperature=1.0, seed=0).search(prompt)["tokens"]
+    assert tokens.shape == (8, 1, 30)
+    assert not np.isin(tokens, [vocab.pad_id, vocab.bos_id]).any()
+    # The other tokens share the probability (renormalized), in the model's proportions.
+    _, carry, first = model.encode(prompt[:1])
+    log_probs, _ = rules.decode_step(first, carry, ())
+    model_log_probs, _ = model.decode_step(first, carry, ())
+    probs, model_probs = np.exp(np.asarray(log_probs))[0], np.exp(np.asarray(model_log_probs))[0]
+    assert probs[[vocab.pad_id, vocab.bos_id]].max() < 1e-30 and probs.sum() == pytest.approx(1.0, abs=1e-5)
+    kept = [i for i in range(len(vocab)) if i not in (vocab.pad_id, vocab.bos_id)]
+    np.testing.assert_allclose(probs[kept], model_probs[kept] / model_probs[kept].sum(), rtol=1e-4)
 
 
 def test_weight_averaging_validates_and_exports_the_average(tmp_path):

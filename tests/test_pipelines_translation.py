@@ -11,7 +11,7 @@ from seq2seq.errors import UserError
 from seq2seq.core.subwords import SubwordVocabulary, train_sentencepiece
 from seq2seq.textio import read_lines
 
-from conftest import DATA
+from helpers import DATA
 
 
 @pytest.fixture(scope="module")

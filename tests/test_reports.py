@@ -5,20 +5,12 @@ import json
 import jsonschema
 import pytest
 
+from helpers import DATA, HYPOTHESES, REFERENCES, SECOND, validated, write
 from seq2seq.cli import main
 from seq2seq.evaluation.scores import sentence_analysis
 from seq2seq.evaluation.reports import SCHEMA_FILE
 
-from conftest import DATA
-from test_evaluation import HYPOTHESES, REFERENCES, SECOND, write
-
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def validated(report_dir):
-    document = json.loads((report_dir / "report.json").read_text())
-    jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text())).validate(document)
-    return document
 
 
 def test_schema_rejects_a_broken_report(tmp_path):

@@ -91,14 +91,14 @@ def test_training_logs_validation_bleu_and_keeps_checkpoints(toy_translation_dir
 
 def test_average_checkpoints(toy_translation_dir, tmp_path, capsys):
     from seq2seq.model_dirs import load_translation_model
-    from seq2seq.translation.training import build_model
+    from seq2seq.translation.model import build_model
 
     run_dir = toy_translation_dir.parent
     output = tmp_path / "averaged"
     assert main(["average-checkpoints", str(run_dir), "--last", "3", "-o", str(output)]) == 0
     assert "epoch-058.weights.h5, epoch-059.weights.h5, epoch-060.weights.h5" in capsys.readouterr().out
-    averaged, source, _ = load_translation_model(output)
-    model = build_model(_config(run_dir), len(source), len(source))
+    averaged, source, target = load_translation_model(output)
+    model = build_model(_config(run_dir).model, len(source), len(target))
     model.build()
     expected = []
     for path in epoch_checkpoints(run_dir / "checkpoints")[-3:]:
@@ -122,7 +122,7 @@ def _config(run_dir):
 
 
 def test_validation_bleu_config_errors(tmp_path):
-    from conftest import toy_translation_config
+    from helpers import toy_translation_config
     from seq2seq.errors import UserError
 
     with pytest.raises(UserError, match="select_by"):
@@ -142,7 +142,7 @@ def test_a_best_kept_by_another_measure_is_not_compared(tmp_path):
 
 
 def test_selection_by_loss_ignores_mid_epoch_bleu(tmp_path):
-    from conftest import toy_translation_config
+    from helpers import toy_translation_config
     from seq2seq.translation.training import train_translation_model
 
     train_translation_model(toy_translation_config(tmp_path, epochs=3, select_by="loss", bleu_every_steps=2))

@@ -10,7 +10,7 @@ from seq2seq.model_dirs import load_translation_model, save_translation_model
 from seq2seq.textio import atomic_write
 from seq2seq.translation.translator import Translator
 
-from conftest import DATA, toy_translation_config
+from helpers import DATA, toy_translation_config
 
 SOURCES = (DATA / "toy.de").read_text().splitlines()
 REFERENCES = (DATA / "toy.en").read_text().splitlines()
@@ -165,7 +165,7 @@ def test_many_source_lengths_in_one_translator(toy_translation_dir):
 
 
 def test_translate_without_a_model_says_how_to_get_one(tmp_path, capsys, monkeypatch):
-    from seq2seq import translation_commands
+    from seq2seq.cli import translation as translation_commands
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(translation_commands, "DEFAULT_MODEL", tmp_path / "nowhere")
@@ -176,7 +176,7 @@ def test_translate_without_a_model_says_how_to_get_one(tmp_path, capsys, monkeyp
 
 
 def test_translate_uses_the_default_model(toy_translation_dir, tmp_path, capsys, monkeypatch):
-    from seq2seq import translation_commands
+    from seq2seq.cli import translation as translation_commands
 
     monkeypatch.setattr(translation_commands, "DEFAULT_MODEL", toy_translation_dir)  # absolute: found as is
     assert main(["translate", str(DATA / "toy.de"), "--beam", "1"]) == 0

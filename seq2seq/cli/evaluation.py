@@ -88,7 +88,7 @@ def _tfds_data(arguments) -> tuple[list[str], list[list[str]]]:
     """Source lines and the single reference set of a tfds split, in the model's language direction."""
     from pipelines.translation import tfds_translation
     from seq2seq import config as config_lib
-    from seq2seq.translation.training import decoded_pairs
+    from seq2seq.translation.data import decoded_pairs
     from seq2seq.translation.config import TranslationConfig
 
     if arguments.reference:

@@ -25,7 +25,7 @@ def train(arguments) -> int:
 
 
 def build_vocab(arguments) -> int:
-    from seq2seq.translation.training import build_vocabularies
+    from seq2seq.translation.data import build_vocabularies
 
     config = _load_config(arguments)
     run_dir = Path(config.run_dir)

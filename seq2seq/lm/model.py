@@ -10,10 +10,7 @@ from keras import layers, ops
 from seq2seq.core.likelihood import TokenLogProbs
 from seq2seq.core.output import OutputProjection
 from seq2seq.core.embedding import embedding_with_dropout
-from seq2seq.core.recurrent import RecurrentStack
-
-LEGACY_RNN_KEYS = ("cell", "units", "num_layers", "dropout", "activation", "residual")
-
+from seq2seq.core.recurrent import RNN_ARGUMENTS, RecurrentStack, core_arguments
 
 @keras.saving.register_keras_serializable(package="seq2seq")
 class RNNLanguageModel(keras.Model):
@@ -110,17 +107,14 @@ class RNNLanguageModel(keras.Model):
         self.core.reset_states()
 
     def get_config(self):
-        core = self.core.get_config()
-        rnn = {key: core[key] for key in ("cell", "units", "num_layers", "bidirectional", "dropout",
-                                          "activation", "residual")}
         return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
-                "rnn": rnn, "tie_embeddings": self.tie_embeddings, "stateful": self.stateful}
+                "rnn": core_arguments(self.core), "tie_embeddings": self.tie_embeddings, "stateful": self.stateful}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         if "rnn" not in config:  # written before the core's arguments were grouped (layout 1)
-            config["rnn"] = {key: config.pop(key) for key in LEGACY_RNN_KEYS if key in config}
+            config["rnn"] = {key: config.pop(key) for key in RNN_ARGUMENTS if key in config}
         return cls(**config)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from seq2seq.core.subwords import SubwordVocabulary
+from seq2seq.core.vocabulary import TokenVocabulary
 from seq2seq.errors import UserError
 
 
@@ -41,7 +43,7 @@ class ShallowFusion(keras.layers.Layer):
         return log_probs + self.weight * lm_log_probs, [translation_carry, lm_state]
 
 
-def check_vocabularies(lm_vocab, target_vocab, lm_directory) -> None:
+def check_vocabularies(lm_vocab: TokenVocabulary, target_vocab: SubwordVocabulary, lm_directory) -> None:
     """Raises unless the language model shares the translation model's target vocabulary."""
     if getattr(lm_vocab, "model_proto", None) != target_vocab.model_proto:
         raise UserError(f"{lm_directory}: this language model's vocabulary ({lm_vocab.level}) is not the "

@@ -23,7 +23,7 @@ def compile_model(model: Seq2SeqModel, config: TranslationConfig) -> None:
     training = config.training
     model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate, training.clip_norm,
                                                  training.ema_momentum),
-                  loss=MaskedCrossEntropy(training.label_smoothing),
+                  loss=MaskedCrossEntropy(label_smoothing=training.label_smoothing),
                   metrics=[Perplexity(), TokenCount()])
 
 

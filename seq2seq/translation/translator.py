@@ -10,6 +10,8 @@ from typing import Sequence
 import numpy as np
 
 from seq2seq.core.search import Searcher
+from seq2seq.core.subwords import SubwordVocabulary
+from seq2seq.translation.model import Seq2SeqModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +50,8 @@ class Translator:
             model sharing the target vocabulary (see :mod:`seq2seq.translation.fusion`).
     """
 
-    def __init__(self, model, source_vocab, target_vocab, beam_size: int = 1, n_best: int = 1,
+    def __init__(self, model: Seq2SeqModel, source_vocab: SubwordVocabulary, target_vocab: SubwordVocabulary,
+                 beam_size: int = 1, n_best: int = 1,
                  alpha: float = 0.6, max_length_ratio: float = 1.5, max_length_offset: int = 10,
                  max_source_tokens: int = 250, temperature: float | None = None, top_k: int | None = None,
                  seed: int | None = None,
@@ -62,8 +65,8 @@ class Translator:
         if language_model is not None:
             from seq2seq.translation.fusion import ShallowFusion
 
-            model = ShallowFusion(model, language_model, lm_weight)
-        self.searcher = Searcher(model, target_vocab.eos_id, beam_size=beam_size, alpha=alpha,
+            model = ShallowFusion(model, language_model, weight=lm_weight)
+        self.searcher = Searcher(model, eos_id=target_vocab.eos_id, beam_size=beam_size, alpha=alpha,
                                  max_length_ratio=max_length_ratio, max_length_offset=max_length_offset,
                                  temperature=temperature, top_k=top_k, seed=seed)
         self.stats = TranslationStats()
@@ -116,7 +119,8 @@ def stderr_progress(total: int, description: str = "translating"):
     return bar.update, bar.close
 
 
-def attention_matrix(model, source_vocab, target_vocab, source: str, target: str):
+def attention_matrix(model: Seq2SeqModel, source_vocab: SubwordVocabulary, target_vocab: SubwordVocabulary,
+                     source: str, target: str):
     """The model's attention while it reads `target` as its output for `source` (teacher forcing).
 
     Returns `(weights, source_pieces, target_pieces)`: weights has one row per
