@@ -72,9 +72,8 @@ def _decompress(source: Path, target: Path) -> int:
 
 def data_overrides(data: dict) -> list[str]:
     """`--set` overrides that point our config at the plain files of `prepare_data`."""
-    return [f"data.dir={data['dir']}", "data.train_prefix=train", "data.valid_prefix=val",
-            "data.test_prefix=test", f"data.source_language={SOURCE}", f"data.target_language={TARGET}",
-            "data.tfds_name=null"]
+    return [f"data.dir={data['dir']}", "data.train=[{prefix: train}]", "data.valid=[{prefix: val}]",
+            "data.test=[{prefix: test}]", f"data.source_language={SOURCE}", f"data.target_language={TARGET}"]
 
 
 # --------------------------------------------------------------------------- vocabulary

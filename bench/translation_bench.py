@@ -28,7 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from common import host_line, peak_rss_mib, throughput, timed_fit, token_steps, without_autotune  # noqa: E402
+from common import fail, host_line, peak_rss_mib, throughput, timed_fit, token_steps, without_autotune  # noqa: E402
 from seq2seq import config as config_lib  # noqa: E402
 from seq2seq.model_dirs import load_translation_model  # noqa: E402
 from seq2seq.textio import read_lines  # noqa: E402
@@ -93,7 +93,10 @@ def main() -> int:
     print(f"training: {speed:,.0f} target tokens/s ({timed} timed steps, max_tokens "
           f"{config.training.max_tokens}, mixed_precision={config.training.mixed_precision})")
     if arguments.model:
-        files = config.data.files(config.data.test_prefix)
+        local = [corpus for corpus in config.data.test if corpus.prefix is not None]
+        if not local:
+            fail("the config has no local test corpus (data.test: [{prefix: ...}]) to translate")
+        files = config.data.files(local[0].prefix)
         lines = read_lines(files[0])
         for beam in (1, 5):
             print(f"translate {files[0].name}: {translation_speed(arguments.model, lines, beam):,.1f} "

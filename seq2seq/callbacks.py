@@ -97,24 +97,35 @@ class KeepBest(keras.callbacks.Callback):
 class ValidationBleu(keras.callbacks.Callback):
     """Validation BLEU (sacrebleu, cased, detokenized) each epoch and optionally every N steps.
 
-    Each evaluation translates `sources` with `translate` (a callable from a
-    list of source lines to a list of hypotheses, normally greedy search with
-    the model being trained), prints the score and a few sample translations,
-    and appends `{"epoch", "step", "bleu"}` to `log_file` (JSON lines). At
-    epoch end the score is put into the epoch logs as `val_bleu`, so the
-    callbacks after this one (TensorBoard, the CSV log, `KeepBest`,
-    `EarlyStopping`) see it. Mid-epoch scores go to `keep_best.offer`, so the
-    best model by BLEU is kept whenever it was measured, and to TensorBoard
-    under `validation_bleu/steps`.
+    Each evaluation translates the sources of every validation set with
+    `translate` (a callable from a list of source lines to a list of
+    hypotheses, normally greedy search with the model being trained; all
+    sets go in one call, so they share batches), scores each set, prints the
+    scores and a few sample translations of the first set, and appends
+    `{"epoch", "step", "bleu", "sets"}` to `log_file` (JSON lines). The
+    overall figure `bleu` is the unweighted mean of the sets' BLEU, so every
+    domain counts the same whatever its size; with one set it is that set's
+    BLEU. At epoch end it goes into the epoch logs as `val_bleu` (and each
+    set's as `val_bleu_NAME` when there are several), so the callbacks after
+    this one (TensorBoard, the CSV log, `KeepBest`, `EarlyStopping`) see it.
+    Mid-epoch scores go to `keep_best.offer`, so the best model by BLEU is
+    kept whenever it was measured, and to TensorBoard under
+    `validation_bleu/steps`.
+
+    Args:
+        translate: sources -> hypotheses.
+        sets: `(name, sources, references)` per validation set.
     """
 
-    def __init__(self, translate: Callable[[list[str]], list[str]], sources: list[str],
-                 references: list[str], every_steps: int | None = None, samples: int = 3,
-                 log_file: str | Path | None = None, keep_best: KeepBest | None = None,
-                 tensorboard_dir: str | Path | None = None, print_fn: Callable[[str], None] = print):
+    def __init__(self, translate: Callable[[list[str]], list[str]], sets: list[tuple[str, list[str], list[str]]],
+                 every_steps: int | None = None, samples: int = 3, log_file: str | Path | None = None,
+                 keep_best: KeepBest | None = None, tensorboard_dir: str | Path | None = None,
+                 print_fn: Callable[[str], None] = print):
         super().__init__()
+        if not sets:
+            raise ValueError("ValidationBleu needs at least one validation set.")
         self.translate = translate
-        self.sources, self.references = list(sources), list(references)
+        self.sets = [(name, list(sources), list(references)) for name, sources, references in sets]
         self.every_steps = every_steps
         self.samples = samples
         self.log_file = None if log_file is None else Path(log_file)
@@ -122,35 +133,43 @@ class ValidationBleu(keras.callbacks.Callback):
         self.tensorboard_dir = tensorboard_dir
         self.print_fn = print_fn
         self._writer = None
-        self._last = None  # (epoch, step, score) of the latest evaluation
+        self._last = None  # (epoch, step, overall, per set) of the latest evaluation
 
     def _step(self) -> int:
         optimizer = getattr(self.model, "optimizer", None)
         return int(optimizer.iterations.numpy()) if optimizer is not None else 0
 
-    def evaluate(self, epoch: int) -> float:
-        """Translates the validation sources and returns their BLEU."""
+    def evaluate(self, epoch: int) -> tuple[float, dict[str, float]]:
+        """Translates the validation sources; returns the overall BLEU and each set's."""
         from sacrebleu.metrics import BLEU
 
         step = self._step()
         if self._last is not None and self._last[:2] == (epoch, step):
-            return self._last[2]  # measured mid-epoch at the epoch's last step
+            return self._last[2:]  # measured mid-epoch at the epoch's last step
         started = time.perf_counter()
-        hypotheses = self.translate(self.sources)
-        score = BLEU().corpus_score(hypotheses, [self.references]).score
+        hypotheses = iter(self.translate([line for _, sources, _ in self.sets for line in sources]))
+        per_set, first = {}, None
+        for name, sources, references in self.sets:
+            outputs = [next(hypotheses) for _ in sources]
+            per_set[name] = BLEU().corpus_score(outputs, [references]).score
+            first = first or (sources, references, outputs)
+        score = sum(per_set.values()) / len(per_set)
         seconds = time.perf_counter() - started
-        self.print_fn(f"validation BLEU {score:.2f} (epoch {epoch + 1}, step {step}; "
-                      f"{len(hypotheses)} sentences in {seconds:.1f} s)")
-        for index in range(min(self.samples, len(hypotheses))):
-            self.print_fn(f"  source     {self.sources[index]}\n  reference  {self.references[index]}\n"
-                          f"  hypothesis {hypotheses[index]}")
+        count = sum(len(sources) for _, sources, _ in self.sets)
+        details = "" if len(per_set) == 1 else " = mean of " + ", ".join(f"{n} {s:.2f}" for n, s in per_set.items())
+        self.print_fn(f"validation BLEU {score:.2f}{details} (epoch {epoch + 1}, step {step}; "
+                      f"{count} sentences in {seconds:.1f} s)")
+        sources, references, outputs = first
+        for index in range(min(self.samples, len(outputs))):
+            self.print_fn(f"  source     {sources[index]}\n  reference  {references[index]}\n"
+                          f"  hypothesis {outputs[index]}")
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             with open(self.log_file, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"epoch": epoch + 1, "step": step, "bleu": score}) + "\n")
+                handle.write(json.dumps({"epoch": epoch + 1, "step": step, "bleu": score, "sets": per_set}) + "\n")
         self._write_scalar(score, step)
-        self._last = (epoch, step, score)
-        return score
+        self._last = (epoch, step, score, per_set)
+        return score, per_set
 
     def _write_scalar(self, score: float, step: int) -> None:
         if self.tensorboard_dir is None:
@@ -170,14 +189,16 @@ class ValidationBleu(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self.every_steps and self._step() % self.every_steps == 0:
-            score = self.evaluate(self._epoch)
+            score, _ = self.evaluate(self._epoch)
             if self.keep_best is not None:
                 self.keep_best.offer(score, self._epoch, {"val_bleu": score})
 
     def on_epoch_end(self, epoch, logs=None):
-        score = self.evaluate(epoch)
+        score, per_set = self.evaluate(epoch)
         if logs is not None:
             logs["val_bleu"] = score
+            if len(per_set) > 1:
+                logs.update({f"val_bleu_{name}": value for name, value in per_set.items()})
 
 
 class EpochCheckpoints(keras.callbacks.Callback):

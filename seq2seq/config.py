@@ -75,6 +75,11 @@ def from_dict(cls: type[T], data: dict, source: str = "config", prefix: str = ""
     """Builds dataclass `cls` from a mapping, rejecting unknown keys and bad values."""
     if data is None:
         data = {}
+    if hasattr(cls, "upgrade_keys"):  # a section that still reads an older spelling of its keys
+        try:
+            data = cls.upgrade_keys(data, source)
+        except ValueError as error:
+            raise UserError(str(error)) from None
     fields = {field.name: field for field in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:

@@ -50,7 +50,7 @@ def toy_translation_config(run_dir, **training):
     from seq2seq.translation.config import TranslationConfig
 
     return config_lib.from_dict(TranslationConfig, {
-        "data": {"dir": str(DATA), "train_prefix": "toy", "valid_prefix": "toy", "test_prefix": None},
+        "data": {"dir": str(DATA), "train": [{"prefix": "toy"}], "valid": [{"prefix": "toy"}], "test": []},
         "vocabulary": {"size": 60},
         "model": {"embedding_dim": 16, "encoder": {"cell": "gru", "units": 16, "bidirectional": True},
                   "decoder": {"cell": "gru", "units": 32}, "attention_units": 16, "dropout": 0.0},

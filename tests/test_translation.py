@@ -137,6 +137,7 @@ def test_epoch_logs_keep_training_token_counts(tmp_path):
     import dataclasses
 
     from seq2seq.core.subwords import SubwordVocabulary
+    from seq2seq.translation.config import CorpusConfig
     from seq2seq.translation.training import train_translation_model
 
     for language in ("de", "en"):
@@ -145,7 +146,7 @@ def test_epoch_logs_keep_training_token_counts(tmp_path):
         (tmp_path / f"val.{language}").write_text("\n".join(text.splitlines()[:3]) + "\n")
     config = toy_translation_config(tmp_path / "run", epochs=1, shuffle_buffer=0)
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, dir=str(tmp_path),
-                                                                  valid_prefix="val"))
+                                                                  valid=(CorpusConfig(prefix="val"),)))
     train_translation_model(config)
     target = SubwordVocabulary.load(tmp_path / "run" / "target.spm")
     expected = sum(len(target.encode(line)) + 1 for line in REFERENCES)  # subwords + <eos>

@@ -10,30 +10,100 @@ from seq2seq.core.specials import ATTENTIONS, SUBWORD_MODEL_TYPES
 
 
 @dataclasses.dataclass(frozen=True)
-class TranslationDataConfig:
-    """Where the parallel text is: local files or a tensorflow-datasets name."""
+class CorpusConfig:
+    """One parallel corpus: local files or a tensorflow-datasets split, with its sampling weight.
 
-    dir: str = option("../shared/data")  # local file names below are relative to this folder
+    Exactly one of `prefix` (files `{data.dir}/{prefix}.{language}[.gz]`) and
+    `tfds` (a dataset name such as `wmt14_translate/de-en`, or `folder:PATH`
+    for `tfds.folder_dataset.TranslateFolder`) is set.
+    """
+
+    prefix: str | None = option(None)
+    tfds: str | None = option(None)
+    split: str = option("train")  # the tfds split (tfds split strings: train[:10%], validation, ...)
+    weight: float = option(1.0, minimum=0.0)  # training: share of the sampled pairs (relative to the others)
+    name: str | None = option(None)  # label in logs and history.csv (default: the prefix's folder or the tfds name)
+
+    def __post_init__(self):
+        if (self.prefix is None) == (self.tfds is None):
+            raise ValueError("a corpus sets exactly one of `prefix` (local files) and `tfds` (a dataset). "
+                             f"Received: prefix={self.prefix!r}, tfds={self.tfds!r}")
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.prefix is not None:
+            return Path(self.prefix).parent.name or Path(self.prefix).name
+        return self.tfds.removeprefix("folder:").split("/")[0]
+
+
+def corpora(*prefixes: str) -> tuple[CorpusConfig, ...]:
+    return tuple(CorpusConfig(prefix=prefix) for prefix in prefixes)
+
+
+# The one-corpus keys of version 0.1, read for old configs (the shipped models' config.yaml among them).
+LEGACY_DATA_KEYS = {"train_prefix": ("train", "multi30k/train", "tfds_train_split", "train"),
+                    "valid_prefix": ("valid", "multi30k/val", "tfds_valid_split", "validation"),
+                    "test_prefix": ("test", "multi30k/test_2016_flickr", "tfds_test_split", "test")}
+
+
+def upgrade_data_keys(data: dict, source: str) -> dict:
+    """A `data:` section in the 0.1 spelling (`train_prefix`, `tfds_name`, ...) in today's (`train: [...]`)."""
+    legacy = set(data) & ({"tfds_name"} | set(LEGACY_DATA_KEYS) | {value[2] for value in LEGACY_DATA_KEYS.values()})
+    if not legacy:
+        return data
+    data = dict(data)
+    tfds_name = data.pop("tfds_name", None)
+    for prefix_key, (split, default, split_key, default_split) in LEGACY_DATA_KEYS.items():
+        if split in data:
+            raise ValueError(f"{source}: `data.{split}` and the older `data.{sorted(legacy)[0]}` do not go "
+                             f"together; write the corpora as `data.{split}: [{{prefix: ...}}]` only.")
+        prefix = data.pop(prefix_key, default)
+        tfds_split = data.pop(split_key, default_split)
+        if tfds_name:
+            data[split] = [{"tfds": tfds_name, "split": tfds_split}]
+        else:
+            data[split] = [] if prefix is None else [{"prefix": prefix}]
+    return data
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslationDataConfig:
+    """Where the parallel text is: lists of corpora (local files or tensorflow-datasets).
+
+    Training samples from the `train` corpora in proportion to their
+    weights; validation BLEU is measured on each `valid` corpus and their
+    mean is the figure that picks the best model. Configs in the older
+    one-corpus spelling (`train_prefix`, `tfds_name`, `tfds_train_split`, ...)
+    are still read (see :func:`upgrade_data_keys`).
+    """
+
+    dir: str = option("../shared/data")  # local prefixes below are relative to this folder
     source_language: str = option("de")
     target_language: str = option("en")
-    # Local parallel files: `{prefix}.{language}` or `{prefix}.{language}.gz` under `dir`.
-    train_prefix: str | None = option("multi30k/train")
-    valid_prefix: str | None = option("multi30k/val")
-    test_prefix: str | None = option("multi30k/test_2016_flickr")
-    # Or tfds (used when `tfds_name` is set): a dataset name such as wmt14_translate/de-en, or
-    # folder:PATH for local files PATH/<language>.<split>.txt read by tfds.folder_dataset.TranslateFolder.
-    tfds_name: str | None = option(None)
-    tfds_data_dir: str | None = option(None)
-    tfds_train_split: str = option("train")
-    tfds_valid_split: str = option("validation")
-    tfds_test_split: str = option("test")
+    train: tuple[CorpusConfig, ...] = option(corpora("multi30k/train"))
+    valid: tuple[CorpusConfig, ...] = option(corpora("multi30k/val"))
+    test: tuple[CorpusConfig, ...] = option(corpora("multi30k/test_2016_flickr"))
+    tfds_data_dir: str | None = option(None)  # where tfds finds prepared datasets (null: its default)
     max_source_length: int = option(100, minimum=1)  # subword tokens; longer training pairs are dropped
     max_target_length: int = option(100, minimum=1)
 
-    def files(self, prefix: str | None) -> tuple[Path, Path] | None:
+    @classmethod
+    def upgrade_keys(cls, data: dict, source: str) -> dict:
+        return upgrade_data_keys(data, source)
+
+    def __post_init__(self):
+        for split in ("train", "valid", "test"):
+            labels = [corpus.label for corpus in getattr(self, split)]
+            repeated = sorted({label for label in labels if labels.count(label) > 1})
+            if repeated:
+                raise ValueError(f"`data.{split}` has several corpora named {repeated[0]!r}; give each a `name`.")
+        if self.train and not sum(corpus.weight for corpus in self.train) > 0:
+            raise ValueError("the weights of `data.train` add up to 0; give at least one corpus a weight above 0.")
+
+    def files(self, prefix: str) -> tuple[Path, Path]:
         """The source and target files for `prefix` (`.gz` if that exists)."""
-        if prefix is None:
-            return None
         paths = []
         for language in (self.source_language, self.target_language):
             plain = Path(self.dir) / f"{prefix}.{language}"
@@ -50,6 +120,7 @@ class VocabularyConfig:
     size: int = option(8000, minimum=16)
     joint: bool = option(True)  # one model for both languages, or one per language
     character_coverage: float = option(1.0, minimum=0.9, maximum=1.0)
+    max_pairs: int = option(500_000, minimum=1)  # sentence pairs SentencePiece learns from (weighted sample)
 
 
 @dataclasses.dataclass(frozen=True)

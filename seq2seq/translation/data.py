@@ -1,25 +1,61 @@
-"""Training data of a translation config: string pairs, SentencePiece vocabularies, token batches."""
+"""Training data of a translation config: corpora as string pairs, weighted mixing, vocabularies, batches.
+
+Every corpus of `data.train`, `data.valid` and `data.test` is read as a
+stream of `(source, target)` string pairs (local files or tfds), never loaded
+into memory. With several training corpora, each is repeated without end and
+`tf.data.Dataset.sample_from_datasets` draws from them in proportion to their
+weights; an epoch is then `training.steps_per_epoch` batches.
+"""
 
 from __future__ import annotations
 
 import itertools
 from pathlib import Path
 
+import tensorflow as tf
+
 from pipelines import translation as pipes
 from seq2seq.core.subwords import SubwordVocabulary, train_sentencepiece
-from seq2seq.translation.config import TranslationConfig
+from seq2seq.errors import UserError
+from seq2seq.translation.config import CorpusConfig, TranslationConfig
+
+SPLITS = ("train", "valid", "test")
+
+
+def corpus_pairs(config: TranslationConfig, corpus: CorpusConfig) -> tf.data.Dataset:
+    """`(source, target)` string pairs of one corpus."""
+    data = config.data
+    if corpus.tfds is not None:
+        return pipes.tfds_translation(corpus.tfds, corpus.split, data.source_language, data.target_language,
+                                      data.tfds_data_dir)
+    return pipes.parallel_text_files(*data.files(corpus.prefix))
 
 
 def string_pairs(config: TranslationConfig, split: str):
-    """`(source, target)` string pairs of a split ("train", "valid" or "test"), or None if not configured."""
-    data = config.data
-    if data.tfds_name:
-        split_name = {"train": data.tfds_train_split, "valid": data.tfds_valid_split,
-                      "test": data.tfds_test_split}[split]
-        return pipes.tfds_translation(data.tfds_name, split_name, data.source_language,
-                                      data.target_language, data.tfds_data_dir)
-    files = data.files({"train": data.train_prefix, "valid": data.valid_prefix, "test": data.test_prefix}[split])
-    return None if files is None else pipes.parallel_text_files(*files)
+    """All `(source, target)` string pairs of a split, corpus after corpus (None if it has none)."""
+    datasets = [corpus_pairs(config, corpus) for corpus in getattr(config.data, split)]
+    if not datasets:
+        return None
+    return _concatenate(datasets)
+
+
+def _concatenate(datasets: list[tf.data.Dataset]) -> tf.data.Dataset:
+    joined = datasets[0]
+    for other in datasets[1:]:
+        joined = joined.concatenate(other)
+    return joined
+
+
+def weighted_mixture(datasets: list[tf.data.Dataset], weights: list[float], seed: int) -> tf.data.Dataset:
+    """One dataset drawing from `datasets` (each repeated without end) in proportion to `weights`.
+
+    A single dataset is returned as it is (finite: one pass is an epoch).
+    """
+    if len(datasets) == 1:
+        return datasets[0]
+    total = sum(weights)
+    return tf.data.Dataset.sample_from_datasets([dataset.repeat() for dataset in datasets],
+                                                weights=[weight / total for weight in weights], seed=seed)
 
 
 def decoded_pairs(dataset, limit: int | None = None) -> list[tuple[str, str]]:
@@ -34,14 +70,36 @@ def text_pairs(config: TranslationConfig, split: str, limit: int | None = None) 
     return [] if dataset is None else decoded_pairs(dataset, limit)
 
 
-def build_vocabularies(config: TranslationConfig, run_dir: Path,
-                       max_sentences: int = 1_000_000) -> tuple[SubwordVocabulary, SubwordVocabulary]:
+def corpus_text_pairs(config: TranslationConfig, split: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """`(label, pairs)` for each corpus of a split (for per-corpus validation BLEU)."""
+    return [(corpus.label, decoded_pairs(corpus_pairs(config, corpus))) for corpus in getattr(config.data, split)]
+
+
+def vocabulary_sample(config: TranslationConfig) -> list[tuple[str, str]]:
+    """The sentence pairs SentencePiece learns from: at most `vocabulary.max_pairs`.
+
+    One training corpus: its first `max_pairs` pairs. Several: `max_pairs`
+    pairs drawn with the training weights, or fewer when the corpora hold
+    fewer pairs together (each corpus then contributes about its weighted
+    share, and a small one is read more than once).
+    """
+    corpora = config.data.train
+    limit = config.vocabulary.max_pairs
+    if len(corpora) == 1:
+        return text_pairs(config, "train", limit)
+    datasets = [corpus_pairs(config, corpus) for corpus in corpora]
+    sizes = [int(dataset.reduce(0, lambda count, _: count + 1)) for dataset in datasets]
+    mixed = weighted_mixture(datasets, [corpus.weight for corpus in corpora], config.training.seed)
+    return decoded_pairs(mixed, min(limit, sum(sizes)))
+
+
+def build_vocabularies(config: TranslationConfig, run_dir: Path) -> tuple[SubwordVocabulary, SubwordVocabulary]:
     """Loads `run_dir/{source,target}.spm`, training them on the training text if absent."""
     source_file, target_file = run_dir / "source.spm", run_dir / "target.spm"
     if source_file.exists() and target_file.exists():
         return SubwordVocabulary.load(source_file), SubwordVocabulary.load(target_file)
     vocabulary = config.vocabulary
-    pairs = text_pairs(config, "train", max_sentences)
+    pairs = vocabulary_sample(config)
     print(f"training SentencePiece ({vocabulary.model_type}, {vocabulary.size}, "
           f"{'joint' if vocabulary.joint else 'separate'}) on {len(pairs)} sentence pairs", flush=True)
 
@@ -61,26 +119,47 @@ def build_vocabularies(config: TranslationConfig, run_dir: Path,
     return source_vocab, target_vocab
 
 
-def batches(config: TranslationConfig, split: str, source: SubwordVocabulary, target: SubwordVocabulary,
-            report: bool = True):
-    """Token-batched `({"source_ids", "target_inputs"}, targets)` for a split (None if absent)."""
-    pairs = string_pairs(config, split)
-    if pairs is None:
-        return None
+def corpus_examples(config: TranslationConfig, corpus: CorpusConfig, split: str, source: SubwordVocabulary,
+                    target: SubwordVocabulary, report: bool = True) -> tf.data.Dataset:
+    """One corpus as length-filtered model inputs `({"source_ids", "target_inputs"}, targets)`."""
     training = config.training
     longest = training.bucket_boundaries[-1] - 1
     max_source = min(config.data.max_source_length, longest)
     max_target = min(config.data.max_target_length, longest)
-    examples = (pairs.apply(pipes.tokenize_pairs(source.model_proto, target.model_proto))
-                .apply(pipes.to_model_inputs(target.bos_id, target.eos_id))
-                .cache())
+    examples = (corpus_pairs(config, corpus).apply(pipes.tokenize_pairs(source.model_proto, target.model_proto))
+                .apply(pipes.to_model_inputs(target.bos_id, target.eos_id)))
     if report:
         kept, total = pipes.count_filtered(examples, max_source, max_target)
-        print(f"{split}: {kept} of {total} pairs kept ({total - kept} longer than {max_source} source or "
-              f"{max_target} target tokens filtered out)", flush=True)
-    examples = examples.apply(pipes.filter_by_length(max_source, max_target))
-    if split == "train" and training.shuffle_buffer:
-        examples = examples.shuffle(training.shuffle_buffer, seed=training.seed, reshuffle_each_iteration=True)
+        print(f"{split} {corpus.label}: {kept} of {total} pairs kept ({total - kept} longer than {max_source} "
+              f"source or {max_target} target tokens filtered out)", flush=True)
+    return examples.apply(pipes.filter_by_length(max_source, max_target))
+
+
+def batches(config: TranslationConfig, split: str, source: SubwordVocabulary, target: SubwordVocabulary,
+            report: bool = True):
+    """Token-batched `({"source_ids", "target_inputs"}, targets)` for a split (None if it has no corpus).
+
+    Training shuffles each corpus, then mixes them by weight (streaming:
+    nothing is kept in memory beyond the shuffle buffers); validation and test
+    corpora follow each other in order.
+    """
+    training = config.training
+    corpora = getattr(config.data, split)
+    if not corpora:
+        return None
+    if split == "train" and len(corpora) > 1 and training.steps_per_epoch is None:
+        raise UserError("several training corpora are mixed without end: set training.steps_per_epoch "
+                        "(batches per epoch).")
+    parts = []
+    for corpus in corpora:
+        examples = corpus_examples(config, corpus, split, source, target, report)
+        if split == "train" and training.shuffle_buffer:
+            examples = examples.shuffle(training.shuffle_buffer, seed=training.seed, reshuffle_each_iteration=True)
+        parts.append(examples)
+    if split == "train":
+        examples = weighted_mixture(parts, [corpus.weight for corpus in corpora], training.seed)
+    else:  # read every epoch: kept in memory after the first pass (dev and test sets are small)
+        examples = _concatenate(parts).cache()
     batched = examples.apply(pipes.bucket_by_tokens(training.max_tokens, list(training.bucket_boundaries)))
     if split == "train" and training.steps_per_epoch is not None:
         batched = batched.take(training.steps_per_epoch)

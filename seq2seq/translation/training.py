@@ -15,7 +15,7 @@ from seq2seq.model_dirs import save_translation_model
 from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
                               progress_verbosity, restored_dtype_policy, standard_callbacks, start_run)
 from seq2seq.translation.config import TranslationConfig
-from seq2seq.translation.data import batches, build_vocabularies, text_pairs
+from seq2seq.translation.data import batches, build_vocabularies, corpus_text_pairs
 from seq2seq.translation.model import Seq2SeqModel, build_model
 
 
@@ -44,13 +44,13 @@ def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, sou
     """Greedy validation BLEU of the model being trained (see :class:`ValidationBleu`)."""
     from seq2seq.translation.translator import Translator
 
-    pairs = text_pairs(config, "valid")
+    sets = [(name, [s for s, _ in pairs], [t for _, t in pairs]) for name, pairs in corpus_text_pairs(config, "valid")]
     translator = Translator(model, source, target, beam_size=1)
 
     def translate(lines: list[str]) -> list[str]:
         return [hypotheses[0].text for hypotheses in translator.translate(lines, batch_size=128)]
 
-    return ValidationBleu(translate, [s for s, _ in pairs], [t for _, t in pairs],
+    return ValidationBleu(translate, sets,
                           every_steps=config.training.bleu_every_steps, samples=config.training.bleu_samples,
                           log_file=run_dir / "validation_bleu.jsonl", keep_best=keep_best,
                           tensorboard_dir=run_dir / "tensorboard", print_fn=lambda text: print(text, flush=True))
@@ -66,8 +66,8 @@ def train_translation_model(config: TranslationConfig) -> Path:
     train = batches(config, "train", source, target)
     valid = batches(config, "valid", source, target)
     if valid is None:
-        raise UserError("training needs validation data: set data.valid_prefix "
-                        "(or data.tfds_valid_split with data.tfds_name).")
+        raise UserError("training needs validation data: list at least one corpus under data.valid, "
+                        "e.g. data.valid: [{prefix: multi30k/val}].")
     configure_precision(training.mixed_precision)
     model = build_model(config.model, len(source), len(target))
     model.build()
