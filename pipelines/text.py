@@ -28,6 +28,13 @@ def lookup_table(vocab: Vocabulary) -> tf.lookup.StaticHashTable:
     return tf.lookup.StaticHashTable(initializer, default_value=vocab.unk_id)
 
 
+def sentencepiece_tokenizer(model_proto: bytes):
+    """A tensorflow-text SentencePiece tokenizer (strings -> int32 ids) for a serialized model."""
+    import tensorflow_text
+
+    return tensorflow_text.SentencepieceTokenizer(model=model_proto, out_type=tf.int32)
+
+
 def tokenize(vocab: TokenVocabulary):
     """`Dataset[str line] -> Dataset[int32 ids]` (no specials added).
 
@@ -35,9 +42,7 @@ def tokenize(vocab: TokenVocabulary):
     :class:`~seq2seq.core.subwords.SubwordVocabulary` (SentencePiece in the graph).
     """
     if vocab.level == "subword":
-        import tensorflow_text
-
-        tokenizer = tensorflow_text.SentencepieceTokenizer(model=vocab.model_proto, out_type=tf.int32)
+        tokenizer = sentencepiece_tokenizer(vocab.model_proto)
         return lambda dataset: dataset.map(tokenizer.tokenize, num_parallel_calls=tf.data.AUTOTUNE,
                                            deterministic=True)
     table = lookup_table(vocab)

@@ -79,11 +79,10 @@ def tfds_translation(name: str, split: str, source_language: str, target_languag
 
 def tokenize_pairs(source_model: bytes, target_model: bytes):
     """`(source, target)` strings -> int32 subword ids, with SentencePiece in the graph."""
-    import tensorflow_text
+    from pipelines.text import sentencepiece_tokenizer
 
-    source = tensorflow_text.SentencepieceTokenizer(model=source_model, out_type=tf.int32)
-    target = (source if target_model == source_model
-              else tensorflow_text.SentencepieceTokenizer(model=target_model, out_type=tf.int32))
+    source = sentencepiece_tokenizer(source_model)
+    target = source if target_model == source_model else sentencepiece_tokenizer(target_model)
     return lambda dataset: dataset.map(lambda s, t: (source.tokenize(s), target.tokenize(t)),
                                        num_parallel_calls=tf.data.AUTOTUNE)
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Callable
 
 import keras
 
-from seq2seq.textio import atomic_write
+from seq2seq.textio import atomic_path, atomic_write, partial_files
 
 
 class ResetStates(keras.callbacks.Callback):
@@ -204,9 +203,9 @@ class ValidationBleu(keras.callbacks.Callback):
 class EpochCheckpoints(keras.callbacks.Callback):
     """Saves the weights after every epoch as `directory/epoch-NNN.weights.h5`, keeping the last `keep`.
 
-    `seq2seq average-checkpoints` averages these files. Each is written as
-    `partial-NNN.weights.h5` and renamed when complete, so an `epoch-NNN` file
-    is never partial; a partial file left by a killed run is removed when
+    `seq2seq average-checkpoints` averages these files. Each is written
+    through :func:`~seq2seq.textio.atomic_path`, so an `epoch-NNN` file is
+    never partial; a partial file left by a killed run is removed when
     training starts again.
     """
 
@@ -216,15 +215,12 @@ class EpochCheckpoints(keras.callbacks.Callback):
         self.keep = keep
 
     def on_train_begin(self, logs=None):
-        for partial in self.directory.glob("partial-*.weights.h5"):  # left by a run killed while saving
+        for partial in partial_files(self.directory):  # left by a run killed while saving
             partial.unlink()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.directory.mkdir(parents=True, exist_ok=True)
-        final = self.directory / f"epoch-{epoch + 1:03d}.weights.h5"
-        temporary = self.directory / f"partial-{epoch + 1:03d}.weights.h5"
-        self.model.save_weights(str(temporary), overwrite=True)
-        os.replace(temporary, final)
+        with atomic_path(self.directory / f"epoch-{epoch + 1:03d}.weights.h5") as temporary:
+            self.model.save_weights(str(temporary), overwrite=True)
         for old in epoch_checkpoints(self.directory)[:-self.keep]:
             old.unlink()
 

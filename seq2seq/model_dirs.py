@@ -42,25 +42,34 @@ STORAGE_DTYPES = ("float32", "float16")
 LAYOUT = 2
 
 
+def copy_model(model: keras.Model, dtype: str = "float32", stateful: bool = False,
+               input_shape: tuple = (None, None)) -> keras.Model:
+    """The same weights in a rebuilt model: `dtype` weights, `stateful` or not, built for `input_shape`.
+
+    A stateful copy needs a fixed batch size in `input_shape`.
+    """
+    config = model.get_config()
+    if "stateful" in config:
+        config["stateful"] = stateful
+    config.pop("dtype", None)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        copy = type(model).from_config(config)
+        copy.build(input_shape)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def inference_copy(model: keras.Model, dtype: str = "float32") -> keras.Model:
     """A non-stateful copy of a (possibly stateful, mixed-precision) model with `dtype` weights.
 
     `float32` is for running; `float16` halves a saved file (see
     `save_translation_model`'s `storage_dtype`).
     """
-    config = model.get_config()
-    if "stateful" in config:
-        config["stateful"] = False
-    config.pop("dtype", None)
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(dtype)
-    try:
-        copy = type(model).from_config(config)
-        copy.build((None, None))
-    finally:
-        keras.config.set_dtype_policy(previous)
-    copy.set_weights(model.get_weights())
-    return copy
+    return copy_model(model, dtype)
 
 
 def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict[str, object],
@@ -189,31 +198,57 @@ def load_translation_model(directory: str | Path) -> tuple[Seq2SeqModel, Subword
     return model, source, target
 
 
-def upgrade_layout_1(path: Path, folder: Path) -> Path:
-    """A copy of a layout-1 `model.keras` in `folder`, with its weights where layout 2 keeps them.
+def weights_layout(path: str | Path) -> int:
+    """The weight layout of a `.weights.h5` file (an epoch checkpoint, a resume backup): 1 or 2."""
+    import h5py
+
+    with h5py.File(path, "r") as store:
+        return 2 if "head" in store else 1
+
+
+def _move_layout_1_weights(weights: Path, tied: bool) -> None:
+    """Moves the output layer's weights of a layout-1 weights file to where layout 2 keeps them.
 
     Layout 1 kept the output bias of a tied model as the model's own variable
     (`vars/0`) and the output `Dense` (untied) or the tied projection under
     `layers/dense*`; layout 2 keeps them in `head` (kernel and bias, or bias
-    and `head/projection`). Every other weight has the same path in both. The
-    architecture arguments of layout 1 are read by the models' `from_config`.
+    and `head/projection`). Every other model weight has the same path in
+    both. (Optimizer slots are left alone: their order changed for tied
+    models, which is why layout-1 backups cannot be resumed.)
     """
     import h5py
 
+    with h5py.File(weights, "r+") as store:
+        dense = sorted(name for name in store.get("layers", {}) if name.startswith("dense"))
+        if tied:
+            moves = [("vars/0", "head/vars/0")] + [(f"layers/{name}/vars/0", "head/projection/vars/0")
+                                                    for name in dense]
+        else:
+            moves = [(f"layers/{dense[0]}/vars/{index}", f"head/vars/{index}") for index in (0, 1)]
+        for source, target in moves:
+            store.require_group(target.rsplit("/", 1)[0])
+            store.move(source, target)
+
+
+def upgrade_weights_file(path: Path, folder: Path, tied: bool) -> Path:
+    """A layout-2 copy in `folder` of the layout-1 weights file `path` (see `_move_layout_1_weights`)."""
+    copy = folder / Path(path).name
+    shutil.copyfile(path, copy)
+    _move_layout_1_weights(copy, tied)
+    return copy
+
+
+def upgrade_layout_1(path: Path, folder: Path) -> Path:
+    """A copy of a layout-1 `model.keras` in `folder`, with its weights where layout 2 keeps them.
+
+    The weights move as in `_move_layout_1_weights`; the architecture
+    arguments of layout 1 are read by the models' `from_config`.
+    """
     copy, weights = folder / "model.keras", folder / "model.weights.h5"
     with zipfile.ZipFile(path) as old, zipfile.ZipFile(copy, "w") as new:
         tied = json.loads(old.read("config.json"))["config"].get("tie_embeddings", False)
         weights.write_bytes(old.read("model.weights.h5"))
-        with h5py.File(weights, "r+") as store:
-            dense = sorted(name for name in store.get("layers", {}) if name.startswith("dense"))
-            if tied:
-                moves = [("vars/0", "head/vars/0")] + [(f"layers/{name}/vars/0", "head/projection/vars/0")
-                                                        for name in dense]
-            else:
-                moves = [(f"layers/{dense[0]}/vars/{index}", f"head/vars/{index}") for index in (0, 1)]
-            for source, target in moves:
-                store.require_group(target.rsplit("/", 1)[0])
-                store.move(source, target)
+        _move_layout_1_weights(weights, tied)
         for name in old.namelist():
             if name != "model.weights.h5":
                 new.writestr(name, old.read(name))

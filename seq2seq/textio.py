@@ -1,8 +1,9 @@
 """Reading text files (plain or gzip, strict UTF-8), and writing files and folders atomically.
 
-The one guarantee of both writers: the previous content stays intact until
+The one guarantee of the writers: the previous content stays intact until
 the new one is complete; a crash, a full disk or an interrupt leaves the old
-content or the new, never a mixture or a partial file.
+content or the new, never a mixture or a partial file (for folders, see
+:func:`atomic_directory` for the one instant between its two renames).
 """
 
 from __future__ import annotations
@@ -75,25 +76,27 @@ def check_utf8(path: str | os.PathLike) -> int:
     return count
 
 
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"):
-    """Opens a temporary file beside `path`; renames it over `path` only on success.
+_UMASK = os.umask(0o022)  # read once at import (setting it is the only way to read it), then put back
+os.umask(_UMASK)
 
-    A crash, a full disk or an interrupt leaves either the old file or no file,
-    never a partial one.
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yields a temporary file name beside `path` (same suffix); renames it over `path` on success.
+
+    For writers that want a file name rather than a handle (Keras'
+    `save_weights` needs the `.weights.h5` suffix). The temporary name starts
+    with `.NAME.` and ends in `.partial` before the suffix, so a partial file
+    left by a killed process is recognisable; see :func:`partial_files`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+    suffix = "".join(path.suffixes) or ".tmp"
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".partial{suffix}")
+    os.close(descriptor)
+    os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
     try:
-        binary = "b" in mode
-        with os.fdopen(descriptor, mode, encoding=None if binary else encoding) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield Path(temporary)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -101,21 +104,42 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         raise
 
 
+def partial_files(folder: str | os.PathLike) -> list[Path]:
+    """Temporary files of :func:`atomic_path` left in `folder` by a killed process."""
+    return sorted(Path(folder).glob(".*.partial*"))
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"):
+    """Opens a temporary file beside `path`; renames it over `path` only on success.
+
+    A crash, a full disk or an interrupt leaves either the old file or no file,
+    never a partial one.
+    """
+    with atomic_path(path) as temporary:
+        binary = "b" in mode
+        with open(temporary, mode, encoding=None if binary else encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike):
     """Yields a temporary folder beside `path`; on success it replaces `path` whole.
 
     Until the new folder is complete the old one stays in place untouched;
-    then the old one is renamed aside, the new one renamed into place, and
-    the old one removed. On an error the temporary folder is removed and the
-    old one is left as it was.
+    then the old one is renamed to `.NAME.old`, the new one renamed into
+    place, and the old one removed. If the second rename fails, the old folder
+    is renamed back. On an error the temporary folder is removed and the old
+    one is left as it was. (A process killed in the instant between the two
+    renames leaves the old content in `.NAME.old` and the new one complete in
+    its temporary folder.)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o777 & ~umask)
+    os.chmod(temporary, 0o777 & ~_UMASK)
     try:
         yield temporary
         old = None
@@ -123,7 +147,12 @@ def atomic_directory(path: str | os.PathLike):
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)
-        os.replace(temporary, path)
+        try:
+            os.replace(temporary, path)
+        except BaseException:
+            if old is not None:
+                os.replace(old, path)
+            raise
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

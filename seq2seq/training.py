@@ -20,9 +20,26 @@ def configure_precision(mixed_precision: bool) -> None:
 def start_run(run_dir: str | Path, seed: int) -> Path:
     """Creates the run folder and seeds Python, NumPy and the backend; returns the folder."""
     run_dir = Path(run_dir)
+    refuse_old_backup(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     return run_dir
+
+
+def refuse_old_backup(run_dir: Path) -> None:
+    """Raises `UserError` when `run_dir` holds a resume backup of version 0.1 (weight layout 1).
+
+    Its optimizer slots are in another order than today's, so it cannot be
+    resumed exactly; its epoch checkpoints still average and its model still loads.
+    """
+    from seq2seq.errors import UserError
+    from seq2seq.model_dirs import LAYOUT, weights_layout
+
+    backup = run_dir / "backup" / "latest.weights.h5"
+    if backup.is_file() and weights_layout(backup) < LAYOUT:
+        raise UserError(f"{run_dir}: this run folder was written by seq2seq 0.1 and cannot be resumed by this "
+                        "version. Start a new run_dir (set training.init_from to its model folder to keep the "
+                        "weights); `seq2seq average-checkpoints` still reads its checkpoints.")
 
 
 @contextlib.contextmanager

@@ -7,11 +7,13 @@ the first line of `saved_models/example.de`.
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from seq2seq.cli import main
 from seq2seq.lm.model import RNNLanguageModel
 from seq2seq.lm.scoring import score_lines
 from seq2seq.model_dirs import load_language_model, load_translation_model, save_language_model
@@ -58,3 +60,41 @@ def test_an_upgraded_model_saves_in_the_new_layout_with_the_same_outputs(tmp_pat
     again, _ = load_language_model(tmp_path / "copy")
     ids = np.array([vocab.encode("ROMEO: hello")], "int32")
     np.testing.assert_allclose(np.asarray(again(ids)), np.asarray(model(ids)), rtol=1e-6, atol=1e-6)
+
+
+def old_run_folder(tmp_path):
+    """A copy of the 0.1 run folder in tests/data/layout1_run (see its README)."""
+    run = tmp_path / "old_run"
+    shutil.copytree(SAVED.parent / "tests" / "data" / "layout1_run", run)
+    shutil.copyfile(run / "source.spm", run / "target.spm")
+    return run
+
+
+def test_a_version_0_1_run_folder_still_averages_to_the_same_model(tmp_path):
+    run = old_run_folder(tmp_path)
+    old = tmp_path / "old_model"
+    old.mkdir()
+    for name in ("source.spm", "target.spm"):
+        shutil.copyfile(run / name, old / name)
+    shutil.copyfile(run / "averaged_model.keras", old / "model.keras")
+    shutil.copyfile(run / "averaged_manifest.json", old / "manifest.json")
+    assert main(["average-checkpoints", str(run), "--last", "1", "-o", str(tmp_path / "new_model")]) == 0
+    expected, source, _ = load_translation_model(old)
+    averaged, _, _ = load_translation_model(tmp_path / "new_model")
+    assert averaged.tie_embeddings  # the tied output bias and projection moved into `head`
+    inputs = {"source_ids": np.array([source.encode("ein Hund läuft")], "int32"),
+              "target_inputs": np.array([[2, 5, 6, 7]], "int32")}
+    np.testing.assert_allclose(np.asarray(averaged(inputs)), np.asarray(expected(inputs)), rtol=1e-5, atol=1e-5)
+
+
+def test_a_version_0_1_backup_is_refused_before_anything_changes(tmp_path, capsys):
+    run = old_run_folder(tmp_path)
+    (run / "backup").mkdir()
+    shutil.copyfile(run / "checkpoints" / "epoch-002.weights.h5", run / "backup" / "latest.weights.h5")
+    before = (run / "config.yaml").read_text()
+    config = tmp_path / "c.yaml"
+    config.write_text(before.replace("run_dir: tests/data/layout1_run", f"run_dir: {run}")
+                      .replace("dir: tests/data", f"dir: {SAVED.parent / 'tests' / 'data'}"))
+    assert main(["train", str(config)]) == 2
+    assert "written by seq2seq 0.1 and cannot be resumed" in capsys.readouterr().err
+    assert (run / "config.yaml").read_text() == before

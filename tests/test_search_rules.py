@@ -131,3 +131,26 @@ def test_sampling_searcher_with_top_k_one_equals_greedy_search():
     greedy = Searcher(FixedStepModel(table), EOS, max_length=6).search(INPUTS)["tokens"]
     top_one = Searcher(FixedStepModel(table), EOS, max_length=6, top_k=1, temperature=2.0, seed=5)
     np.testing.assert_array_equal(top_one.search(INPUTS)["tokens"], greedy)
+
+
+def test_no_search_emits_pad_or_bos():
+    """A model that prefers <pad> and <bos> still gets neither: greedy, beam and sampling skip them."""
+    from seq2seq.core.search import never_emitted
+
+    table = np.log([[0.45, 0.02, 0.45, 0.03, 0.05]])  # <pad> and <bos> most likely, then "x", then <eos>
+    model = FixedStepModel(table)
+    greedy, _ = greedy_search(model, INPUTS, EOS, max_length=4)
+    assert np.asarray(greedy)[0].tolist() == [X, X, X, X]
+    beams, _, _ = beam_search(model, INPUTS, EOS, max_length=4, beam_size=2)
+    assert not np.isin(np.asarray(beams)[:, :, :1], [0, 2]).any()  # first tokens: real ones only
+    sampled = Searcher(model, EOS, max_length=50, temperature=2.0, seed=1).search(INPUTS)["tokens"]
+    assert not np.isin(sampled[sampled != 0], [0, 2]).any() and set(np.unique(sampled)) <= {0, 1, 3, 4}
+    blocked = np.asarray(never_emitted(np.zeros((1, 5), "float32")))[0]
+    assert blocked[[0, 2]].max() < -1e8 and blocked[[1, 3, 4]].tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("options,message", [({"temperature": 0.0}, "temperature"), ({"top_k": 0}, "top_k"),
+                                             ({"temperature": 1.0, "beam_size": 3}, "beam_size=1")])
+def test_bad_sampling_options_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        Searcher(FixedStepModel(SHORT_OR_LONG), EOS, **options)

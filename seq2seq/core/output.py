@@ -14,7 +14,7 @@ class OutputProjection(layers.Layer):
     (Press & Wolf 2017; Inan et al. 2017), V is the embedding matrix of
     `embedding`, preceded by a linear `projection` to the embedding size when
     `units != embedding_dim`; only `bias` is the layer's own. The language
-    model and the translation decoder both use this layer (as `head`).
+    model and the translation model both use this layer (as their `head`).
 
     Args:
         vocab_size: number of output ids.

@@ -15,10 +15,13 @@ A model is searchable when it offers two methods:
   each row (`<bos>`, or a prompt's last token);
 - `decode_step(token_ids, carry, context) -> (log_probs (batch, vocab), carry)`.
 
-Conventions: `source_ids` are `(batch, source_len)` int, 0-padded; outputs are
-token ids `(batch, [n_best,] max_length)` with `<eos>` included and 0 after
-it; scores are sums of natural-log probabilities of the emitted tokens
-(`<eos>` included).
+Conventions: inputs are `(batch, input_len)` int, 0-padded; outputs are
+token ids `(batch, [n_best,] max_length)` with `<eos>` included and 0
+(`<pad>`) after it (with `eos_id=-1`, as in character-level generation,
+nothing ends a row and `<eos>` is an ordinary token); scores are sums of
+natural-log probabilities of the emitted tokens (`<eos>` included). No
+search ever emits `<pad>` or `<bos>` (their probability is set to zero before
+a token is chosen), so neither is fed back as an input mid-sequence.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from seq2seq.core.specials import PAD_ID
+from seq2seq.core.specials import BOS_ID, PAD_ID
 
 NEG_INF = -1e9
 
@@ -52,6 +55,12 @@ def _gather(structure, indices):
 def _repeat(structure, times: int):
     """Each row of every tensor in `structure` repeated `times` times; None stays None."""
     return keras.tree.map_structure(lambda x: None if x is None else ops.repeat(x, times, axis=0), structure)
+
+
+def never_emitted(log_probs):
+    """`log_probs` `(..., vocab)` with `<pad>` and `<bos>` at NEG_INF: no search emits them."""
+    ids = ops.arange(ops.shape(log_probs)[-1])
+    return ops.where(ops.logical_or(ids == PAD_ID, ids == BOS_ID), NEG_INF, log_probs)
 
 
 def sample(log_probs, temperature: float = 1.0, top_k: int | None = None, seed=None):
@@ -79,8 +88,9 @@ def greedy_search(model, inputs, eos_id: int, max_length: int, temperature: floa
 
     def body(t, tokens, previous, carry, finished, scores):
         log_probs, carry = model.decode_step(previous, carry, context)  # (batch, vocab)
+        log_probs = never_emitted(log_probs)
         if sampling:
-            chosen = sample(log_probs, temperature or 1.0, top_k, seed)
+            chosen = sample(log_probs, 1.0 if temperature is None else temperature, top_k, seed)
         else:
             chosen = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
         picked = ops.take_along_axis(log_probs, chosen[:, None], axis=-1)[:, 0]
@@ -120,7 +130,7 @@ def beam_search(model, inputs, eos_id: int, max_length: int, beam_size: int = 5,
     def body(t, tokens, previous, carry, finished, lengths, scores):
         log_probs, carry = model.decode_step(previous, carry, context)  # (batch*beam, vocab)
         vocab = ops.shape(log_probs)[-1]
-        log_probs = ops.reshape(log_probs, (batch, beam_size, vocab))
+        log_probs = ops.reshape(never_emitted(log_probs), (batch, beam_size, vocab))
         pad_only = ops.where(ops.arange(vocab) == PAD_ID, 0.0, NEG_INF)  # a finished beam only pads
         log_probs = ops.where(finished[..., None], pad_only[None, None, :], log_probs)
         total = ops.reshape(scores[..., None] + log_probs, (batch, beam_size * vocab))
@@ -175,6 +185,10 @@ class Searcher(keras.Model):
                  **kwargs):
         super().__init__(**kwargs)
         sampling = temperature is not None or top_k is not None
+        if temperature is not None and not temperature > 0:
+            raise ValueError(f"`temperature` must be above 0. Received: temperature={temperature}")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"`top_k` must be at least 1. Received: top_k={top_k}")
         if sampling and beam_size != 1:
             raise ValueError(f"sampling (temperature or top_k) needs beam_size=1. Received: beam_size={beam_size}")
         self.model = model

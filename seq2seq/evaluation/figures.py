@@ -7,9 +7,11 @@ together with its figures.
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 from typing import Sequence
 
+from seq2seq.errors import UserError
 from seq2seq.history import history_columns, read_history
 
 
@@ -66,7 +68,11 @@ def read_training_history(model_dir: str | Path) -> dict[str, list[float]] | Non
     for folder in (Path(model_dir), Path(model_dir).parent):
         path = folder / "history.csv"
         if path.is_file():
-            rows = read_history(path)
+            try:
+                rows = read_history(path)
+            except UserError as error:  # a damaged history costs the curves, not the report
+                print(f"warning: {error} (no training curves)", file=sys.stderr)
+                return None
             return history_columns(rows) if rows else None
     return None
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from seq2seq.core.search import NEG_INF, Searcher
+from seq2seq.core.search import Searcher
 from seq2seq.core.vocabulary import TokenVocabulary
 from seq2seq.lm.model import RNNLanguageModel
 
 
 class GenerationRules:
-    """A language model as a searchable model, with the rules of free generation.
+    """A language model as a searchable model, with the rule of free character-level generation.
 
-    `<pad>` and `<bos>` are never generated (their probability goes to the
-    other tokens). At character level a line ends in `<eos>` and the next
-    begins with `<bos>`, as in training, so generation runs on across lines:
-    after `<eos>` the model is fed `<bos>`.
+    At character level a line ends in `<eos>` and the next begins with
+    `<bos>`, as in training, so generation runs on across lines: after
+    `<eos>` the model is fed `<bos>`. (That `<pad>` and `<bos>` are never
+    generated is the search's own rule, for every model.)
 
     Args:
         model: the language model.
@@ -27,9 +27,6 @@ class GenerationRules:
         self.model = model
         self.continuous = vocab.level == "char"
         self.bos_id, self.eos_id = vocab.bos_id, vocab.eos_id
-        blocked = np.zeros(len(vocab), bool)
-        blocked[[vocab.pad_id, vocab.bos_id]] = True
-        self.blocked = blocked
 
     def encode(self, prompt_ids):
         return self.model.encode(prompt_ids)
@@ -37,9 +34,7 @@ class GenerationRules:
     def decode_step(self, token_ids, carry, context):
         if self.continuous:
             token_ids = ops.where(ops.equal(token_ids, self.eos_id), self.bos_id, token_ids)
-        log_probs, carry = self.model.decode_step(token_ids, carry, context)  # (batch, vocab)
-        log_probs = ops.where(self.blocked[None, :], NEG_INF, log_probs)
-        return log_probs - ops.logsumexp(log_probs, axis=-1, keepdims=True), carry
+        return self.model.decode_step(token_ids, carry, context)
 
 
 def generate(model: RNNLanguageModel, vocab: TokenVocabulary, prompt: str = "", max_tokens: int = 50,
@@ -50,7 +45,7 @@ def generate(model: RNNLanguageModel, vocab: TokenVocabulary, prompt: str = "", 
     Word- and subword-level samples end at `<eos>` (a sentence each, at most
     `max_tokens` tokens); character-level ones treat `<eos>` as a line break
     and run for `max_tokens` characters. All samples are drawn in one batch by
-    :class:`~seq2seq.core.search.Searcher` (one compiled loop).
+    :class:`~seq2seq.core.search.Searcher`: one compiled loop, traced once per call.
     """
     prompt_ids = [vocab.bos_id] + vocab.encode(prompt)
     inputs = np.tile(np.array(prompt_ids, "int32"), (num_samples, 1))  # (samples, prompt)

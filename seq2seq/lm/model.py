@@ -57,6 +57,8 @@ class RNNLanguageModel(keras.Model):
         dropout = rnn.get("dropout", 0.0)
         self.embedding, self.embedding_dropout = embedding_with_dropout(vocab_size, embedding_dim, dropout, policy)
         self.core = RecurrentStack(**rnn, stateful=stateful, name="core", dtype=policy)
+        if self.core.bidirectional:
+            raise ValueError("a language model's core must be unidirectional: it predicts from the past only.")
         self.output_dropout = layers.Dropout(dropout, name="output_dropout", dtype=policy)
         self.head = OutputProjection(vocab_size=vocab_size, units=self.core.output_units, embedding=self.embedding,
                                      tie_embeddings=tie_embeddings, name="head", dtype=policy)

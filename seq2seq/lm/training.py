@@ -19,7 +19,7 @@ from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
 from seq2seq.errors import UserError
 from seq2seq.lm.config import LMConfig
 from seq2seq.lm.model import RNNLanguageModel, build_model
-from seq2seq.model_dirs import load_vocabulary, save_language_model, vocabulary_file_name
+from seq2seq.model_dirs import copy_model, load_vocabulary, save_language_model, vocabulary_file_name
 from seq2seq.textio import read_lines
 from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
                               progress_verbosity, restored_dtype_policy, standard_callbacks, start_run)
@@ -81,12 +81,8 @@ def compile_for_stream(model: keras.Model, optimizer="adam") -> None:
 
 
 def stateful_copy(model: RNNLanguageModel, batch_size: int, window_length: int) -> RNNLanguageModel:
-    """The same weights in a stateful model with a fixed batch size."""
-    config = {**model.get_config(), "stateful": True}
-    copy = RNNLanguageModel.from_config(config)
-    copy(np.zeros((batch_size, window_length), "int32"))
-    copy.set_weights(model.get_weights())
-    return copy
+    """The same weights in a stateful model with a fixed batch size (and the model's own dtype policy)."""
+    return copy_model(model, model.dtype_policy.name, stateful=True, input_shape=(batch_size, window_length))
 
 
 def stream_perplexity(model: RNNLanguageModel, windows, batch_size: int, window_length: int) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from seq2seq.callbacks import EpochCheckpoints, KeepBest, Throughput, Validation
 from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.errors import UserError
-from seq2seq.model_dirs import save_translation_model
+from seq2seq.model_dirs import LAYOUT, save_translation_model, upgrade_weights_file, weights_layout
 from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
                               progress_verbosity, restored_dtype_policy, standard_callbacks, start_run)
 from seq2seq.translation.config import TranslationConfig
@@ -136,7 +137,11 @@ def average_checkpoints(run_dir: str | Path, last: int, output: str | Path,
         total = None
         for path in files:
             try:
-                model.load_weights(str(path))
+                if weights_layout(path) < LAYOUT:  # a checkpoint of version 0.1
+                    with tempfile.TemporaryDirectory() as folder:
+                        model.load_weights(str(upgrade_weights_file(path, Path(folder), config.model.tie_embeddings)))
+                else:
+                    model.load_weights(str(path))
             except ValueError as error:
                 raise UserError(f"{path}: does not fit the architecture in {run_dir / 'config.yaml'} "
                                 f"({str(error).splitlines()[0]}).") from None
