@@ -145,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="hypotheses per sentence; above 1 writes 'N ||| text ||| score' lines")
     translate.add_argument("--errors", choices=("strict", "replace"), default="strict",
                            help="invalid UTF-8: stop with an error naming the line (strict) or use U+FFFD")
+    translate.add_argument("--split-sentences", action="store_true",
+                           help="lines are paragraphs: translate each sentence (long ones cut at clauses, not "
+                                "truncated), join them back onto the line; URLs, e-mail addresses and numbers "
+                                "are carried over unchanged")
     _decoding_arguments(translate)
     translate.set_defaults(handler="seq2seq.cli.translation:translate")
 

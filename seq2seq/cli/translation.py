@@ -109,6 +109,22 @@ def translate_with_progress(translator, lines: list[str], batch_size: int, progr
     return results, time.perf_counter() - started
 
 
+def _translate_paragraphs(arguments, translator, lines: list[str]):
+    """`(results, seconds)` for `--split-sentences`, in the shape `translate_with_progress` returns."""
+    from seq2seq import config as config_lib
+    from seq2seq.translation.config import TranslationConfig
+    from seq2seq.translation.segments import translate_paragraphs
+    from seq2seq.translation.translator import Hypothesis, stderr_progress
+
+    config_file = Path(arguments.model or default_model()) / "config.yaml"
+    language = (config_lib.load(TranslationConfig, config_file).data.source_language
+                if config_file.is_file() else "de")
+    started = time.perf_counter()
+    texts = translate_paragraphs(translator, lines, language, arguments.batch_size,
+                                 stderr_progress if arguments.input != "-" else None)
+    return [[Hypothesis(text, 0.0, 0.0)] for text in texts], time.perf_counter() - started
+
+
 def truncation_note(count: int, limit: int) -> str:
     return f"{count} source lines longer than {limit} subwords were truncated (--max-source-tokens)"
 
@@ -118,11 +134,16 @@ def translate(arguments) -> int:
 
     if arguments.n_best > arguments.beam:
         raise UserError(f"--n-best ({arguments.n_best}) must not exceed --beam ({arguments.beam}).")
+    if arguments.split_sentences and arguments.n_best > 1:
+        raise UserError("--split-sentences writes one joined translation per line; it does not go with --n-best.")
     model, source_vocab, target_vocab = load_translation_model(arguments.model or default_model())
     translator = make_translator(arguments, model, source_vocab, target_vocab, n_best=arguments.n_best)
     lines = read_lines(arguments.input, errors=arguments.errors)
-    results, elapsed = translate_with_progress(translator, lines, arguments.batch_size,
-                                               progress=arguments.input != "-")
+    if arguments.split_sentences:
+        results, elapsed = _translate_paragraphs(arguments, translator, lines)
+    else:
+        results, elapsed = translate_with_progress(translator, lines, arguments.batch_size,
+                                                   progress=arguments.input != "-")
 
     def write(handle):
         for number, hypotheses in enumerate(results):

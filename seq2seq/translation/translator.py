@@ -59,6 +59,7 @@ class Translator:
         if n_best > beam_size:
             raise ValueError(f"`n_best` must be at most `beam_size`. Received: n_best={n_best}, "
                              f"beam_size={beam_size}")
+        self.model = model  # the translation model itself (for attention), fused or not
         self.source_vocab, self.target_vocab = source_vocab, target_vocab
         self.n_best = n_best
         self.max_source_tokens = max_source_tokens
