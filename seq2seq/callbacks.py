@@ -10,6 +10,7 @@ from typing import Callable
 
 import keras
 
+from seq2seq.errors import UserError
 from seq2seq.textio import atomic_path, atomic_write, partial_files
 
 
@@ -24,6 +25,25 @@ class ResetStates(keras.callbacks.Callback):
 
     def on_test_end(self, logs=None):
         self.model.reset_states()
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Ends training with a `UserError` naming the epoch and step when the loss stops being finite.
+
+    It raises during the batch, before the epoch ends, so the resume backup,
+    the epoch checkpoints and the best model all stay those of the last
+    finished epoch: nothing trained on a NaN loss is written.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise UserError(f"the training loss became {float(loss)} at epoch {self._epoch + 1}, step {batch + 1}; "
+                            "the run folder keeps the last finished epoch. Lower training.learning_rate or set "
+                            "training.clip_norm, then run the same command to resume.")
 
 
 class Throughput(keras.callbacks.Callback):

@@ -11,6 +11,7 @@ as YAML scalars and checked the same way.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -65,6 +66,10 @@ def _convert(value: Any, kind: Any, key: str, source: str) -> Any:
         return from_dict(kind, value, source=source, prefix=f"{key}.")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is float and isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"{source}: key `{key}` must be a finite number. Received: {key}={value!r}")
+    if kind is str and isinstance(value, str) and not value.strip():
+        raise UserError(f"{source}: key `{key}` must not be empty. Received: {key}={value!r}")
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         raise UserError(f"{source}: key `{key}` must be {_type_name(kind)}. "
                         f"Received: {key}={value!r} ({type(value).__name__})")

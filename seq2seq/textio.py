@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from seq2seq.errors import UserError
 
@@ -158,3 +158,20 @@ def atomic_directory(path: str | os.PathLike):
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def check_replaceable(path: str | os.PathLike, is_previous_output: Callable[[Path], bool], what: str) -> None:
+    """Raises `UserError` unless `--overwrite` may replace the folder `path`.
+
+    It may when `path` does not exist, or is a folder that
+    `is_previous_output` recognises, by its content, as an earlier output of
+    the same command; never the current folder or a folder above it.
+    """
+    path = Path(path)
+    resolved, here = path.resolve(), Path.cwd().resolve()
+    if resolved == here or resolved in here.parents:
+        raise UserError(f"{path}: is the current folder or one above it; --overwrite never replaces those. "
+                        f"Name a new folder for the {what}.")
+    if path.exists() and not (path.is_dir() and is_previous_output(path)):
+        raise UserError(f"{path}: exists and is not a {what} written by seq2seq; --overwrite replaces only "
+                        "such a folder. Choose another path.")

@@ -17,31 +17,6 @@ def configure_precision(mixed_precision: bool) -> None:
     keras.config.set_dtype_policy("mixed_bfloat16" if mixed_precision else "float32")
 
 
-def start_run(run_dir: str | Path, seed: int) -> Path:
-    """Creates the run folder and seeds Python, NumPy and the backend; returns the folder."""
-    run_dir = Path(run_dir)
-    refuse_old_backup(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(seed)
-    return run_dir
-
-
-def refuse_old_backup(run_dir: Path) -> None:
-    """Raises `UserError` when `run_dir` holds a resume backup of version 0.1 (weight layout 1).
-
-    Its optimizer slots are in another order than today's, so it cannot be
-    resumed exactly; its epoch checkpoints still average and its model still loads.
-    """
-    from seq2seq.errors import UserError
-    from seq2seq.model_dirs import LAYOUT, weights_layout
-
-    backup = run_dir / "backup" / "latest.weights.h5"
-    if backup.is_file() and weights_layout(backup) < LAYOUT:
-        raise UserError(f"{run_dir}: this run folder was written by seq2seq 0.1 and cannot be resumed by this "
-                        "version. Start a new run_dir (set training.init_from to its model folder to keep the "
-                        "weights); `seq2seq average-checkpoints` still reads its checkpoints.")
-
-
 @contextlib.contextmanager
 def restored_dtype_policy():
     """Puts the global Keras dtype policy back as it was when the block (or decorated function) ends."""
@@ -74,6 +49,7 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
 
     Order (Keras calls `on_epoch_end` in list order, with one shared `logs`):
 
+    0. `StopOnNaN`, which ends the run with an error as soon as the loss is not finite;
     1. `ReduceLROnPlateau` on `monitor` (a validation loss), so that a cut is
        in the optimizer before the backup;
     2. `BackupAndRestore`: weights, optimizer state (learning rate and weight
@@ -88,7 +64,9 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
     5. `EarlyStopping` on `stop_monitor` (default `monitor`) in `stop_mode`,
        TensorBoard and the CSV log (`history.csv`), which read those logs.
     """
-    callbacks: list[keras.callbacks.Callback] = []
+    from seq2seq.callbacks import StopOnNaN
+
+    callbacks: list[keras.callbacks.Callback] = [StopOnNaN()]
     if training.lr_decay_factor < 1.0:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=monitor, factor=training.lr_decay_factor, patience=training.lr_decay_patience,

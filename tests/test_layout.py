@@ -36,6 +36,7 @@ FORBIDDEN = {  # importer prefix -> prefixes it must not import
     "seq2seq.translation": ("seq2seq.evaluation", "seq2seq.cli"),
     "seq2seq.model_dirs": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.training"),
     "seq2seq.training": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
+    "seq2seq.run_folder": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
     "seq2seq.callbacks": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
     "seq2seq.evaluation": ("seq2seq.cli",),
 }

@@ -7,6 +7,7 @@ exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
@@ -40,9 +41,22 @@ def _positive(kind: type, name: str):
         except ValueError:
             noun = "a whole number" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"{name} must be {noun}. Received: {text!r}") from None
-        if not value > 0:
-            limit = "at least 1" if kind is int else "above 0"
+        if not value > 0 or not math.isfinite(value):
+            limit = "at least 1" if kind is int else "a finite number above 0"
             raise argparse.ArgumentTypeError(f"{name} must be {limit}. Received: {value}")
+        return value
+    return parse
+
+
+def _finite_float(name: str):
+    """An argparse type: any finite number (NaN and infinity are refused)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number. Received: {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number. Received: {text!r}")
         return value
     return parse
 
@@ -64,14 +78,15 @@ def _config_arguments(parser: argparse.ArgumentParser, example: str) -> None:
 def _decoding_arguments(parser: argparse.ArgumentParser) -> None:
     """The decoding options shared by `translate` and `evaluate --model`."""
     parser.add_argument("--beam", type=_positive_int("--beam"), default=5, help="beam width (1: greedy)")
-    parser.add_argument("--alpha", type=float, default=0.6, help="length-penalty exponent (Wu et al. 2016)")
+    parser.add_argument("--alpha", type=_finite_float("--alpha"), default=0.6, help="length-penalty exponent (Wu et al. 2016)")
     parser.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
     parser.add_argument("--max-length-ratio", type=_positive_float("--max-length-ratio"), default=1.5)
     parser.add_argument("--max-length-offset", type=int, default=10)
     parser.add_argument("--max-source-tokens", type=_positive_int("--max-source-tokens"), default=250,
                         help="longer sources are truncated (with a warning count)")
     parser.add_argument("--lm", help="target-side language model for shallow fusion (same target vocabulary)")
-    parser.add_argument("--lm-weight", type=float, default=0.2, help="weight of the language model's log-probs")
+    parser.add_argument("--lm-weight", type=_finite_float("--lm-weight"), default=0.2,
+                        help="weight of the language model's log-probs")
     parser.add_argument("--temperature", type=_positive_float("--temperature"), default=None,
                         help="sample translations from softmax(logits / T) instead of searching (needs --beam 1)")
     parser.add_argument("--top-k", type=_positive_int("--top-k"), default=None,
@@ -103,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--rerank", action="store_true",
                        help="input is an n-best list ('N ||| text ||| score' lines, from translate --n-best); "
                             "write the best text per sentence after adding --lm-weight x the LM log-probability")
-    score.add_argument("--lm-weight", type=float, default=0.2, help="with --rerank: the language model's weight")
+    score.add_argument("--lm-weight", type=_finite_float("--lm-weight"), default=0.2, help="with --rerank: the language model's weight")
     score.set_defaults(handler="seq2seq.cli.lm:score")
 
     generate = lm_commands.add_parser("generate", help="sample text from a language model")
@@ -191,3 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head -1`): end quietly, as a SIGPIPE would
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141

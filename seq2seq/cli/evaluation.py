@@ -17,8 +17,8 @@ def evaluate(arguments) -> int:
     from seq2seq.evaluation.scores import corpus_scores, read_parallel, sentence_analysis
     from seq2seq.evaluation.reports import build_report, write_report
 
-    if arguments.report and Path(arguments.report).exists() and not arguments.overwrite:
-        raise UserError(f"{arguments.report}: exists; pass --overwrite to replace the report there.")
+    if arguments.report:
+        _check_report_folder(arguments.report, arguments.overwrite)
     translated = sources = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -66,6 +66,23 @@ def evaluate(arguments) -> int:
         write_report(arguments.report, report, overwrite=arguments.overwrite, figures=figures)
         print(f"report written to {arguments.report}/report.json and report.md", file=sys.stderr)
     return 0
+
+
+def _check_report_folder(folder: str, overwrite: bool) -> None:
+    """Before any work: a new folder, or with --overwrite an earlier report folder (its report.json says so)."""
+    from seq2seq.evaluation.reports import SCHEMA
+    from seq2seq.textio import check_replaceable
+
+    if Path(folder).exists() and not overwrite:
+        raise UserError(f"{folder}: exists; pass --overwrite to replace the report there.")
+
+    def is_report(path: Path) -> bool:
+        try:
+            return json.loads((path / "report.json").read_text(encoding="utf-8")).get("schema") == SCHEMA
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    check_replaceable(folder, is_report, "evaluation report folder")
 
 
 def _required_references(arguments) -> list[str]:

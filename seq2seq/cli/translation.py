@@ -8,7 +8,7 @@ from pathlib import Path
 
 from seq2seq import config as config_lib
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write, read_lines
+from seq2seq.textio import atomic_write, check_replaceable, read_lines
 
 
 def _load_config(arguments):
@@ -46,6 +46,8 @@ def average_checkpoints(arguments) -> int:
     output = Path(arguments.output)
     if output.exists() and not arguments.overwrite:
         raise UserError(f"{output}: exists; pass --overwrite to replace it.")
+    check_replaceable(output, lambda path: (path / "manifest.json").is_file() and (path / "model.keras").is_file(),
+                      "model directory")
     files = average(arguments.run_dir, arguments.last, output, arguments.storage_dtype)
     print(f"averaged {', '.join(path.name for path in files)} into {output}")
     return 0

@@ -20,9 +20,10 @@ from seq2seq.errors import UserError
 from seq2seq.lm.config import LMConfig
 from seq2seq.lm.model import RNNLanguageModel, build_model
 from seq2seq.model_dirs import copy_model, load_vocabulary, save_language_model, vocabulary_file_name
+from seq2seq.run_folder import training_run
 from seq2seq.textio import read_lines
 from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
-                              progress_verbosity, restored_dtype_policy, standard_callbacks, start_run)
+                              progress_verbosity, standard_callbacks)
 
 
 class LMCorpus:
@@ -108,11 +109,13 @@ def warm_start(model: RNNLanguageModel, vocab, directory: str) -> None:
     copy_weights(model, source, directory)
 
 
-@restored_dtype_policy()
-def train_language_model(config: LMConfig) -> Path:
-    """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
+@training_run("data", "model")
+def train_language_model(config: LMConfig, run_dir: Path) -> Path:
+    """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory.
+
+    Called as `train(config)`: `@training_run` locks and checks the run folder and passes it in.
+    """
     training = config.training
-    run_dir = start_run(config.run_dir, training.seed)
     configure_precision(training.mixed_precision)
 
     corpus = LMCorpus(config.data)

@@ -159,6 +159,10 @@ class TranslationTrainingConfig(OptimizationConfig):
     keep_checkpoints: int = option(5, minimum=0)  # per-epoch weights kept for average-checkpoints (0: none)
 
     def __post_init__(self):
+        boundaries = self.bucket_boundaries
+        if not boundaries or any(b <= a for a, b in zip(boundaries, boundaries[1:])) or boundaries[0] < 2:
+            raise ValueError("key `training.bucket_boundaries` must be increasing token lengths of at least 2 "
+                             f"(the last one bounds the length). Received: {list(boundaries)}")
         if self.select_by == "bleu" and not self.validation_bleu:
             raise ValueError("key `training.select_by` is 'bleu' but `training.validation_bleu` is false: "
                              "set validation_bleu: true, or select_by: loss.")

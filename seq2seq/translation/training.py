@@ -13,8 +13,9 @@ from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.errors import UserError
 from seq2seq.model_dirs import LAYOUT, save_translation_model, upgrade_weights_file, weights_layout
+from seq2seq.run_folder import training_run
 from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
-                              progress_verbosity, restored_dtype_policy, standard_callbacks, start_run)
+                              progress_verbosity, restored_dtype_policy, standard_callbacks)
 from seq2seq.translation.config import TranslationConfig
 from seq2seq.translation.data import batches, build_vocabularies, corpus_text_pairs
 from seq2seq.translation.model import Seq2SeqModel, build_model
@@ -57,11 +58,13 @@ def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, sou
                           tensorboard_dir=run_dir / "tensorboard", print_fn=lambda text: print(text, flush=True))
 
 
-@restored_dtype_policy()
-def train_translation_model(config: TranslationConfig) -> Path:
-    """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
+@training_run("data", "vocabulary", "model")
+def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
+    """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory.
+
+    Called as `train(config)`: `@training_run` locks and checks the run folder and passes it in.
+    """
     training = config.training
-    run_dir = start_run(config.run_dir, training.seed)
     source, target = build_vocabularies(config, run_dir)
     config_lib.save(config, run_dir / "config.yaml")
     train = batches(config, "train", source, target)

@@ -1,0 +1,108 @@
+"""The run folder of a training run: one writer at a time, the same experiment on every resume.
+
+`@training_run(...)` wraps `train_language_model` and `train_translation_model`.
+Before anything in the folder changes it
+
+- takes the folder's lock (`run_dir/.lock`, an `fcntl` lock that the system
+  releases when the holding process ends, however it ends, so a killed run
+  never blocks the next one); a second `train` on the same folder is refused
+  with the process id of the one that holds it;
+- refuses a resume backup written by version 0.1 (see :func:`refuse_old_backup`);
+- refuses a config whose experiment keys (the model, the data, the
+  vocabulary) differ from those of the `config.yaml` already in the folder,
+  naming every key that differs (training keys such as `epochs` may change);
+- seeds Python, NumPy and the backend from `training.seed`;
+
+then calls the trainer with the folder, and puts the global Keras dtype
+policy back afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from pathlib import Path
+
+import keras
+
+from seq2seq import config as config_lib
+from seq2seq.errors import UserError
+from seq2seq.training import restored_dtype_policy
+
+
+@contextlib.contextmanager
+def locked(run_dir: Path):
+    """Holds `run_dir/.lock` for the block; raises `UserError` naming the holder when another process has it."""
+    import fcntl
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / ".lock", "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise UserError(f"{run_dir}: the run folder is in use by {holder}; wait until it ends or stop it "
+                            "(a run that was killed holds no lock), or train in another run_dir.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}\n")
+        handle.flush()
+        yield run_dir
+    finally:
+        handle.close()  # releases the lock
+
+
+def refuse_old_backup(run_dir: Path) -> None:
+    """Raises `UserError` when `run_dir` holds a resume backup of version 0.1 (weight layout 1).
+
+    Its optimizer slots are in another order than today's, so it cannot be
+    resumed exactly; its epoch checkpoints still average and its model still loads.
+    """
+    from seq2seq.model_dirs import LAYOUT, weights_layout
+
+    backup = run_dir / "backup" / "latest.weights.h5"
+    if backup.is_file() and weights_layout(backup) < LAYOUT:
+        raise UserError(f"{run_dir}: this run folder was written by seq2seq 0.1 and cannot be resumed by this "
+                        "version. Start a new run_dir (set training.init_from to its model folder to keep the "
+                        "weights); `seq2seq average-checkpoints` still reads its checkpoints.")
+
+
+def _flat(data, prefix: str = "") -> dict:
+    if not isinstance(data, dict):
+        return {prefix.rstrip("."): data}
+    return {key: value for name, item in data.items() for key, value in _flat(item, f"{prefix}{name}.").items()}
+
+
+def refuse_changed_experiment(run_dir: Path, config, sections: tuple[str, ...]) -> None:
+    """Raises `UserError` naming the keys of `sections` in which `config` differs from `run_dir/config.yaml`."""
+    saved_file = run_dir / "config.yaml"
+    if not saved_file.is_file():
+        return
+    saved = config_lib.to_dict(config_lib.load(type(config), saved_file))
+    current = config_lib.to_dict(config)
+    changed = []
+    for section in sections:
+        before, after = _flat(saved.get(section), f"{section}."), _flat(current.get(section), f"{section}.")
+        changed += [key for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+    if changed:
+        raise UserError(f"{run_dir}: this run folder was trained with another experiment; these keys differ from "
+                        f"its config.yaml: {', '.join(changed)}. Resume with the same values, or train in a new "
+                        "run_dir.")
+
+
+def training_run(*sections: str):
+    """Decorates `train(config, run_dir)` into `train(config)` with the checks of the module doc."""
+    def decorate(train):
+        @functools.wraps(train)
+        def run(config):
+            run_dir = Path(config.run_dir)
+            with restored_dtype_policy(), locked(run_dir):
+                refuse_old_backup(run_dir)
+                refuse_changed_experiment(run_dir, config, sections)
+                keras.utils.set_random_seed(config.training.seed)
+                return train(config, run_dir)
+        return run
+    return decorate

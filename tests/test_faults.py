@@ -1,0 +1,132 @@
+"""Faults and hostile input: one writer per run folder, the same experiment on resume, NaN, bad numbers,
+overwrite that never destroys what the command did not write, a closed pipe."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from seq2seq import config as config_lib
+from seq2seq.callbacks import StopOnNaN
+from seq2seq.cli import main
+from seq2seq.errors import UserError
+from seq2seq.lm.config import LMConfig
+from seq2seq.run_folder import locked
+from seq2seq.translation.config import TranslationConfig
+
+
+def run(capsys, *argv):
+    code = main([str(item) for item in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_second_writer_is_refused_with_the_holder(toy_config_file, tmp_path, capsys):
+    with locked(tmp_path / "run"):
+        code, _, err = run(capsys, "lm", "train", toy_config_file)
+    assert code == 2 and f"in use by process {os.getpid()}" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "config.yaml").exists()  # nothing was written
+
+
+def test_a_killed_holder_does_not_block_the_next_run(tmp_path):
+    folder = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from pathlib import Path\nfrom seq2seq.run_folder import locked\n"
+                               f"with locked(Path({str(folder)!r})):\n    print('held', flush=True)\n"
+                               "    time.sleep(120)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(UserError, match=f"process {holder.pid}"):
+            with locked(folder):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with locked(folder):  # released by the system when the holder died
+        pass
+
+
+def test_resuming_with_other_model_or_data_keys_is_refused_before_anything_changes(toy_config_file, tmp_path,
+                                                                                   capsys):
+    assert run(capsys, "lm", "train", toy_config_file, "--set", "training.epochs=1")[0] == 0
+    saved = (tmp_path / "run" / "config.yaml").read_text()
+    history = (tmp_path / "run" / "history.csv").read_text()
+    code, _, err = run(capsys, "lm", "train", toy_config_file, "--set", "model.embedding_dim=8",
+                       "--set", "data.min_frequency=2")
+    assert code == 2 and "data.min_frequency, model.embedding_dim" in err
+    assert (tmp_path / "run" / "config.yaml").read_text() == saved
+    assert (tmp_path / "run" / "history.csv").read_text() == history
+    assert run(capsys, "lm", "train", toy_config_file, "--set", "training.epochs=2")[0] == 0  # training keys may change
+
+
+def test_a_nan_loss_stops_with_the_epoch_and_step():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((8, 2), "float32")
+    x[5] = np.nan  # the third batch of two
+    with pytest.raises(UserError, match="became nan at epoch 1, step 3"):
+        model.fit(x, np.ones((8, 1)), batch_size=2, epochs=1, shuffle=False, verbose=0, callbacks=[StopOnNaN()])
+
+
+@pytest.mark.parametrize("schema,overrides,message", [
+    (LMConfig, ["training.learning_rate=.nan"], "must be a finite number"),
+    (LMConfig, ["training.learning_rate=.inf"], "must be a finite number"),
+    (LMConfig, ["model.rnn.dropout=.nan"], "must be a finite number"),
+    (LMConfig, ["run_dir=''"], "`run_dir` must not be empty"),
+    (TranslationConfig, ["training.bucket_boundaries=[]"], "bucket_boundaries"),
+    (TranslationConfig, ["training.bucket_boundaries=[20, 10]"], "bucket_boundaries"),
+    (TranslationConfig, ["training.bucket_boundaries=[1, 10]"], "bucket_boundaries"),
+    (TranslationConfig, ["training.label_smoothing=-.inf"], "finite"),
+])
+def test_bad_numbers_in_configs_name_the_key(tmp_path, schema, overrides, message):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {valid_fraction: 0.1}\n" if schema is LMConfig else "{}\n")
+    with pytest.raises(UserError, match=message):
+        config_lib.load(schema, path, overrides)
+
+
+@pytest.mark.parametrize("option,value", [("--alpha", "nan"), ("--alpha", "inf"), ("--temperature", "inf"),
+                                          ("--temperature", "nan"), ("--max-length-ratio", "inf"),
+                                          ("--lm-weight", "nan"), ("--top-k", "0"), ("--seed", "x")])
+def test_bad_numbers_in_options_name_the_option(option, value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["translate", option, value, "-"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and option in err and "Traceback" not in err
+
+
+def test_report_overwrite_never_replaces_the_current_folder_or_a_stranger(tmp_path, capsys, monkeypatch):
+    (tmp_path / "h.txt").write_text("a b c\n")
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "notes.txt").write_text("mine\n")
+    monkeypatch.chdir(tmp_path)
+    base = ["evaluate", "--hypothesis", "h.txt", "--reference", "h.txt", "--overwrite", "--report"]
+    for folder in (".", "..", "keep"):
+        code, _, err = run(capsys, *base, folder)
+        assert code == 2 and "--overwrite" in err and "Traceback" not in err
+    assert (tmp_path / "keep" / "notes.txt").read_text() == "mine\n" and (tmp_path / "h.txt").exists()
+    assert run(capsys, *base, "report")[0] == 0  # a new folder
+    assert run(capsys, *base, "report")[0] == 0  # an earlier report: replaced
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["data"]["lines"] == 1
+
+
+def test_average_checkpoints_overwrite_refuses_a_folder_that_is_not_a_model(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "corpus.txt").write_text("precious\n")
+    code, _, err = run(capsys, "average-checkpoints", tmp_path / "no_run", "-o", tmp_path / "data", "--overwrite")
+    assert code == 2 and "is not a model directory" in err
+    assert (tmp_path / "data" / "corpus.txt").read_text() == "precious\n"
+
+
+def test_output_into_a_closed_pipe_ends_quietly(trained_lm_dir):
+    command = (f"{sys.executable} -m seq2seq lm generate --model {trained_lm_dir} --num-samples 3000 "
+               "--max-tokens 20 | head -1")
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True)
+    assert done.stdout.count("\n") == 1
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+    assert done.returncode in (0, 141)  # 141: as a process ended by SIGPIPE; 0: head's status when faster
