@@ -131,26 +131,35 @@ def save_translation_model(directory: str | Path, model: keras.Model, source_voc
 
 
 def check_model_directory(directory: str | Path, kind: str, files: tuple[str, ...]) -> Path:
-    """Raises `UserError` unless `directory` is a complete model directory of `kind`."""
+    """Raises `UserError` unless `directory` is a complete model directory of `kind` (its manifest first)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise UserError(f"{directory}: model directory not found.")
-    missing = [name for name in files if not (directory / name).is_file()]
-    if missing:
-        raise UserError(f"{directory}: incomplete model directory, missing {', '.join(missing)}. "
+    if not (directory / "manifest.json").is_file():
+        raise UserError(f"{directory}: incomplete model directory, missing manifest.json. "
                         "Train or copy the whole directory again.")
     try:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise UserError(f"{directory}/manifest.json: not valid JSON; the directory is damaged.") from None
+    if not isinstance(manifest, dict):
+        raise UserError(f"{directory}/manifest.json: expected a JSON object with a \"kind\"; the directory is damaged.")
     if manifest.get("kind") != kind:
         raise UserError(f"{directory}: holds a {manifest.get('kind')!r} model, expected {kind!r}.")
+    missing = [name for name in files if not (directory / name).is_file()]
+    if missing:
+        raise UserError(f"{directory}: incomplete model directory, missing {', '.join(missing)}. "
+                        "Train or copy the whole directory again.")
     return directory
 
 
 def model_layout(directory: Path) -> int:
     """The weight layout of a checked model directory (1 when its manifest predates layouts)."""
-    return int(json.loads((directory / "manifest.json").read_text(encoding="utf-8")).get("layout", 1))
+    layout = json.loads((directory / "manifest.json").read_text(encoding="utf-8")).get("layout", 1)
+    if layout not in (1, LAYOUT):
+        raise UserError(f"{directory}/manifest.json: weight layout {layout!r} is not one this version reads "
+                        f"(1 or {LAYOUT}); a newer seq2seq wrote it.")
+    return layout
 
 
 def _load_keras_model(path: Path, layout: int = LAYOUT) -> keras.Model:
@@ -195,6 +204,10 @@ def load_translation_model(directory: str | Path) -> tuple[Seq2SeqModel, Subword
     model = _load_keras_model(directory / "model.keras", model_layout(directory))
     if not isinstance(model, Seq2SeqModel):
         raise UserError(f"{directory}/model.keras: holds a {type(model).__name__}, expected a translation model.")
+    if (model.source_vocab_size, model.target_vocab_size) != (len(source), len(target)):
+        raise UserError(f"{directory}: the model has {model.source_vocab_size} source and {model.target_vocab_size} "
+                        f"target tokens but source.spm and target.spm have {len(source)} and {len(target)}; "
+                        "the files come from different models.")
     return model, source, target
 
 

@@ -9,6 +9,7 @@ content or the new, never a mixture or a partial file (for folders, see
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import io
 import os
@@ -90,18 +91,45 @@ def atomic_path(path: str | os.PathLike):
     left by a killed process is recognisable; see :func:`partial_files`.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_output_path(path)
     suffix = "".join(path.suffixes) or ".tmp"
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".partial{suffix}")
-    os.close(descriptor)
-    os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+    temporary = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                                 suffix=f".partial{suffix}")
+        os.close(descriptor)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         yield Path(temporary)
         os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+    except BaseException as error:
+        if temporary is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+        if isinstance(error, OSError) and error.errno in WRITE_FAULTS:
+            raise UserError(f"{path}: cannot write it ({os.strerror(error.errno)}); the previous content, if "
+                            "any, is unchanged. Free space or choose a writable place.") from None
         raise
+
+
+WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR}
+
+
+def check_output_path(path: str | os.PathLike) -> None:
+    """Raises `UserError` when `path` cannot be an output file: a directory, or under a file or an unwritable folder.
+
+    Commands call it before long work, so a bad `-o` fails at once.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; give a file name for the output.")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UserError(f"{path}: {ancestor} is a file, not a folder; choose another output path.")
+    if not os.access(ancestor, os.W_OK):
+        raise UserError(f"{path}: the folder {ancestor} is not writable; choose another output path.")
 
 
 def partial_files(folder: str | os.PathLike) -> list[Path]:

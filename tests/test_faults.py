@@ -1,8 +1,10 @@
 """Faults and hostile input: one writer per run folder, the same experiment on resume, NaN, bad numbers,
 overwrite that never destroys what the command did not write, a closed pipe."""
 
+import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,3 +132,68 @@ def test_output_into_a_closed_pipe_ends_quietly(trained_lm_dir):
     assert done.stdout.count("\n") == 1
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
     assert done.returncode in (0, 141)  # 141: as a process ended by SIGPIPE; 0: head's status when faster
+
+
+DAMAGE = {"empty": b"", "truncated": None, "garbage": "garbage ☃\n".encode(), "a JSON list": b"[1, 2]\n"}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+@pytest.mark.parametrize("name", ["model.keras", "manifest.json", "source.spm", "target.spm"])
+def test_a_damaged_translation_model_names_the_file(toy_translation_dir, tmp_path, capsys, name, damage):
+    folder = tmp_path / "model"
+    shutil.copytree(toy_translation_dir, folder)
+    original = (folder / name).read_bytes()
+    (folder / name).write_bytes(original[: len(original) // 3] if DAMAGE[damage] is None else DAMAGE[damage])
+    code, out, err = run(capsys, "translate", "--model", folder, tmp_path / "missing-input.de")
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert f"{folder}/{name}" in err or (name == "manifest.json" and str(folder) in err)
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+@pytest.mark.parametrize("name", ["model.keras", "manifest.json", "vocab.json"])
+def test_a_damaged_language_model_names_the_file(trained_lm_dir, tmp_path, capsys, name, damage):
+    folder = tmp_path / "model"
+    shutil.copytree(trained_lm_dir, folder)
+    original = (folder / name).read_bytes()
+    (folder / name).write_bytes(original[: len(original) // 3] if DAMAGE[damage] is None else DAMAGE[damage])
+    code, out, err = run(capsys, "lm", "score", "--model", folder, tmp_path / "missing.txt")
+    assert code == 2 and out == "" and "Traceback" not in err and f"{folder}/{name}" in err
+
+
+def test_a_model_of_the_other_kind_is_named(toy_translation_dir, trained_lm_dir, tmp_path, capsys):
+    code, _, err = run(capsys, "translate", "--model", trained_lm_dir, tmp_path / "x.de")
+    assert code == 2 and "expected 'seq2seq-translation/1'" in err
+    mixed = tmp_path / "mixed"
+    shutil.copytree(trained_lm_dir, mixed)
+    shutil.copyfile(toy_translation_dir / "model.keras", mixed / "model.keras")
+    code, _, err = run(capsys, "lm", "score", "--model", mixed, tmp_path / "x.txt")
+    assert code == 2 and f"{mixed}/model.keras: holds a Seq2SeqModel, expected a language model" in err
+
+
+def test_an_output_that_is_a_folder_fails_before_any_work(toy_translation_dir, tmp_path, capsys):
+    source = tmp_path / "in.de"
+    source.write_text("ein hund läuft im park .\n")
+    code, out, err = run(capsys, "translate", "--model", toy_translation_dir, source, "-o", tmp_path)
+    assert code == 2 and f"{tmp_path}: is a directory" in err and "translated" not in err
+    (tmp_path / "file").write_text("x\n")
+    code, _, err = run(capsys, "translate", "--model", toy_translation_dir, source, "-o", tmp_path / "file" / "o")
+    assert code == 2 and "is a file, not a folder" in err
+
+
+@pytest.mark.parametrize("fault", [errno.ENOSPC, errno.EROFS, errno.EACCES])
+def test_a_failing_write_is_an_error_and_keeps_the_old_output(toy_translation_dir, tmp_path, capsys,
+                                                              monkeypatch, fault):
+    import seq2seq.textio
+
+    source, output = tmp_path / "in.de", tmp_path / "out.en"
+    source.write_text("ein hund läuft im park .\n")
+    output.write_text("the previous translation\n")
+
+    def fail(descriptor):
+        raise OSError(fault, os.strerror(fault))
+
+    monkeypatch.setattr(seq2seq.textio.os, "fsync", fail)  # the disk fails while the new file is written
+    code, _, err = run(capsys, "translate", "--model", toy_translation_dir, source, "-o", output)
+    assert code == 2 and f"{output}: cannot write it ({os.strerror(fault)})" in err and "Traceback" not in err
+    assert output.read_text() == "the previous translation\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.de", "out.en"]  # no partial file left

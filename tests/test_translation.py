@@ -80,9 +80,13 @@ def test_translate_bad_input(toy_translation_dir, tmp_path, capsys):
 
 def test_model_directory_errors(toy_translation_dir, trained_lm_dir, tmp_path, capsys):
     code, _, err = run(capsys, "translate", "--model", trained_lm_dir, DATA / "toy.de")
-    assert code == 2 and "missing source.spm, target.spm" in err
+    assert code == 2 and "expected 'seq2seq-translation/1'" in err  # the manifest's kind is checked first
     broken = tmp_path / "broken"
     shutil.copytree(toy_translation_dir, broken)
+    (broken / "source.spm").unlink()
+    code, _, err = run(capsys, "translate", "--model", broken, DATA / "toy.de")
+    assert code == 2 and "missing source.spm" in err
+    shutil.copyfile(toy_translation_dir / "source.spm", broken / "source.spm")
     (broken / "target.spm").write_bytes(b"garbage")
     code, _, err = run(capsys, "translate", "--model", broken, DATA / "toy.de")
     assert code == 2 and "target.spm: not a SentencePiece model" in err

@@ -41,8 +41,10 @@ def _positive(kind: type, name: str):
         except ValueError:
             noun = "a whole number" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"{name} must be {noun}. Received: {text!r}") from None
-        if not value > 0 or not math.isfinite(value):
-            limit = "at least 1" if kind is int else "a finite number above 0"
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number. Received: {text!r}")
+        if not value > 0:
+            limit = "at least 1" if kind is int else "above 0"
             raise argparse.ArgumentTypeError(f"{name} must be {limit}. Received: {value}")
         return value
     return parse

@@ -9,7 +9,7 @@ import time
 
 from seq2seq import config as config_lib
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write, read_lines
+from seq2seq.textio import atomic_write, check_output_path, read_lines
 
 
 def train(arguments) -> int:
@@ -34,6 +34,8 @@ def score(arguments) -> int:
     from seq2seq.model_dirs import load_language_model
     from seq2seq.lm.scoring import corpus_score, score_lines
 
+    if arguments.output:
+        check_output_path(arguments.output)  # before any work
     model, vocab = load_language_model(arguments.model)
     lines = read_lines(arguments.input, errors=arguments.errors)
     if arguments.rerank:

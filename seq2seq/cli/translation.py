@@ -8,7 +8,7 @@ from pathlib import Path
 
 from seq2seq import config as config_lib
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write, check_replaceable, read_lines
+from seq2seq.textio import atomic_write, check_output_path, check_replaceable, read_lines
 
 
 def _load_config(arguments):
@@ -136,6 +136,8 @@ def translate(arguments) -> int:
 
     if arguments.n_best > arguments.beam:
         raise UserError(f"--n-best ({arguments.n_best}) must not exceed --beam ({arguments.beam}).")
+    if arguments.output:
+        check_output_path(arguments.output)  # before any work
     if arguments.split_sentences and arguments.n_best > 1:
         raise UserError("--split-sentences writes one joined translation per line; it does not go with --n-best.")
     model, source_vocab, target_vocab = load_translation_model(arguments.model or default_model())

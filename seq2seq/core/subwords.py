@@ -80,6 +80,10 @@ class SubwordVocabulary:
         if not path.is_file():
             raise UserError(f"{path}: SentencePiece model not found.")
         try:
-            return cls(path.read_bytes())
-        except RuntimeError as error:
-            raise UserError(f"{path}: not a SentencePiece model ({error}).") from None
+            vocabulary = cls(path.read_bytes())
+            if len(vocabulary) <= EOS_ID or vocabulary.processor.id_to_piece(EOS_ID) != EOS:
+                raise RuntimeError(f"{len(vocabulary)} pieces, without the toolkit's specials")
+        except (RuntimeError, IndexError, OSError) as error:
+            raise UserError(f"{path}: not a SentencePiece model of this toolkit ({error}); "
+                            "copy the whole model directory again.") from None
+        return vocabulary

@@ -116,5 +116,5 @@ class Vocabulary:
             if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
                 raise ValueError("the first tokens are not the specials")
             return cls(tokens[len(SPECIALS):], data["level"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise UserError(f"{path}: not a seq2seq vocabulary file ({error}).") from None
