@@ -76,7 +76,7 @@ def report(rounds: list[dict], arguments, setup: dict) -> None:
     print(f"steps {arguments.steps}, rounds {arguments.rounds} (order per round: seq2seq then Joey), "
           f"{os.cpu_count()} CPUs ({cpu_name()})")
     print(f"threads: seq2seq {ours_train['threads']}; Joey {joey_train['threads']}")
-    print(f"precision: seq2seq {'mixed bfloat16' if ours_train['mixed_precision'] else 'float32'}, Joey float32")
+    print(f"precision: seq2seq {ours_train['mixed_precision']}, Joey float32")
     print(f"vocabulary: {setup['spm']} ({setup['pieces']} pieces; Joey vocab file {setup['joey_vocab']})")
     ours_v, joey_v = setup["versions"]
     print("versions: seq2seq " + ", ".join(f"{k} {v}" for k, v in ours_v.items()))

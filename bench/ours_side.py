@@ -36,7 +36,7 @@ def our_overrides(data: dict, mixed_precision: bool) -> list[str]:
         f"model.dropout={a['dropout']}", "model.tie_embeddings=false", "training.optimizer=adam",
         f"training.learning_rate={a['learning_rate']}", f"training.clip_norm={a['clip_norm']}",
         f"training.label_smoothing={a['label_smoothing']}",
-        f"training.mixed_precision={str(mixed_precision).lower()}",
+        f"training.mixed_precision={'bfloat16' if mixed_precision else 'float32'}",
         "training.ema_momentum=null", f"training.seed={a['seed']}", "training.steps_per_epoch=null",
     ]
 

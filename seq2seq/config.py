@@ -197,9 +197,19 @@ def require_unidirectional(rnn: RNNConfig, key: str, reason: str) -> None:
         raise ValueError(f"key `{key}.bidirectional` must be false: {reason}.")
 
 
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
+
 @dataclasses.dataclass(frozen=True)
 class OptimizationConfig:
     """Training keys shared by language models and translators."""
+
+    @classmethod
+    def upgrade_keys(cls, data: dict, source: str) -> dict:
+        """`mixed_precision: true/false` (version 0.1) means bfloat16 / float32."""
+        if isinstance(data.get("mixed_precision"), bool):
+            data = {**data, "mixed_precision": "bfloat16" if data["mixed_precision"] else "float32"}
+        return data
 
     epochs: int = option(10, minimum=1)
     steps_per_epoch: int | None = option(None, minimum=1)  # cap batches per epoch (null: all)
@@ -210,7 +220,9 @@ class OptimizationConfig:
     lr_decay_patience: int = option(0, minimum=0)
     lr_decay_min_delta: float = option(0.0, minimum=0.0)  # validation-loss gain (nats) that counts as improving
     early_stopping_patience: int = option(3, minimum=1)
-    mixed_precision: bool = option(False)
+    # auto: bfloat16 on CPUs with native bfloat16 matrix units and on GPUs with compute capability 8+,
+    # float16 (with loss scaling) on older GPUs, float32 elsewhere; see seq2seq.training.resolve_precision.
+    mixed_precision: str = option("auto", choices=PRECISIONS)
     seed: int = option(1234)
     init_from: str | None = option(None)  # a model directory whose weights start a new run (same architecture)
     ema_momentum: float | None = option(None, minimum=0.0, maximum=0.99999)  # average the weights (null: off)

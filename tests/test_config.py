@@ -24,7 +24,7 @@ def test_defaults_and_nested_values():
     ({**VALID, "model": {"rnn": {"cell": "lstn"}}}, "`model.rnn.cell` must be one of ['simple', 'lstm', 'gru']. Received: model.rnn.cell='lstn'"),
     ({**VALID, "training": {"epochs": "3"}}, "`training.epochs` must be an integer"),
     ({**VALID, "training": {"epochs": 0}}, "`training.epochs` must be at least 1"),
-    ({**VALID, "training": {"mixed_precision": "yes"}}, "`training.mixed_precision` must be true or false"),
+    ({**VALID, "training": {"mixed_precision": "yes"}}, "`training.mixed_precision` must be one of"),
     ({**VALID, "model": {"rnn": {"cell": "lstm", "activation": "relu"}}}, "activation"),
     ({**VALID, "model": {"rnn": {"bidirectional": True}}}, "`model.rnn.bidirectional` must be false: a language model"),
     ({"data": {"valid": None}}, "set `data.valid` to a file"),

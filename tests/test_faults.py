@@ -197,3 +197,21 @@ def test_a_failing_write_is_an_error_and_keeps_the_old_output(toy_translation_di
     assert code == 2 and f"{output}: cannot write it ({os.strerror(fault)})" in err and "Traceback" not in err
     assert output.read_text() == "the previous translation\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in.de", "out.en"]  # no partial file left
+
+
+def test_precision_auto_follows_the_hardware_and_old_spellings_are_read(monkeypatch):
+    from seq2seq import training
+    from seq2seq.config import OptimizationConfig
+
+    monkeypatch.setattr(training, "_gpu_compute_capability", lambda: None)
+    monkeypatch.setattr(training, "_cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    assert training.resolve_precision("auto") == ("bfloat16", "the CPU has avx512_bf16")
+    monkeypatch.setattr(training, "_cpu_flags", lambda: {"avx2", "fma"})
+    assert training.resolve_precision("auto")[0] == "float32"
+    monkeypatch.setattr(training, "_gpu_compute_capability", lambda: (7, 5))
+    assert training.resolve_precision("auto")[0] == "float16"
+    monkeypatch.setattr(training, "_gpu_compute_capability", lambda: (9, 0))
+    assert training.resolve_precision("auto")[0] == "bfloat16"
+    assert training.resolve_precision("float32") == ("float32", "set in the config")
+    assert config_lib.from_dict(OptimizationConfig, {"mixed_precision": True}).mixed_precision == "bfloat16"
+    assert config_lib.from_dict(OptimizationConfig, {"mixed_precision": False}).mixed_precision == "float32"

@@ -116,7 +116,7 @@ def train_language_model(config: LMConfig, run_dir: Path) -> Path:
     Called as `train(config)`: `@training_run` locks and checks the run folder and passes it in.
     """
     training = config.training
-    configure_precision(training.mixed_precision)
+    configure_precision(training.mixed_precision, announce=True)
 
     corpus = LMCorpus(config.data)
     vocab_file = run_dir / vocabulary_file_name(config.data.level)

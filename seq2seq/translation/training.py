@@ -72,7 +72,7 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
     if valid is None:
         raise UserError("training needs validation data: list at least one corpus under data.valid, "
                         "e.g. data.valid: [{prefix: multi30k/val}].")
-    configure_precision(training.mixed_precision)
+    configure_precision(training.mixed_precision, announce=True)
     model = build_model(config.model, len(source), len(target))
     model.build()
     if training.init_from is not None:
