@@ -8,7 +8,6 @@ Ids: 0 <pad>, 1 <unk>, 2 <bos>, 3 <eos>, 4 "x".
 
 import math
 
-import keras
 import numpy as np
 import pytest
 
@@ -110,20 +109,29 @@ def test_a_hypothesis_cut_by_the_limit_is_normalized_by_its_full_length():
 
 def test_sampling_with_top_k_one_is_argmax():
     log_probs = np.log(np.random.default_rng(0).dirichlet(np.ones(7), size=50)).astype("float32")
-    seed = keras.random.SeedGenerator(1)
+    uniform = np.random.default_rng(1).random(50).astype("float32")
     for temperature in (0.5, 1.0, 5.0):
-        drawn = np.asarray(sample(log_probs, temperature=temperature, top_k=1, seed=seed))
+        drawn = np.asarray(sample(log_probs, uniform, temperature=temperature, top_k=1))
         np.testing.assert_array_equal(drawn, log_probs.argmax(-1))
 
 
 def test_top_k_samples_only_among_the_k_most_likely():
     probs = np.array([0.05, 0.05, 0.3, 0.1, 0.5], "float32")  # the two most likely are ids 4 and 2
     log_probs = np.tile(np.log(probs), (2000, 1))
-    drawn = np.asarray(sample(log_probs, temperature=1.0, top_k=2, seed=keras.random.SeedGenerator(0)))
+    uniform = np.random.default_rng(0).random(2000).astype("float32")
+    drawn = np.asarray(sample(log_probs, uniform, temperature=1.0, top_k=2))
     assert set(drawn.tolist()) == {2, 4}
     assert np.mean(drawn == 4) == pytest.approx(0.5 / 0.8, abs=0.05)  # renormalized over the top 2
-    everything = np.asarray(sample(log_probs, temperature=1.0, seed=keras.random.SeedGenerator(0)))
+    everything = np.asarray(sample(log_probs, uniform, temperature=1.0))
     assert set(everything.tolist()) == {0, 1, 2, 3, 4}
+    np.testing.assert_allclose(np.bincount(everything, minlength=5) / 2000, probs, atol=0.03)
+
+
+def test_inverse_cdf_sampling_by_hand():
+    # cumulative probabilities 0.1, 0.1, 0.6, 1.0 (id 1 has probability 0): thresholds (1 - u) * 1.0
+    log_probs = np.log(np.array([[0.1, 1e-30, 0.5, 0.4]] * 5, "float32"))
+    uniform = np.array([0.95, 0.5, 0.45, 0.3, 0.0], "float32")  # thresholds 0.05, 0.5, 0.55, 0.7, 1.0
+    assert np.asarray(sample(log_probs, uniform)).tolist() == [0, 2, 2, 3, 3]
 
 
 def test_sampling_searcher_with_top_k_one_equals_greedy_search():

@@ -63,13 +63,21 @@ def never_emitted(log_probs):
     return ops.where(ops.logical_or(ids == PAD_ID, ids == BOS_ID), NEG_INF, log_probs)
 
 
-def sample(log_probs, temperature: float = 1.0, top_k: int | None = None, seed=None):
-    """One id per row drawn from softmax(log_probs / temperature), among the `top_k` most likely if set."""
+def sample(log_probs, uniform, temperature: float = 1.0, top_k: int | None = None):
+    """One id per row drawn from softmax(log_probs / temperature), among the `top_k` most likely if set.
+
+    Inverse-CDF sampling with `uniform` `(batch,)` numbers in [0, 1): the
+    randomness is drawn before the decoding loop, so the loop itself is
+    stateless (as JAX needs) and the same seed gives the same samples.
+    Tokens of probability 0 are never drawn.
+    """
     logits = log_probs / temperature  # (batch, vocab)
     if top_k is not None and top_k < ops.shape(logits)[-1]:
         kth = ops.top_k(logits, top_k)[0][:, -1:]  # (batch, 1): the k-th largest
         logits = ops.where(logits < kth, NEG_INF, logits)
-    return ops.cast(keras.random.categorical(logits, 1, seed=seed)[:, 0], "int32")
+    cdf = ops.cumsum(ops.softmax(logits, axis=-1), axis=-1)  # (batch, vocab)
+    threshold = (1.0 - uniform[:, None]) * cdf[:, -1:]  # in (0, total]: never lands on a zero-probability token
+    return ops.cast(ops.sum(ops.cast(cdf < threshold, "int32"), axis=-1), "int32")
 
 
 def greedy_search(model, inputs, eos_id: int, max_length: int, temperature: float | None = None,
@@ -82,6 +90,7 @@ def greedy_search(model, inputs, eos_id: int, max_length: int, temperature: floa
     context, carry, first = model.encode(inputs)
     batch = ops.shape(first)[0]
     sampling = temperature is not None or top_k is not None
+    uniforms = keras.random.uniform((max_length, batch), seed=seed) if sampling else None  # (steps, batch)
 
     def cond(t, tokens, previous, carry, finished, scores):
         return ops.logical_and(t < max_length, ops.logical_not(ops.all(finished)))
@@ -90,7 +99,8 @@ def greedy_search(model, inputs, eos_id: int, max_length: int, temperature: floa
         log_probs, carry = model.decode_step(previous, carry, context)  # (batch, vocab)
         log_probs = never_emitted(log_probs)
         if sampling:
-            chosen = sample(log_probs, 1.0 if temperature is None else temperature, top_k, seed)
+            chosen = sample(log_probs, ops.take(uniforms, t, axis=0), 1.0 if temperature is None else temperature,
+                            top_k)
         else:
             chosen = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
         picked = ops.take_along_axis(log_probs, chosen[:, None], axis=-1)[:, 0]
