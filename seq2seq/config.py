@@ -223,6 +223,7 @@ class OptimizationConfig:
     # auto: bfloat16 on CPUs with native bfloat16 matrix units and on GPUs with compute capability 8+,
     # float16 (with loss scaling) on older GPUs, float32 elsewhere; see seq2seq.training.resolve_precision.
     mixed_precision: str = option("auto", choices=PRECISIONS)
+    distribute: str = option("none", choices=("none", "mirrored", "multi_worker", "tpu"))  # see seq2seq.distribute
     seed: int = option(1234)
     init_from: str | None = option(None)  # a model directory whose weights start a new run (same architecture)
     ema_momentum: float | None = option(None, minimum=0.0, maximum=0.99999)  # average the weights (null: off)

@@ -95,7 +95,7 @@ def make_optimizer(name: str, learning_rate: float, clip_norm: float | None,
 
 def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbacks.Callback],
                        monitor: str = "val_loss", stop_monitor: str | None = None,
-                       stop_mode: str = "min") -> list[keras.callbacks.Callback]:
+                       stop_mode: str = "min", writes: bool = True) -> list[keras.callbacks.Callback]:
     """The callbacks of a training run in `run_dir`, in the order that keeps resume exact.
 
     Order (Keras calls `on_epoch_end` in list order, with one shared `logs`):
@@ -113,7 +113,8 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
     4. `measurements` (throughput, validation BLEU, checkpoints, best-model
        export), which may add to `logs`;
     5. `EarlyStopping` on `stop_monitor` (default `monitor`) in `stop_mode`,
-       TensorBoard and the CSV log (`history.csv`), which read those logs.
+       TensorBoard and the CSV log (`history.csv`), which read those logs
+       (these two only when `writes`: the chief of a multi-worker run).
     """
     from seq2seq.callbacks import StopOnNaN
 
@@ -122,16 +123,16 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=monitor, factor=training.lr_decay_factor, patience=training.lr_decay_patience,
             min_delta=training.lr_decay_min_delta, min_lr=1e-6, verbose=1))
-    callbacks.append(keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False))
+    backup = run_dir / ("backup" if writes else f"backup-worker-{os.getpid()}")  # a worker's own, not the chief's
+    callbacks.append(keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False))
     if training.ema_momentum is not None:
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     callbacks += measurements
-    callbacks += [
-        keras.callbacks.EarlyStopping(monitor=stop_monitor or monitor, mode=stop_mode,
-                                      patience=training.early_stopping_patience, verbose=1),
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-    ]
+    callbacks.append(keras.callbacks.EarlyStopping(monitor=stop_monitor or monitor, mode=stop_mode,
+                                                   patience=training.early_stopping_patience, verbose=1))
+    if writes:  # only the chief of a multi-worker run writes the logs
+        callbacks += [keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
+                      keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True)]
     return callbacks
 
 

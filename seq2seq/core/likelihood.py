@@ -48,7 +48,9 @@ class MaskedCrossEntropy(keras.losses.Loss):
         y_pred: logits `(batch, time, vocab)`.
 
     Returns:
-        the mean loss per target token (a scalar).
+        the mean loss per target token (a scalar). Under a `tf.distribute`
+        strategy each replica returns its mean divided by the number of
+        replicas, so the training step averages the replicas' means.
     """
 
     def __init__(self, label_smoothing: float = 0.0, pad_id: int = PAD_ID, name: str = "masked_cross_entropy",
@@ -58,8 +60,12 @@ class MaskedCrossEntropy(keras.losses.Loss):
         self.pad_id = pad_id
 
     def call(self, y_true, y_pred):
+        from keras.src.losses.loss import scale_loss_for_distribution  # Keras 3's own, for tf.distribute
+
         log_likelihood, mask = token_log_likelihood(y_pred, y_true, self.pad_id, self.label_smoothing)
-        return -ops.sum(log_likelihood) / ops.maximum(ops.sum(mask), 1.0)
+        # Keras scales only non-scalar losses by the number of replicas; this one is already a mean, so it
+        # is scaled here (a no-op on one device): the replicas' gradients are then averaged, not summed.
+        return scale_loss_for_distribution(-ops.sum(log_likelihood) / ops.maximum(ops.sum(mask), 1.0))
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing, "pad_id": self.pad_id}

@@ -116,6 +116,9 @@ def train_language_model(config: LMConfig, run_dir: Path) -> Path:
     Called as `train(config)`: `@training_run` locks and checks the run folder and passes it in.
     """
     training = config.training
+    if training.distribute != "none":
+        raise UserError(f"training.distribute={training.distribute}: language models train on one device for now "
+                        "(their state is carried across batches); use distribute: none.")
     configure_precision(training.mixed_precision, announce=True)
 
     corpus = LMCorpus(config.data)

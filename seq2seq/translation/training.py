@@ -11,6 +11,7 @@ from seq2seq import config as config_lib
 from seq2seq.callbacks import EpochCheckpoints, KeepBest, Throughput, ValidationBleu
 from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
 from seq2seq.core.subwords import SubwordVocabulary
+from seq2seq.distribute import is_chief, make_strategy, scope, shard_by_data
 from seq2seq.errors import UserError
 from seq2seq.model_dirs import LAYOUT, save_translation_model, upgrade_weights_file, weights_layout
 from seq2seq.run_folder import training_run
@@ -41,9 +42,9 @@ def warm_start(model: Seq2SeqModel, source, target, directory: str) -> None:
 
 
 def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, source: SubwordVocabulary,
-                             target: SubwordVocabulary, run_dir: Path,
+                             target: SubwordVocabulary, run_dir: Path | None,
                              keep_best: KeepBest | None) -> ValidationBleu:
-    """Greedy validation BLEU of the model being trained (see :class:`ValidationBleu`)."""
+    """Greedy validation BLEU of the model being trained (see :class:`ValidationBleu`); logged in `run_dir` if given."""
     from seq2seq.translation.translator import Translator
 
     sets = [(name, [s for s, _ in pairs], [t for _, t in pairs]) for name, pairs in corpus_text_pairs(config, "valid")]
@@ -54,8 +55,8 @@ def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, sou
 
     return ValidationBleu(translate, sets,
                           every_steps=config.training.bleu_every_steps, samples=config.training.bleu_samples,
-                          log_file=run_dir / "validation_bleu.jsonl", keep_best=keep_best,
-                          tensorboard_dir=run_dir / "tensorboard", print_fn=lambda text: print(text, flush=True))
+                          log_file=run_dir and run_dir / "validation_bleu.jsonl", keep_best=keep_best,
+                          tensorboard_dir=run_dir and run_dir / "tensorboard", print_fn=lambda text: print(text, flush=True))
 
 
 @training_run("data", "vocabulary", "model")
@@ -73,11 +74,16 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
         raise UserError("training needs validation data: list at least one corpus under data.valid, "
                         "e.g. data.valid: [{prefix: multi30k/val}].")
     configure_precision(training.mixed_precision, announce=True)
-    model = build_model(config.model, len(source), len(target))
-    model.build()
-    if training.init_from is not None:
-        warm_start(model, source, target, training.init_from)
-    compile_model(model, config)
+    strategy = make_strategy(training.distribute)
+    with scope(strategy):  # model, optimizer and metrics live on the strategy's devices
+        model = build_model(config.model, len(source), len(target))
+        model.build()
+        if training.init_from is not None:
+            warm_start(model, source, target, training.init_from)
+        compile_model(model, config)
+    if strategy is not None:
+        train, valid = shard_by_data(train), shard_by_data(valid)
+        print(f"distribute: {training.distribute}, {strategy.num_replicas_in_sync} replicas", flush=True)
     print(f"model: {model.count_params():,} parameters; run folder: {run_dir}", flush=True)
     model_dir = run_dir / "model"
 
@@ -91,19 +97,26 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
 
     monitor, mode = ("val_bleu", "max") if training.select_by == "bleu" else ("val_loss", "min")
     keep_best = KeepBest(export, run_dir / "best.json", monitor=monitor, mode=mode)
+    chief = is_chief(strategy)
+    if not chief:  # every worker measures (early stopping stays in step); only the chief writes
+        keep_best = None
     measurements = [Throughput()]
     if training.validation_bleu:  # mid-epoch scores are offered to keep_best only when it keeps by BLEU
-        measurements.append(validation_bleu_callback(model, config, source, target, run_dir,
+        measurements.append(validation_bleu_callback(model, config, source, target, run_dir if chief else None,
                                                      keep_best if monitor == "val_bleu" else None))
-    if training.keep_checkpoints:
+    if training.keep_checkpoints and keep_best is not None:
         measurements.append(EpochCheckpoints(run_dir / "checkpoints", training.keep_checkpoints))
-    measurements.append(keep_best)
-    callbacks = standard_callbacks(run_dir, training, measurements, stop_monitor=monitor, stop_mode=mode)
+    if keep_best is not None:
+        measurements.append(keep_best)
+    callbacks = standard_callbacks(run_dir, training, measurements, stop_monitor=monitor, stop_mode=mode,
+                                   writes=chief)
     with warnings.catch_warnings():
         # The first epoch discovers the unknown length of the bucketed dataset; Keras warns about it.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks,
                   shuffle=False, verbose=progress_verbosity())
+    if not chief:
+        return model_dir
     if (run_dir / "history.csv").exists() and model_dir.exists():  # training curves for reports on the model
         shutil.copyfile(run_dir / "history.csv", model_dir / "history.csv")
     print("best model:", model_dir, (model_dir / "metrics.json").read_text(), flush=True)
