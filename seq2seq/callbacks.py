@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -11,7 +12,7 @@ from typing import Callable
 import keras
 
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_path, atomic_write, partial_files
+from seq2seq.textio import atomic_directory, atomic_path, atomic_write, partial_files
 
 
 class ResetStates(keras.callbacks.Callback):
@@ -25,6 +26,33 @@ class ResetStates(keras.callbacks.Callback):
 
     def on_test_end(self, logs=None):
         self.model.reset_states()
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' `BackupAndRestore`, with the backup folder replaced whole, atomically, at each save.
+
+    Keras writes `latest.weights.h5` and `training_metadata.json` in place,
+    so a process killed while saving leaves a truncated HDF5 file (or weights
+    and epoch counter of different epochs) that no later run can load. Here
+    both files are written into a new folder that replaces the old one only
+    when complete (:func:`~seq2seq.textio.atomic_directory`); the previous
+    backup stays usable until then. A kill in the instant between the two
+    renames leaves the previous backup in `.backup.old`, which the next run
+    puts back.
+    """
+
+    def on_train_begin(self, logs=None):
+        folder = Path(self.backup_dir)
+        aside = folder.with_name(f".{folder.name}.old")
+        if not folder.exists() and aside.is_dir():
+            os.replace(aside, folder)
+        super().on_train_begin(logs)
+
+    def _save_model(self):
+        with atomic_directory(self.backup_dir) as temporary:
+            self.model.save_weights(str(temporary / "latest.weights.h5"), overwrite=True)
+            with open(temporary / "training_metadata.json", "w", encoding="utf-8") as handle:
+                json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, handle)
 
 
 class StopOnNaN(keras.callbacks.Callback):

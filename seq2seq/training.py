@@ -116,7 +116,7 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
        TensorBoard and the CSV log (`history.csv`), which read those logs
        (these two only when `writes`: the chief of a multi-worker run).
     """
-    from seq2seq.callbacks import StopOnNaN
+    from seq2seq.callbacks import AtomicBackupAndRestore, StopOnNaN
 
     callbacks: list[keras.callbacks.Callback] = [StopOnNaN()]
     if training.lr_decay_factor < 1.0:
@@ -124,7 +124,7 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
             monitor=monitor, factor=training.lr_decay_factor, patience=training.lr_decay_patience,
             min_delta=training.lr_decay_min_delta, min_lr=1e-6, verbose=1))
     backup = run_dir / ("backup" if writes else f"backup-worker-{os.getpid()}")  # a worker's own, not the chief's
-    callbacks.append(keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False))
+    callbacks.append(AtomicBackupAndRestore(str(backup), delete_checkpoint=False))
     if training.ema_momentum is not None:
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     callbacks += measurements

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -215,3 +216,33 @@ def test_precision_auto_follows_the_hardware_and_old_spellings_are_read(monkeypa
     assert training.resolve_precision("float32") == ("float32", "set in the config")
     assert config_lib.from_dict(OptimizationConfig, {"mixed_precision": True}).mixed_precision == "bfloat16"
     assert config_lib.from_dict(OptimizationConfig, {"mixed_precision": False}).mixed_precision == "float32"
+
+
+def test_a_kill_while_the_backup_is_written_keeps_the_previous_backup(tmp_path, monkeypatch):
+    from seq2seq.callbacks import AtomicBackupAndRestore
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    backup = AtomicBackupAndRestore(str(tmp_path / "backup"))
+    backup.set_model(model)
+    backup.on_epoch_end(0)  # a complete backup of epoch 1
+    saved = model.get_weights()
+    model.set_weights([weight + 1 for weight in saved])
+
+    def killed_while_writing(path, overwrite=True):
+        Path(path).write_bytes(b"\x89HDF\r\n")  # the first bytes of a weights file, then the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model, "save_weights", killed_while_writing)
+    with pytest.raises(KeyboardInterrupt):
+        backup.on_epoch_end(1)
+    monkeypatch.undo()
+    assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["epoch"] == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["backup"]  # no partial folder left
+    fresh = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    fresh.compile(optimizer="sgd", loss="mse")
+    restore = AtomicBackupAndRestore(str(tmp_path / "backup"))
+    restore.set_model(fresh)
+    restore.on_train_begin()  # the next run loads the previous backup
+    for restored, original in zip(fresh.get_weights(), saved):
+        np.testing.assert_array_equal(restored, original)
