@@ -55,6 +55,21 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, handle)
 
 
+class EpochNumber(keras.callbacks.Callback):
+    """Keeps `variable` (a `tf.Variable` the training pipeline reads) equal to the epoch being trained.
+
+    The pipeline derives each epoch's shuffle seed from it, so a resumed run
+    reads epoch k in the order the uninterrupted run would have.
+    """
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
+
+
 class StopOnNaN(keras.callbacks.Callback):
     """Ends training with a `UserError` naming the epoch and step when the loss stops being finite.
 

@@ -120,3 +120,46 @@ def dataclasses_replace_epochs(config, epochs: int):
     import dataclasses
 
     return dataclasses.replace(config, training=dataclasses.replace(config.training, epochs=epochs))
+
+
+def test_a_resumed_run_ends_with_the_weights_of_the_uninterrupted_one(tmp_path):
+    """Killed after epoch 1 (the last backup) and resumed: the same data order, learning rate and optimizer state."""
+    import h5py
+
+    from seq2seq.translation.training import train_translation_model
+
+    def run(folder, epochs):
+        config = toy_translation_config(tmp_path / folder, epochs=epochs, shuffle_buffer=100, keep_checkpoints=1,
+                                        max_tokens=60, validation_bleu=False, select_by="loss")
+        train_translation_model(config)
+
+    run("straight", 3)
+    run("resumed", 1)
+    run("resumed", 3)
+
+    def weights(folder):
+        with h5py.File(tmp_path / folder / "checkpoints" / "epoch-003.weights.h5") as store:
+            values = {}
+            store.visititems(lambda name, item: values.__setitem__(name, item[()]) if hasattr(item, "shape") else None)
+            return values
+
+    straight, resumed = weights("straight"), weights("resumed")
+    assert straight.keys() == resumed.keys() and len(straight) > 10
+    for name in straight:
+        np.testing.assert_allclose(resumed[name], straight[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_each_epoch_has_its_own_order_and_the_same_one_again(tmp_path):
+    from seq2seq.translation.data import batches, build_vocabularies
+
+    config = toy_translation_config(tmp_path / "run", shuffle_buffer=100, max_tokens=40)
+    source, target = build_vocabularies(config, tmp_path / "run")
+    epoch = tf.Variable(0, dtype=tf.int64)
+    train = batches(config, "train", source, target, report=False, epoch=epoch)
+
+    def order(number):
+        epoch.assign(number)
+        return [batch[1].numpy().tolist() for batch in train]
+
+    first, second = order(0), order(1)
+    assert first != second and order(0) == first and order(1) == second

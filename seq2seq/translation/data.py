@@ -136,12 +136,19 @@ def corpus_examples(config: TranslationConfig, corpus: CorpusConfig, split: str,
 
 
 def batches(config: TranslationConfig, split: str, source: SubwordVocabulary, target: SubwordVocabulary,
-            report: bool = True):
+            report: bool = True, epoch=None):
     """Token-batched `({"source_ids", "target_inputs"}, targets)` for a split (None if it has no corpus).
 
     Training shuffles each corpus, then mixes them by weight (streaming:
     nothing is kept in memory beyond the shuffle buffers); validation and test
     corpora follow each other in order.
+
+    Args:
+        epoch: for training, a `tf.Variable` holding the epoch number (see
+            :class:`~seq2seq.callbacks.EpochNumber`). The shuffle and mixing
+            seeds are `training.seed` and that number, read each time an epoch
+            starts reading, so epoch k has the same order whether or not the
+            run was interrupted and resumed before it.
     """
     training = config.training
     corpora = getattr(config.data, split)
@@ -150,14 +157,18 @@ def batches(config: TranslationConfig, split: str, source: SubwordVocabulary, ta
     if split == "train" and len(corpora) > 1 and training.steps_per_epoch is None:
         raise UserError("several training corpora are mixed without end: set training.steps_per_epoch "
                         "(batches per epoch).")
-    parts = []
-    for corpus in corpora:
-        examples = corpus_examples(config, corpus, split, source, target, report)
-        if split == "train" and training.shuffle_buffer:
-            examples = examples.shuffle(training.shuffle_buffer, seed=training.seed, reshuffle_each_iteration=True)
-        parts.append(examples)
+    parts = [corpus_examples(config, corpus, split, source, target, report) for corpus in corpora]
     if split == "train":
-        examples = weighted_mixture(parts, [corpus.weight for corpus in corpora], training.seed)
+        weights = [corpus.weight for corpus in corpora]
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False) if epoch is None else epoch
+
+        def one_epoch(_):
+            seed = tf.constant(training.seed, tf.int64) * 100_003 + epoch.read_value()  # this epoch's seed
+            shuffled = [part.shuffle(training.shuffle_buffer, seed=seed + index, reshuffle_each_iteration=False)
+                        if training.shuffle_buffer else part for index, part in enumerate(parts)]
+            return weighted_mixture(shuffled, weights, seed)
+
+        examples = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
     else:  # read every epoch: kept in memory after the first pass (dev and test sets are small)
         examples = _concatenate(parts).cache()
     batched = examples.apply(pipes.bucket_by_tokens(training.max_tokens, list(training.bucket_boundaries)))

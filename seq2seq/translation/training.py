@@ -7,8 +7,10 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import tensorflow as tf
+
 from seq2seq import config as config_lib
-from seq2seq.callbacks import EpochCheckpoints, KeepBest, Throughput, ValidationBleu
+from seq2seq.callbacks import EpochCheckpoints, EpochNumber, KeepBest, Throughput, ValidationBleu
 from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.distribute import is_chief, make_strategy, scope, shard_by_data
@@ -68,7 +70,8 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
     training = config.training
     source, target = build_vocabularies(config, run_dir)
     config_lib.save(config, run_dir / "config.yaml")
-    train = batches(config, "train", source, target)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # the pipeline's epoch number (EpochNumber)
+    train = batches(config, "train", source, target, epoch=epoch)
     valid = batches(config, "valid", source, target)
     if valid is None:
         raise UserError("training needs validation data: list at least one corpus under data.valid, "
@@ -100,7 +103,7 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
     chief = is_chief(strategy)
     if not chief:  # every worker measures (early stopping stays in step); only the chief writes
         keep_best = None
-    measurements = [Throughput()]
+    measurements = [EpochNumber(epoch), Throughput()]
     if training.validation_bleu:  # mid-epoch scores are offered to keep_best only when it keeps by BLEU
         measurements.append(validation_bleu_callback(model, config, source, target, run_dir if chief else None,
                                                      keep_best if monitor == "val_bleu" else None))
