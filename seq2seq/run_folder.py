@@ -11,7 +11,7 @@ Before anything in the folder changes it
 - refuses a config whose experiment keys (the model, the data, the
   vocabulary) differ from those of the `config.yaml` already in the folder,
   naming every key that differs (training keys such as `epochs` may change);
-- seeds Python, NumPy and the backend from `training.seed`;
+- seeds Python, NumPy and the backend from `training.seed` (see :func:`seed_everything`);
 
 then calls the trainer with the folder, and puts the global Keras dtype
 policy back afterwards.
@@ -93,6 +93,21 @@ def refuse_changed_experiment(run_dir: Path, config, sections: tuple[str, ...]) 
                         "run_dir.")
 
 
+def seed_everything(seed: int) -> None:
+    """Seeds Python, NumPy and the backend.
+
+    TensorFlow cannot combine a global seed of 0 with the tensor seeds the
+    translation pipeline gives its per-epoch shuffles (it tests `seed == 0`
+    on them in Python), so with seed 0 TensorFlow's global seed is 2**31 - 2
+    instead; runs stay reproducible.
+    """
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow" and seed % (2**31 - 1) == 0:
+        import tensorflow as tf
+
+        tf.random.set_seed(2**31 - 2)
+
+
 def training_run(*sections: str):
     """Decorates `train(config, run_dir)` into `train(config)` with the checks of the module doc."""
     def decorate(train):
@@ -102,7 +117,7 @@ def training_run(*sections: str):
             with restored_dtype_policy(), locked(run_dir):
                 refuse_old_backup(run_dir)
                 refuse_changed_experiment(run_dir, config, sections)
-                keras.utils.set_random_seed(config.training.seed)
+                seed_everything(config.training.seed)
                 return train(config, run_dir)
         return run
     return decorate
