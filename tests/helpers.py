@@ -54,7 +54,7 @@ def toy_translation_config(run_dir, **training):
         "vocabulary": {"size": 60},
         "model": {"embedding_dim": 16, "encoder": {"cell": "gru", "units": 16, "bidirectional": True},
                   "decoder": {"cell": "gru", "units": 32}, "attention_units": 16, "dropout": 0.0},
-        "training": {"max_tokens": 200, "bucket_boundaries": [12, 24, 41], "epochs": 60,
+        "training": {"max_tokens": 200, "bucket_boundaries": [12, 24, 41], "epochs": 80,
                      "learning_rate": 0.01, "label_smoothing": 0.0, "mixed_precision": "float32",
                      "early_stopping_patience": 100, "lr_decay_factor": 1.0, **training},
         "run_dir": str(run_dir),

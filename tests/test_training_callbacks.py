@@ -79,14 +79,14 @@ def test_early_stopping_follows_validation_bleu():
 def test_training_logs_validation_bleu_and_keeps_checkpoints(toy_translation_dir):
     run_dir = toy_translation_dir.parent
     lines = [json.loads(line) for line in (run_dir / "validation_bleu.jsonl").read_text().splitlines()]
-    assert len(lines) == 60 and lines[-1]["bleu"] == pytest.approx(100)
+    assert len(lines) == 80 and lines[-1]["bleu"] == pytest.approx(100)
     metrics = json.loads((toy_translation_dir / "metrics.json").read_text())
     best = max(line["bleu"] for line in lines)
     assert metrics["valid_bleu"] == best and metrics["epoch"] == next(l["epoch"] for l in lines if l["bleu"] == best)
     header = (run_dir / "history.csv").read_text().splitlines()[0].split(",")
     assert "val_bleu" in header and (toy_translation_dir / "history.csv").exists()
     assert [path.name for path in epoch_checkpoints(run_dir / "checkpoints")] == \
-        [f"epoch-{epoch:03d}.weights.h5" for epoch in range(56, 61)]
+        [f"epoch-{epoch:03d}.weights.h5" for epoch in range(76, 81)]
 
 
 def test_average_checkpoints(toy_translation_dir, tmp_path, capsys):
@@ -96,7 +96,7 @@ def test_average_checkpoints(toy_translation_dir, tmp_path, capsys):
     run_dir = toy_translation_dir.parent
     output = tmp_path / "averaged"
     assert main(["average-checkpoints", str(run_dir), "--last", "3", "-o", str(output)]) == 0
-    assert "epoch-058.weights.h5, epoch-059.weights.h5, epoch-060.weights.h5" in capsys.readouterr().out
+    assert "epoch-078.weights.h5, epoch-079.weights.h5, epoch-080.weights.h5" in capsys.readouterr().out
     averaged, source, target = load_translation_model(output)
     model = build_model(_config(run_dir).model, len(source), len(target))
     model.build()
