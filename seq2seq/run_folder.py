@@ -64,7 +64,12 @@ def refuse_old_backup(run_dir: Path) -> None:
     from seq2seq.model_dirs import LAYOUT, weights_layout
 
     backup = run_dir / "backup" / "latest.weights.h5"
-    if backup.is_file() and weights_layout(backup) < LAYOUT:
+    try:
+        old = backup.is_file() and weights_layout(backup) < LAYOUT
+    except OSError as error:  # truncated by a kill during a non-atomic write of an older version
+        raise UserError(f"{backup}: the resume backup is damaged ({error}). Remove {run_dir / 'backup'} to "
+                        "restart training in this folder, or train in a new run_dir.") from None
+    if old:
         raise UserError(f"{run_dir}: this run folder was written by seq2seq 0.1 and cannot be resumed by this "
                         "version. Start a new run_dir (set training.init_from to its model folder to keep the "
                         "weights); `seq2seq average-checkpoints` still reads its checkpoints.")

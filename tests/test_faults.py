@@ -246,3 +246,10 @@ def test_a_kill_while_the_backup_is_written_keeps_the_previous_backup(tmp_path, 
     restore.on_train_begin()  # the next run loads the previous backup
     for restored, original in zip(fresh.get_weights(), saved):
         np.testing.assert_array_equal(restored, original)
+
+
+def test_a_truncated_backup_of_an_older_version_is_named(toy_config_file, tmp_path, capsys):
+    (tmp_path / "run" / "backup").mkdir(parents=True)
+    (tmp_path / "run" / "backup" / "latest.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
+    code, _, err = run(capsys, "lm", "train", toy_config_file)
+    assert code == 2 and "the resume backup is damaged" in err and "Traceback" not in err

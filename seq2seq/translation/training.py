@@ -161,6 +161,9 @@ def average_checkpoints(run_dir: str | Path, last: int, output: str | Path,
                         model.load_weights(str(upgrade_weights_file(path, Path(folder), config.model.tie_embeddings)))
                 else:
                     model.load_weights(str(path))
+            except OSError as error:  # truncated or not HDF5
+                raise UserError(f"{path}: not a readable weights file ({error}); remove it and average fewer "
+                                "checkpoints.") from None
             except ValueError as error:
                 raise UserError(f"{path}: does not fit the architecture in {run_dir / 'config.yaml'} "
                                 f"({str(error).splitlines()[0]}).") from None
