@@ -11,6 +11,7 @@ Before anything in the folder changes it
 - refuses a config whose experiment keys (the model, the data, the
   vocabulary) differ from those of the `config.yaml` already in the folder,
   naming every key that differs (training keys such as `epochs` may change);
+- rolls the folder's records back to its resume backup (see :func:`roll_back`);
 - seeds Python, NumPy and the backend from `training.seed` (see :func:`seed_everything`);
 
 then calls the trainer with the folder, and puts the global Keras dtype
@@ -20,7 +21,10 @@ policy back afterwards.
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
+import io
+import json
 import os
 from pathlib import Path
 
@@ -28,7 +32,10 @@ import keras
 
 from seq2seq import config as config_lib
 from seq2seq.errors import UserError
+from seq2seq.textio import atomic_write, partial_files, recover_directory
 from seq2seq.training import restored_dtype_policy
+
+BACKUP, MODEL = "backup", "model"
 
 
 @contextlib.contextmanager
@@ -98,6 +105,92 @@ def refuse_changed_experiment(run_dir: Path, config, sections: tuple[str, ...]) 
                         "run_dir.")
 
 
+def finished_epochs(run_dir: Path) -> int:
+    """The number of epochs the resume backup of `run_dir` holds (0 without a backup)."""
+    metadata = run_dir / BACKUP / "training_metadata.json"
+    if not metadata.is_file():
+        return 0
+    try:
+        epoch = json.loads(metadata.read_text(encoding="utf-8"))["epoch"]
+        if isinstance(epoch, int) and epoch >= 0:
+            return epoch
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise UserError(f"{metadata}: the resume backup is damaged (no epoch count). Remove {run_dir / BACKUP} to "
+                    "restart training in this folder, or train in a new run_dir.")
+
+
+def _keep_lines(path: Path, keep) -> int:
+    """Rewrites `path` (atomically) with the lines `keep(line)` accepts; returns how many were dropped."""
+    if not path.is_file():
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if keep(line)]
+    if len(kept) < len(lines):
+        with atomic_write(path) as handle:
+            handle.writelines(line if line.endswith("\n") else line + "\n" for line in kept)
+    return len(lines) - len(kept)
+
+
+def _history_row_kept(done: int, header: list[str]):
+    column = header.index("epoch") if "epoch" in header else 0
+
+    def keep(line: str) -> bool:
+        cells = next(csv.reader(io.StringIO(line)), [])
+        if cells == header:
+            return True
+        try:
+            return int(cells[column]) < done  # epochs count from 0 in history.csv
+        except (IndexError, ValueError):  # a partial last row
+            return False
+    return keep
+
+
+def _validation_entry_kept(done: int):
+    def keep(line: str) -> bool:
+        try:
+            return int(json.loads(line)["epoch"]) <= done  # epochs count from 1 in validation_bleu.jsonl
+        except (ValueError, KeyError, TypeError):  # a partial last line
+            return False
+    return keep
+
+
+def roll_back(run_dir: Path) -> None:
+    """Makes the records of `run_dir` agree with its resume backup, the commit point of every epoch.
+
+    An epoch is finished when the backup holding it is complete: the backup
+    is written last at each epoch end (see
+    :func:`seq2seq.training.standard_callbacks`), after `history.csv`,
+    `validation_bleu.jsonl`, the epoch checkpoint and the best-model choice.
+    A process killed before that point redoes the epoch when it resumes, so
+    what the killed process wrote for it is removed here: rows of
+    `history.csv`, lines of `validation_bleu.jsonl` and `checkpoints/` files
+    beyond the backup's epoch, partial files, and the leftovers of an
+    interrupted folder replacement (the previous backup or best model is
+    put back). The best model and `best.json` stay: they hold an epoch that
+    was trained, and the redone epoch (the same data, the same state) is
+    offered to the choice again. TensorBoard event files are not rewritten;
+    TensorBoard shows the redone epoch's points over the killed one's.
+    """
+    from seq2seq.callbacks import epoch_checkpoints
+
+    for name in (BACKUP, MODEL):
+        recover_directory(run_dir / name)
+    done = finished_epochs(run_dir)
+    history = run_dir / "history.csv"
+    header = next(csv.reader(io.StringIO(history.read_text(encoding="utf-8"))), []) if history.is_file() else []
+    dropped = {"history.csv": _keep_lines(history, _history_row_kept(done, header)),
+               "validation_bleu.jsonl": _keep_lines(run_dir / "validation_bleu.jsonl", _validation_entry_kept(done))}
+    checkpoints = run_dir / "checkpoints"
+    for path in [p for p in epoch_checkpoints(checkpoints) if int(p.name[6:9]) > done] + partial_files(checkpoints):
+        path.unlink()
+        dropped[f"checkpoints/{path.name}"] = 1
+    dropped = {name: count for name, count in dropped.items() if count}
+    if dropped:
+        print(f"resuming after epoch {done}, the last one the resume backup holds: removed what a stopped run "
+              f"wrote of epoch {done + 1} ({', '.join(dropped)})", flush=True)
+
+
 def seed_everything(seed: int) -> None:
     """Seeds Python, NumPy and the backend.
 
@@ -122,6 +215,7 @@ def training_run(*sections: str):
             with restored_dtype_policy(), locked(run_dir):
                 refuse_old_backup(run_dir)
                 refuse_changed_experiment(run_dir, config, sections)
+                roll_back(run_dir)
                 seed_everything(config.training.seed)
                 return train(config, run_dir)
         return run

@@ -188,6 +188,25 @@ def atomic_directory(path: str | os.PathLike):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def recover_directory(path: str | os.PathLike) -> list[Path]:
+    """Undoes what a process killed inside :func:`atomic_directory` for `path` left; returns what it removed.
+
+    A kill between the two renames leaves no `path` but the previous content
+    in `.NAME.old`: it is put back. Temporary folders (`.NAME.*.tmp`) of an
+    unfinished write, and an `.NAME.old` beside a complete `path`, are
+    removed. Call it only while no other process may be writing `path` (the
+    run folder's lock).
+    """
+    path = Path(path)
+    old = path.with_name(f".{path.name}.old")
+    if old.is_dir() and not path.exists():
+        os.replace(old, path)
+    leftovers = sorted(path.parent.glob(f".{path.name}.*.tmp")) + ([old] if old.is_dir() else [])
+    for leftover in leftovers:
+        shutil.rmtree(leftover, ignore_errors=True)
+    return leftovers
+
+
 def check_replaceable(path: str | os.PathLike, is_previous_output: Callable[[Path], bool], what: str) -> None:
     """Raises `UserError` unless `--overwrite` may replace the folder `path`.
 

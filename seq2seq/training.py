@@ -96,43 +96,46 @@ def make_optimizer(name: str, learning_rate: float, clip_norm: float | None,
 def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbacks.Callback],
                        monitor: str = "val_loss", stop_monitor: str | None = None,
                        stop_mode: str = "min", writes: bool = True) -> list[keras.callbacks.Callback]:
-    """The callbacks of a training run in `run_dir`, in the order that keeps resume exact.
+    """The callbacks of a training run in `run_dir`, in the order that keeps resume exact and loses nothing.
 
-    Order (Keras calls `on_epoch_end` in list order, with one shared `logs`):
+    Keras calls `on_epoch_end` in list order, with one shared `logs`:
 
     0. `StopOnNaN`, which ends the run with an error as soon as the loss is not finite;
     1. `ReduceLROnPlateau` on `monitor` (a validation loss), so that a cut is
        in the optimizer before the backup;
-    2. `BackupAndRestore`: weights, optimizer state (learning rate and weight
-       average included) and the epoch counter; rerunning the same command
-       continues from the last finished epoch;
-    3. with `training.ema_momentum`, Keras' `SwapEMAWeights`: the average goes
-       into the model for validation and from here to the end of the epoch, so
-       the backup above holds the raw weights and everything below sees the
-       averaged ones;
-    4. `measurements` (throughput, validation BLEU, checkpoints, best-model
+    2. with `training.ema_momentum`, :class:`~seq2seq.callbacks.EMAForValidation`:
+       the weight average is in the model for validation and from here to the
+       end of the epoch, so everything below sees the averaged weights;
+    3. `measurements` (throughput, validation BLEU, checkpoints, best-model
        export), which may add to `logs`;
-    5. `EarlyStopping` on `stop_monitor` (default `monitor`) in `stop_mode`,
+    4. `EarlyStopping` on `stop_monitor` (default `monitor`) in `stop_mode`,
        TensorBoard and the CSV log (`history.csv`), which read those logs
-       (these two only when `writes`: the chief of a multi-worker run).
+       (these two only when `writes`: the chief of a multi-worker run);
+    5. last, the resume backup (:class:`~seq2seq.callbacks.AtomicBackupAndRestore`):
+       raw weights, optimizer state (learning rate and weight average
+       included), the epoch counter and the counters of 1 and 4. Its
+       completion is the commit point of the epoch: a process stopped
+       before it redoes the epoch on resume, after
+       :func:`seq2seq.run_folder.roll_back` has removed what it wrote of it,
+       so every finished epoch is recorded exactly once.
     """
-    from seq2seq.callbacks import AtomicBackupAndRestore, StopOnNaN
+    from seq2seq.callbacks import AtomicBackupAndRestore, EMAForValidation, StopOnNaN
 
     callbacks: list[keras.callbacks.Callback] = [StopOnNaN()]
+    stateful = []
     if training.lr_decay_factor < 1.0:
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+        stateful.append(keras.callbacks.ReduceLROnPlateau(
             monitor=monitor, factor=training.lr_decay_factor, patience=training.lr_decay_patience,
             min_delta=training.lr_decay_min_delta, min_lr=1e-6, verbose=1))
-    backup = run_dir / ("backup" if writes else f"backup-worker-{os.getpid()}")  # a worker's own, not the chief's
-    callbacks.append(AtomicBackupAndRestore(str(backup), delete_checkpoint=False))
-    if training.ema_momentum is not None:
-        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    callbacks += measurements
-    callbacks.append(keras.callbacks.EarlyStopping(monitor=stop_monitor or monitor, mode=stop_mode,
-                                                   patience=training.early_stopping_patience, verbose=1))
+    ema = EMAForValidation() if training.ema_momentum is not None else None
+    stateful.append(keras.callbacks.EarlyStopping(monitor=stop_monitor or monitor, mode=stop_mode,
+                                                  patience=training.early_stopping_patience, verbose=1))
+    callbacks += stateful[:-1] + ([ema] if ema else []) + measurements + stateful[-1:]
     if writes:  # only the chief of a multi-worker run writes the logs
         callbacks += [keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
                       keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True)]
+    backup = run_dir / ("backup" if writes else f"backup-worker-{os.getpid()}")  # a worker's own, not the chief's
+    callbacks.append(AtomicBackupAndRestore(str(backup), stateful=stateful, ema=ema))
     return callbacks
 
 

@@ -253,3 +253,30 @@ def test_a_truncated_backup_of_an_older_version_is_named(toy_config_file, tmp_pa
     (tmp_path / "run" / "backup" / "latest.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
     code, _, err = run(capsys, "lm", "train", toy_config_file)
     assert code == 2 and "the resume backup is damaged" in err and "Traceback" not in err
+
+
+def test_patience_counters_survive_a_resume_and_the_metadata_is_valid_json(tmp_path):
+    from seq2seq.callbacks import AtomicBackupAndRestore
+
+    def callbacks():
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        stopping, plateau = keras.callbacks.EarlyStopping(patience=3), keras.callbacks.ReduceLROnPlateau(patience=2)
+        backup = AtomicBackupAndRestore(str(tmp_path / "backup"), stateful=[plateau, stopping])
+        for callback in (plateau, stopping, backup):  # the order of standard_callbacks: the backup last
+            callback.set_model(model)
+            callback.on_train_begin()
+        return plateau, stopping, backup
+
+    plateau, stopping, backup = callbacks()
+    stopping.wait, stopping.best, stopping.best_epoch = 2, np.float32(0.5), 4
+    plateau.wait, plateau.best, plateau.cooldown_counter = 1, float("inf"), 1
+    backup.on_epoch_end(5)
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    json.loads((tmp_path / "backup" / "training_metadata.json").read_text(), parse_constant=refuse)
+    plateau, stopping, _ = callbacks()  # a resumed run
+    assert (stopping.wait, stopping.best, stopping.best_epoch) == (2, 0.5, 4)
+    assert (plateau.wait, plateau.best, plateau.cooldown_counter) == (1, float("inf"), 1)

@@ -7,8 +7,10 @@ exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import signal
 import sys
 
 from seq2seq.errors import UserError
@@ -192,10 +194,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Runs one command; returns its exit status (2 for bad input, 130 when interrupted by Ctrl-C or SIGTERM).
+
+    SIGTERM is handled as Ctrl-C: output files are written atomically, so an
+    interrupted command leaves the previous output or none; an interrupted
+    training run resumes from its last finished epoch (see the README's
+    "What survives a kill").
+    """
     parser = build_parser()
     arguments = parser.parse_args(argv)
     _quiet_tensorflow()
+    with _sigterm_as_interrupt():
+        return _run(arguments)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises `KeyboardInterrupt` during the block (main thread only); the old handler comes back after."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    except (ValueError, AttributeError):  # not the main thread, or no SIGTERM: leave the default
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(arguments: argparse.Namespace) -> int:
     module_name, function_name = arguments.handler.split(":")
     try:
         import importlib
@@ -206,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        resume = (" (run the same command to resume from the last finished epoch)"
+                  if arguments.handler.endswith(":train") else "")
+        print(f"interrupted{resume}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`| head -1`): end quietly, as a SIGPIPE would
         devnull = os.open(os.devnull, os.O_WRONLY)
