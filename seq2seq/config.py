@@ -147,6 +147,8 @@ def apply_overrides(data: dict, overrides: list[str], source: str = "--set") -> 
 def load(cls: type[T], path: str | Path, overrides: list[str] | None = None) -> T:
     """Reads a YAML config file into dataclass `cls` (safe_load: no code runs)."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected a YAML config file.")
     if not path.is_file():
         raise UserError(f"{path}: config file not found.")
     try:

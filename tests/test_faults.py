@@ -280,3 +280,25 @@ def test_patience_counters_survive_a_resume_and_the_metadata_is_valid_json(tmp_p
     plateau, stopping, _ = callbacks()  # a resumed run
     assert (stopping.wait, stopping.best, stopping.best_epoch) == (2, 0.5, 4)
     assert (plateau.wait, plateau.best, plateau.cooldown_counter) == (1, float("inf"), 1)
+
+
+def test_build_vocab_overwrite_replaces_only_its_own_untrained_vocabularies(tmp_path, capsys):
+    from helpers import toy_translation_config
+
+    config = tmp_path / "toy.yaml"
+    config_lib.save(toy_translation_config(tmp_path / "run", epochs=1), config)
+    run_dir = tmp_path / "run"
+    assert run(capsys, "build-vocab", config)[0] == 0
+    first = (run_dir / "source.spm").read_bytes()
+    code, _, err = run(capsys, "build-vocab", config, "--overwrite", "--set", "data.train=[{prefix: missing}]")
+    assert code == 2 and "missing" in err
+    assert (run_dir / "source.spm").read_bytes() == first  # the failed rebuild kept the old files
+    assert run(capsys, "build-vocab", config, "--overwrite", "--set", "vocabulary.size=50")[0] == 0
+    (run_dir / "target.spm").write_text("my notes\n")  # not a vocabulary: never replaced
+    code, _, err = run(capsys, "build-vocab", config, "--overwrite")
+    assert code == 2 and f"{run_dir / 'target.spm'}: not a SentencePiece model" in err
+    assert (run_dir / "target.spm").read_text() == "my notes\n"
+    (run_dir / "target.spm").write_bytes((run_dir / "source.spm").read_bytes())
+    (run_dir / "checkpoints").mkdir()
+    code, _, err = run(capsys, "build-vocab", config, "--overwrite")
+    assert code == 2 and "holds a training run" in err

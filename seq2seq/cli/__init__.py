@@ -65,6 +65,19 @@ def _finite_float(name: str):
     return parse
 
 
+def _count(name: str):
+    """An argparse type: a whole number, 0 or more."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number. Received: {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be 0 or more. Received: {value}")
+        return value
+    return parse
+
+
 def _positive_int(name: str):
     return _positive(int, name)
 
@@ -85,7 +98,8 @@ def _decoding_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=_finite_float("--alpha"), default=0.6, help="length-penalty exponent (Wu et al. 2016)")
     parser.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
     parser.add_argument("--max-length-ratio", type=_positive_float("--max-length-ratio"), default=1.5)
-    parser.add_argument("--max-length-offset", type=int, default=10)
+    parser.add_argument("--max-length-offset", type=_count("--max-length-offset"), default=10,
+                        help="outputs stop after max-length-ratio x source tokens + this many")
     parser.add_argument("--max-source-tokens", type=_positive_int("--max-source-tokens"), default=250,
                         help="longer sources are truncated (with a warning count)")
     parser.add_argument("--lm", help="target-side language model for shallow fusion (same target vocabulary)")

@@ -25,16 +25,33 @@ def train(arguments) -> int:
 
 
 def build_vocab(arguments) -> int:
+    """`build-vocab`: trains the run folder's SentencePiece models.
+
+    `--overwrite` replaces only vocabularies this command wrote (files that
+    load as this toolkit's SentencePiece models), and only in a run folder
+    that holds no training yet (no `backup/`, `checkpoints/` or `model/`:
+    a model trained on the old vocabularies could not use new ones). The old
+    files stay until the new ones are trained; the run folder is locked
+    meanwhile, as by `train`.
+    """
+    from seq2seq.core.subwords import SubwordVocabulary
+    from seq2seq.run_folder import locked
     from seq2seq.translation.data import build_vocabularies
 
     config = _load_config(arguments)
     run_dir = Path(config.run_dir)
-    if (run_dir / "source.spm").exists() and not arguments.overwrite:
-        raise UserError(f"{run_dir}/source.spm exists; pass --overwrite to train new vocabularies "
+    existing = [run_dir / name for name in ("source.spm", "target.spm") if (run_dir / name).exists()]
+    if existing and not arguments.overwrite:
+        raise UserError(f"{existing[0]} exists; pass --overwrite to train new vocabularies "
                         "(a model trained on the old ones cannot use them).")
-    for name in ("source.spm", "target.spm"):
-        (run_dir / name).unlink(missing_ok=True)
-    source, target = build_vocabularies(config, run_dir)
+    with locked(run_dir):
+        for path in existing:
+            SubwordVocabulary.load(path)  # a stranger's file is an error naming it; nothing is replaced
+        trained = [run_dir / name for name in ("backup", "checkpoints", "model") if (run_dir / name).exists()]
+        if existing and trained:
+            raise UserError(f"{run_dir}: holds a training run ({trained[0].name}/); new vocabularies would not fit "
+                            "its weights, so --overwrite does not replace them. Use a new run_dir.")
+        source, target = build_vocabularies(config, run_dir, retrain=bool(existing))
     print(f"wrote {run_dir / 'source.spm'} ({len(source)} pieces) and {run_dir / 'target.spm'} "
           f"({len(target)} pieces)")
     return 0

@@ -119,9 +119,8 @@ def train_language_model(config: LMConfig, run_dir: Path) -> Path:
     if training.distribute != "none":
         raise UserError(f"training.distribute={training.distribute}: language models train on one device for now "
                         "(their state is carried across batches); use distribute: none.")
+    corpus = LMCorpus(config.data)  # bad text fails here, before anything is printed or written
     configure_precision(training.mixed_precision, announce=True)
-
-    corpus = LMCorpus(config.data)
     vocab_file = run_dir / vocabulary_file_name(config.data.level)
     if vocab_file.exists():
         vocab = load_vocabulary(vocab_file)

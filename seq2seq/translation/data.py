@@ -93,10 +93,14 @@ def vocabulary_sample(config: TranslationConfig) -> list[tuple[str, str]]:
     return decoded_pairs(mixed, min(limit, sum(sizes)))
 
 
-def build_vocabularies(config: TranslationConfig, run_dir: Path) -> tuple[SubwordVocabulary, SubwordVocabulary]:
-    """Loads `run_dir/{source,target}.spm`, training them on the training text if absent."""
+def build_vocabularies(config: TranslationConfig, run_dir: Path,
+                       retrain: bool = False) -> tuple[SubwordVocabulary, SubwordVocabulary]:
+    """Loads `run_dir/{source,target}.spm`, training them on the training text if absent (or if `retrain`).
+
+    New files replace old ones only once both are trained (each atomically).
+    """
     source_file, target_file = run_dir / "source.spm", run_dir / "target.spm"
-    if source_file.exists() and target_file.exists():
+    if source_file.exists() and target_file.exists() and not retrain:
         return SubwordVocabulary.load(source_file), SubwordVocabulary.load(target_file)
     vocabulary = config.vocabulary
     pairs = vocabulary_sample(config)
