@@ -130,6 +130,28 @@ def save_translation_model(directory: str | Path, model: keras.Model, source_voc
                             experiment_config, metrics, storage_dtype)
 
 
+def saved_config(directory: str | Path, cls):
+    """The experiment config saved in a model directory as `cls`, or None when it has no `config.yaml`.
+
+    The toolkit writes every section, so a file missing one (empty or
+    truncated) is an error naming it, not a config of defaults.
+    """
+    import dataclasses
+
+    import yaml
+
+    path = Path(directory) / "config.yaml"
+    if not path.is_file():
+        return None
+    config = config_lib.load(cls, path)  # invalid YAML, unknown keys, bad values: errors naming the file
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    missing = [field.name for field in dataclasses.fields(cls) if field.name not in raw]
+    if missing:
+        raise UserError(f"{path}: incomplete, without {', '.join(missing)} (a damaged copy?); copy the whole "
+                        "model directory again.")
+    return config
+
+
 def check_model_directory(directory: str | Path, kind: str, files: tuple[str, ...]) -> Path:
     """Raises `UserError` unless `directory` is a complete model directory of `kind` (its manifest first)."""
     directory = Path(directory)

@@ -302,3 +302,21 @@ def test_build_vocab_overwrite_replaces_only_its_own_untrained_vocabularies(tmp_
     (run_dir / "checkpoints").mkdir()
     code, _, err = run(capsys, "build-vocab", config, "--overwrite")
     assert code == 2 and "holds a training run" in err
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_config_yaml_is_named_where_it_is_read(toy_translation_dir, tmp_path, capsys, damage):
+    """`translate --split-sentences` and `evaluate --tfds` read the model's config.yaml (its languages)."""
+    folder = tmp_path / "model"
+    shutil.copytree(toy_translation_dir, folder)
+    original = (folder / "config.yaml").read_bytes()
+    (folder / "config.yaml").write_bytes(original[: len(original) // 3] if DAMAGE[damage] is None
+                                         else DAMAGE[damage])
+    (folder / "metrics.json").write_bytes(b'{"epoch": ')  # figures only: never needed to translate
+    source = tmp_path / "in.de"
+    source.write_text("ein hund läuft. zwei kinder spielen.\n")
+    for argv in (["translate", "--split-sentences", "--model", folder, source],
+                 ["evaluate", "--model", folder, "--tfds", "wmt14_translate/de-en", "--tfds-data-dir", tmp_path]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == "" and "Traceback" not in err and f"{folder}/config.yaml" in err, err
+    assert run(capsys, "translate", "--model", folder, source)[0] == 0

@@ -104,16 +104,16 @@ def _baseline_lines(path: str, count: int) -> list[str]:
 def _tfds_data(arguments) -> tuple[list[str], list[list[str]]]:
     """Source lines and the single reference set of a tfds split, in the model's language direction."""
     from pipelines.translation import tfds_translation
-    from seq2seq import config as config_lib
+    from seq2seq.model_dirs import saved_config
     from seq2seq.translation.data import decoded_pairs
     from seq2seq.translation.config import TranslationConfig
 
     if arguments.reference:
         raise UserError("--tfds takes its references from the dataset; drop --reference.")
-    config_file = Path(arguments.model) / "config.yaml"
-    if not config_file.is_file():
+    config = saved_config(arguments.model, TranslationConfig)
+    if config is None:
         raise UserError(f"{arguments.model}: config.yaml is missing; --tfds needs it for the language pair.")
-    data = config_lib.load(TranslationConfig, config_file).data
+    data = config.data
     pairs = decoded_pairs(tfds_translation(arguments.tfds, arguments.split, data.source_language,
                                            data.target_language, arguments.tfds_data_dir))
     sources, targets = [s for s, _ in pairs], [t for _, t in pairs]

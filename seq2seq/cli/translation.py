@@ -130,14 +130,13 @@ def translate_with_progress(translator, lines: list[str], batch_size: int, progr
 
 def _translate_paragraphs(arguments, translator, lines: list[str]):
     """`(results, seconds)` for `--split-sentences`, in the shape `translate_with_progress` returns."""
-    from seq2seq import config as config_lib
+    from seq2seq.model_dirs import saved_config
     from seq2seq.translation.config import TranslationConfig
     from seq2seq.translation.segments import translate_paragraphs
     from seq2seq.translation.translator import Hypothesis, stderr_progress
 
-    config_file = Path(arguments.model or default_model()) / "config.yaml"
-    language = (config_lib.load(TranslationConfig, config_file).data.source_language
-                if config_file.is_file() else "de")
+    config = saved_config(arguments.model or default_model(), TranslationConfig)
+    language = config.data.source_language if config is not None else "de"
     started = time.perf_counter()
     texts = translate_paragraphs(translator, lines, language, arguments.batch_size,
                                  stderr_progress if arguments.input != "-" else None)
