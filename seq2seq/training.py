@@ -103,7 +103,7 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
     0. `StopOnNaN`, which ends the run with an error as soon as the loss is not finite;
     1. `ReduceLROnPlateau` on `monitor` (a validation loss), so that a cut is
        in the optimizer before the backup;
-    2. with `training.ema_momentum`, :class:`~seq2seq.callbacks.EMAForValidation`:
+    2. with `training.ema_momentum`, :class:`~seq2seq.backup.EMAForValidation`:
        the weight average is in the model for validation and from here to the
        end of the epoch, so everything below sees the averaged weights;
     3. `measurements` (throughput, validation BLEU, checkpoints, best-model
@@ -111,7 +111,7 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
     4. `EarlyStopping` on `stop_monitor` (default `monitor`) in `stop_mode`,
        TensorBoard and the CSV log (`history.csv`), which read those logs
        (these two only when `writes`: the chief of a multi-worker run);
-    5. last, the resume backup (:class:`~seq2seq.callbacks.AtomicBackupAndRestore`):
+    5. last, the resume backup (:class:`~seq2seq.backup.AtomicBackupAndRestore`):
        raw weights, optimizer state (learning rate and weight average
        included), the epoch counter and the counters of 1 and 4. Its
        completion is the commit point of the epoch: a process stopped
@@ -119,7 +119,8 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
        :func:`seq2seq.run_folder.roll_back` has removed what it wrote of it,
        so every finished epoch is recorded exactly once.
     """
-    from seq2seq.callbacks import AtomicBackupAndRestore, EMAForValidation, StopOnNaN
+    from seq2seq.backup import AtomicBackupAndRestore, EMAForValidation
+    from seq2seq.callbacks import StopOnNaN
 
     callbacks: list[keras.callbacks.Callback] = [StopOnNaN()]
     stateful = []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import keras
 
-from seq2seq import callbacks
+from seq2seq import backup, callbacks
 from seq2seq.cli import main
 
 PHASE, SIGNAL, ARGV = sys.argv[1], getattr(signal, f"SIG{sys.argv[2]}"), sys.argv[3:]
@@ -84,7 +84,7 @@ PHASES = {
     "best-model-write": lambda: half_written(keras.Model, "save", "/.model."),
     "history-written": lambda: after(keras.callbacks.CSVLogger, "on_epoch_end", epoch_is),
     "backup-write": lambda: half_written(keras.Model, "save_weights", "/.backup."),
-    "backup-written": lambda: after(callbacks.AtomicBackupAndRestore, "on_epoch_end", epoch_is),
+    "backup-written": lambda: after(backup.AtomicBackupAndRestore, "on_epoch_end", epoch_is),
 }
 
 

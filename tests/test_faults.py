@@ -219,7 +219,7 @@ def test_precision_auto_follows_the_hardware_and_old_spellings_are_read(monkeypa
 
 
 def test_a_kill_while_the_backup_is_written_keeps_the_previous_backup(tmp_path, monkeypatch):
-    from seq2seq.callbacks import AtomicBackupAndRestore
+    from seq2seq.backup import AtomicBackupAndRestore
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
@@ -256,7 +256,7 @@ def test_a_truncated_backup_of_an_older_version_is_named(toy_config_file, tmp_pa
 
 
 def test_patience_counters_survive_a_resume_and_the_metadata_is_valid_json(tmp_path):
-    from seq2seq.callbacks import AtomicBackupAndRestore
+    from seq2seq.backup import AtomicBackupAndRestore
 
     def callbacks():
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])

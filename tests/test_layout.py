@@ -6,7 +6,7 @@ Layers, lowest first (a module may import its own layer and those below):
     config, core                 typed configs; the shared model pieces
     pipelines                    tf.data steps (of seq2seq: the lowest layer only)
     lm, translation (models)     the two model kinds
-    model_dirs, training, callbacks
+    model_dirs, training, callbacks, backup
     lm, translation (the rest)   training, scoring, generation, translating
     evaluation                   scores and reports
     cli                          the command line
@@ -38,6 +38,7 @@ FORBIDDEN = {  # importer prefix -> prefixes it must not import
     "seq2seq.training": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
     "seq2seq.run_folder": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
     "seq2seq.callbacks": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
+    "seq2seq.backup": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
     "seq2seq.evaluation": ("seq2seq.cli",),
 }
 

@@ -3,9 +3,9 @@
 The one decoding path of the toolkit: translation, shallow fusion and
 language-model generation all run through it. All three methods run as one
 `keras.ops.while_loop` over output positions (no Python loop per step).
-:class:`Searcher` wraps them in a Keras model whose `search` compiles them
-into a graph per batch shape (a `tf.function` on TensorFlow,
-`predict_on_batch`'s `jax.jit` on JAX).
+:class:`Searcher` wraps them in a Keras model whose `search` compiles them:
+on TensorFlow into one graph for every batch shape, on JAX into one per
+shape (`predict_on_batch`'s `jax.jit`).
 
 A model is searchable when it offers two methods:
 
@@ -38,8 +38,14 @@ NEG_INF = -1e9
 
 
 def max_target_length(source_len: int, ratio: float, offset: int) -> int:
-    """The longest output allowed for sources of `source_len` tokens."""
-    return max(1, int(math.ceil(ratio * source_len + offset)))
+    """The longest output allowed for sources of `source_len` tokens (in float32, as :func:`length_limit`)."""
+    return max(1, int(np.ceil(np.float32(ratio) * np.float32(source_len) + np.float32(offset))))
+
+
+def length_limit(source_lengths, ratio, offset):
+    """:func:`max_target_length` on tensors: `source_lengths` int (any shape); `ratio`, `offset` scalars."""
+    limit = ops.ceil(ops.cast(source_lengths, "float32") * ops.cast(ratio, "float32") + ops.cast(offset, "float32"))
+    return ops.maximum(ops.cast(limit, "int32"), 1)
 
 
 def length_penalty(lengths, alpha: float):
@@ -80,15 +86,22 @@ def sample(log_probs, uniform, temperature: float = 1.0, top_k: int | None = Non
     return ops.cast(ops.sum(ops.cast(cdf < threshold, "int32"), axis=-1), "int32")
 
 
-def greedy_search(model, inputs, eos_id: int, max_length: int, temperature: float | None = None,
-                  top_k: int | None = None, seed=None):
+def greedy_search(model, inputs, eos_id: int, max_length, temperature: float | None = None,
+                  top_k: int | None = None, seed=None, limits=None):
     """The most likely token at each step, or a sampled one when `temperature` or `top_k` is set.
+
+    Args:
+        max_length: the output buffer length (an int, or a scalar tensor on
+            TensorFlow for one graph over every length).
+        limits: optional int `(batch,)`: row i ends after `limits[i]` tokens
+            (at most `max_length`); default `max_length` for every row.
 
     Returns:
         `(tokens (batch, max_length) int32, scores (batch,) float32)`.
     """
     context, carry, first = model.encode(inputs)
     batch = ops.shape(first)[0]
+    limits = ops.full((batch,), max_length, "int32") if limits is None else ops.cast(limits, "int32")
     sampling = temperature is not None or top_k is not None
     uniforms = keras.random.uniform((max_length, batch), seed=seed) if sampling else None  # (steps, batch)
 
@@ -107,7 +120,7 @@ def greedy_search(model, inputs, eos_id: int, max_length: int, temperature: floa
         chosen = ops.where(finished, ops.zeros_like(chosen), chosen)
         scores = scores + ops.where(finished, ops.zeros_like(picked), picked)
         tokens = ops.slice_update(tokens, [0, t], chosen[:, None])
-        finished = ops.logical_or(finished, ops.equal(chosen, eos_id))
+        finished = ops.logical_or(finished, ops.logical_or(ops.equal(chosen, eos_id), t + 1 >= limits))
         return t + 1, tokens, chosen, carry, finished, scores
 
     start = (ops.convert_to_tensor(0, "int32"), ops.zeros((batch, max_length), "int32"),
@@ -116,12 +129,13 @@ def greedy_search(model, inputs, eos_id: int, max_length: int, temperature: floa
     return tokens, scores
 
 
-def beam_search(model, inputs, eos_id: int, max_length: int, beam_size: int = 5, alpha: float = 0.0):
+def beam_search(model, inputs, eos_id: int, max_length, beam_size=5, alpha=0.0, limits=None):
     """Beam search; hypotheses are ranked by score / length_penalty(length, alpha).
 
     A finished hypothesis stays in the beam with its score unchanged (it is
     extended only by padding at no cost), so it competes with the open ones
-    until the end.
+    until the end. `max_length`, `limits` as in :func:`greedy_search`; on
+    TensorFlow `beam_size` and `alpha` may be scalar tensors too.
 
     Returns:
         `(tokens (batch, beam, max_length), scores (batch, beam), normalized (batch, beam))`,
@@ -129,6 +143,7 @@ def beam_search(model, inputs, eos_id: int, max_length: int, beam_size: int = 5,
     """
     context, carry, first = model.encode(inputs)
     batch = ops.shape(first)[0]
+    limits = ops.full((batch,), max_length, "int32") if limits is None else ops.cast(limits, "int32")
     context, carry, first = _repeat((context, carry, first), beam_size)  # (batch * beam, ...)
     live = ops.concatenate([ops.zeros((1,)), ops.full((beam_size - 1,), NEG_INF)])
     scores = ops.tile(live[None, :], (batch, 1))  # only beam 0 is live at the start
@@ -152,7 +167,7 @@ def beam_search(model, inputs, eos_id: int, max_length: int, beam_size: int = 5,
         finished = ops.take_along_axis(finished, origin, axis=1)
         lengths = ops.take_along_axis(lengths, origin, axis=1) + ops.cast(ops.logical_not(finished), "int32")
         tokens = ops.slice_update(tokens, [0, 0, t], chosen[..., None])
-        finished = ops.logical_or(finished, ops.equal(chosen, eos_id))
+        finished = ops.logical_or(finished, ops.logical_or(ops.equal(chosen, eos_id), (t + 1 >= limits)[:, None]))
         return t + 1, tokens, ops.reshape(chosen, (-1,)), carry, finished, lengths, scores
 
     start = (ops.convert_to_tensor(0, "int32"), ops.zeros((batch, beam_size, max_length), "int32"),
@@ -175,8 +190,10 @@ class Searcher(keras.Model):
         eos_id: the id that ends a hypothesis (-1: none does; outputs run to the length limit).
         beam_size: 1 for greedy search (or sampling); more for beam search.
         alpha: length-penalty exponent (beam search).
-        max_length: a fixed output length limit; when None, outputs stop at
-            `ceil(max_length_ratio * input_len + max_length_offset)` tokens.
+        max_length: a fixed output length limit; when None, each row's output
+            stops at `ceil(max_length_ratio * source_len + max_length_offset)`
+            tokens, `source_len` being the row's non-padding tokens (so the
+            result does not depend on the batch it is in).
         temperature, top_k: sample instead of searching (beam size 1 only);
             `top_k` keeps the K most likely tokens at each step.
         seed: sampling seed; the same seed gives the same samples.
@@ -210,36 +227,49 @@ class Searcher(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed) if sampling else None
         self._compiled = None
 
+    @property
+    def one_graph(self) -> bool:
+        """Whether `search` compiles one graph for every input shape (so padding beyond the longest row is waste)."""
+        return keras.backend.backend() == "tensorflow" and self.max_length is None
+
     def build(self, input_shape=None):
         self.built = True  # no weights of its own: the wrapped model is already built
 
     def search(self, inputs) -> dict:
         """Decodes one padded batch in a compiled graph; returns numpy arrays (see the class doc).
 
-        On TensorFlow this is a `tf.function` that traces once per batch
-        shape. (Keras' `predict_on_batch` uses `reduce_retracing`, which after
-        a few shapes relaxes the input length to unknown, and search needs it
-        static to size its buffers.) Other backends use `predict_on_batch`,
-        which compiles per shape already.
+        On TensorFlow, when the output length follows the input's
+        (`max_length` None: translation), this is one `tf.function` for every
+        batch size and input length (input signature `(None, None)`):
+        translating a file compiles once. With a fixed `max_length` (language-
+        model generation, whose prompt length is static in the graph) it traces
+        once per input shape. Other backends use `predict_on_batch`, which
+        compiles per shape (JAX needs static buffer sizes).
         """
         if keras.backend.backend() != "tensorflow":
             return self.predict_on_batch(inputs)
         if self._compiled is None:
             import tensorflow as tf
 
-            self._compiled = tf.function(lambda ids: self(ids, training=False), reduce_retracing=False)
-        return keras.tree.map_structure(np.asarray, self._compiled(inputs))
+            signature = [tf.TensorSpec((None, None), tf.int32)] if self.max_length is None else None
+            self._compiled = tf.function(lambda ids: self(ids, training=False), input_signature=signature,
+                                         reduce_retracing=False)
+        return keras.tree.map_structure(np.asarray, self._compiled(ops.convert_to_tensor(inputs, "int32")))
 
     def call(self, inputs):
-        input_len = inputs.shape[1]
-        if input_len is None:
-            raise ValueError("Searcher needs a static input length; pad batches to fixed lengths.")
-        max_length = self.max_length or max_target_length(input_len, self.max_length_ratio, self.max_length_offset)
+        if self.max_length is not None:
+            max_length, limits = self.max_length, None
+        else:
+            limits = length_limit(ops.sum(ops.cast(ops.not_equal(inputs, PAD_ID), "int32"), axis=1),
+                                  self.max_length_ratio, self.max_length_offset)  # (batch,)
+            input_len = inputs.shape[1]
+            max_length = (ops.max(limits) if input_len is None  # one graph for every length (TensorFlow)
+                          else max_target_length(input_len, self.max_length_ratio, self.max_length_offset))
         if self.beam_size == 1:
             tokens, scores = greedy_search(self.model, inputs, self.eos_id, max_length, self.temperature,
-                                           self.top_k, self.seed_generator)
+                                           self.top_k, self.seed_generator, limits)
             return {"tokens": tokens[:, None, :], "scores": scores[:, None],
                     "normalized_scores": scores[:, None]}
         tokens, scores, normalized = beam_search(self.model, inputs, self.eos_id, max_length, self.beam_size,
-                                                 self.alpha)
+                                                 self.alpha, limits)
         return {"tokens": tokens, "scores": scores, "normalized_scores": normalized}

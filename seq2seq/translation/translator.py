@@ -32,8 +32,10 @@ class Translator:
     """Translates sentences with greedy search, beam search or sampling.
 
     Lines are tokenized with the model's SentencePiece model, sorted by length
-    into batches padded to a multiple of 8 tokens (few compiled shapes), and
-    returned in input order. Empty and white-space-only lines give an empty
+    into batches padded to the batch's longest line (on TensorFlow, whose
+    search is one graph for every shape; elsewhere to a multiple of 8 tokens,
+    for few compiled shapes), and returned in input order. Each line's output
+    is limited by its own length, so it does not depend on its batch. Empty and white-space-only lines give an empty
     translation without running the model. Sources longer than
     `max_source_tokens` subwords are truncated (counted in `stats.truncated`).
 
@@ -96,7 +98,8 @@ class Translator:
             progress(len(lines) - len(encoded))
         for start in range(0, len(encoded), batch_size):
             chunk = encoded[start:start + batch_size]
-            width = 8 * math.ceil(max(len(ids) for _, ids in chunk) / 8)
+            longest = max(len(ids) for _, ids in chunk)
+            width = longest if self.searcher.one_graph else 8 * math.ceil(longest / 8)  # few shapes to compile
             source = np.zeros((len(chunk), width), "int32")
             for row, (_, ids) in enumerate(chunk):
                 source[row, :len(ids)] = ids

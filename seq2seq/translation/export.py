@@ -1,0 +1,95 @@
+"""`seq2seq export`: a translation model as a TensorFlow SavedModel, raw text in and raw text out.
+
+The SavedModel runs everything inside its graph: SentencePiece tokenization
+(tensorflow-text), the encoder, beam search and detokenization, so a client
+needs TensorFlow and tensorflow-text only (TensorFlow Serving ships both).
+Its two signatures are each one concrete function over every batch size and
+every sentence length:
+
+- `serving_default(inputs)`: `inputs` a batch of German strings `[batch]`;
+  decodes with the toolkit's defaults (beam 5, alpha 0.6, length limit
+  `ceil(1.5 * source subwords + 10)`);
+- `translate(inputs, beam_size, alpha, max_length_ratio, max_length_offset)`:
+  the same with the decoding options as inputs (scalars). SavedModel
+  signatures have no optional inputs, hence two.
+
+Both return `translations` `[batch]` strings (the best hypothesis),
+`scores` `[batch]` (its length-normalized log-probability), `nbest`
+`[batch, beam]` strings and `nbest_scores` `[batch, beam]`, best first.
+As with `seq2seq translate`, empty or white-space inputs give empty outputs
+and sources are cut to `max_source_tokens` subwords.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from seq2seq.core.search import beam_search, length_limit
+from seq2seq.core.specials import BOS_ID, EOS_ID, PAD_ID
+from seq2seq.core.subwords import SubwordVocabulary
+from seq2seq.textio import atomic_directory
+from seq2seq.translation.model import Seq2SeqModel
+
+DEFAULTS = {"beam_size": 5, "alpha": 0.6, "max_length_ratio": 1.5, "max_length_offset": 10}
+
+
+def _detokenize(tokenizer, tokens):
+    """Strings for `tokens` `(batch, beam, length)`: up to the first `<eos>`, without padding or `<bos>`."""
+    batch, beam = tf.shape(tokens)[0], tf.shape(tokens)[1]
+    flat = tf.reshape(tokens, (batch * beam, -1))
+    before_eos = tf.equal(tf.cumsum(tf.cast(tf.equal(flat, EOS_ID), tf.int32), axis=1, exclusive=True), 0)
+    keep = before_eos & tf.not_equal(flat, EOS_ID) & tf.not_equal(flat, PAD_ID) & tf.not_equal(flat, BOS_ID)
+    texts = tokenizer.detokenize(tf.ragged.boolean_mask(flat, keep))
+    return tf.reshape(texts, (batch, beam))
+
+
+class TextTranslator(tf.Module):
+    """The in-graph translator that `export_saved_model` writes (see the module doc)."""
+
+    def __init__(self, model: Seq2SeqModel, source: SubwordVocabulary, target: SubwordVocabulary,
+                 max_source_tokens: int = 250):
+        super().__init__()
+        import tensorflow_text
+
+        self.model = model
+        self.source_tokenizer = tensorflow_text.SentencepieceTokenizer(model=source.model_proto, out_type=tf.int32)
+        self.target_tokenizer = tensorflow_text.SentencepieceTokenizer(model=target.model_proto)
+        self.max_source_tokens = max_source_tokens
+
+    def translate(self, inputs, beam_size, alpha, max_length_ratio, max_length_offset) -> dict:
+        """Decodes a `[batch]` string tensor; options are scalar tensors or numbers."""
+        ids = self.source_tokenizer.tokenize(inputs)[:, : self.max_source_tokens]  # ragged (batch, (length))
+        empty = tf.equal(ids.row_lengths(), 0)
+        source = ids.to_tensor(default_value=PAD_ID)
+        source = tf.pad(source, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(source)[1])]])  # at least one column
+        limit = length_limit(tf.shape(source)[1], max_length_ratio, max_length_offset)
+        tokens, _, normalized = beam_search(self.model, source, EOS_ID, limit, beam_size, alpha)
+        texts = tf.where(empty[:, None], tf.constant("", tf.string), _detokenize(self.target_tokenizer, tokens))
+        normalized = tf.where(empty[:, None], tf.zeros_like(normalized), normalized)
+        return {"translations": texts[:, 0], "scores": normalized[:, 0], "nbest": texts,
+                "nbest_scores": normalized}
+
+
+def export_saved_model(model: Seq2SeqModel, source: SubwordVocabulary, target: SubwordVocabulary,
+                       directory: str | Path, max_source_tokens: int = 250) -> Path:
+    """Writes the SavedModel of the module doc into `directory` (atomically: complete or not at all)."""
+    translator = TextTranslator(model, source, target, max_source_tokens)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(translator.source_tokenizer)
+    archive.track(translator.target_tokenizer)
+    strings = tf.TensorSpec([None], tf.string, name="inputs")
+    archive.add_endpoint("serving_default", lambda inputs: translator.translate(inputs, **DEFAULTS),
+                         input_signature=[strings])
+    archive.add_endpoint(
+        "translate", translator.translate,
+        input_signature=[strings, tf.TensorSpec([], tf.int32, name="beam_size"),
+                         tf.TensorSpec([], tf.float32, name="alpha"),
+                         tf.TensorSpec([], tf.float32, name="max_length_ratio"),
+                         tf.TensorSpec([], tf.int32, name="max_length_offset")])
+    with atomic_directory(directory) as temporary:
+        archive.write_out(str(temporary), verbose=False)
+    return Path(directory)
