@@ -202,6 +202,29 @@ def build_parser() -> argparse.ArgumentParser:
     _decoding_arguments(evaluate)
     evaluate.set_defaults(handler="seq2seq.cli.evaluation:evaluate")
 
+    export = commands.add_parser("export", help="write a translation model as a TensorFlow SavedModel "
+                                 "(text in, text out; tokenization and beam search in the graph)")
+    export.add_argument("--model", help="translation-model directory (default: the shipped model, as translate)")
+    export.add_argument("--output", "-o", required=True, help="new SavedModel directory")
+    export.add_argument("--overwrite", action="store_true", help="replace an earlier export at --output")
+    export.add_argument("--max-source-tokens", type=_positive_int("--max-source-tokens"), default=250,
+                        help="longer sources are truncated, as by translate")
+    export.set_defaults(handler="seq2seq.cli.translation:export")
+
+    serve = commands.add_parser("serve", help="answer TensorFlow Serving's REST predict protocol with translations")
+    serve.add_argument("--model", help="translation-model directory (default: the shipped model, as translate)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    serve.add_argument("--port", type=_positive_int("--port"), default=8501)
+    serve.add_argument("--name", help="the model name in the URLs (default: the model folder's name)")
+    serve.add_argument("--max-sentences", type=_positive_int("--max-sentences"), default=64,
+                       help="sentences per request; more answer 413")
+    serve.add_argument("--max-chars", type=_positive_int("--max-chars"), default=2000,
+                       help="characters per sentence; more answer 413")
+    serve.add_argument("--batch-window-ms", type=_positive_float("--batch-window-ms"), default=5.0,
+                       help="how long a request waits for others to share its batch")
+    _decoding_arguments(serve)
+    serve.set_defaults(handler="seq2seq.cli.translation:serve")
+
     compare = commands.add_parser("compare", help="side-by-side Markdown table of evaluation reports")
     compare.add_argument("reports", nargs="+", metavar="REPORT", help="report.json files (or their folders)")
     compare.set_defaults(handler="seq2seq.cli.evaluation:compare")

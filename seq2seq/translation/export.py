@@ -22,6 +22,7 @@ and sources are cut to `max_source_tokens` subwords.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import keras
@@ -34,6 +35,7 @@ from seq2seq.textio import atomic_directory
 from seq2seq.translation.model import Seq2SeqModel
 
 DEFAULTS = {"beam_size": 5, "alpha": 0.6, "max_length_ratio": 1.5, "max_length_offset": 10}
+MARKER = "seq2seq_export.json"  # beside saved_model.pb: what `export --overwrite` may replace
 
 
 def _detokenize(tokenizer, tokens):
@@ -65,8 +67,10 @@ class TextTranslator(tf.Module):
         empty = tf.equal(ids.row_lengths(), 0)
         source = ids.to_tensor(default_value=PAD_ID)
         source = tf.pad(source, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(source)[1])]])  # at least one column
-        limit = length_limit(tf.shape(source)[1], max_length_ratio, max_length_offset)
-        tokens, _, normalized = beam_search(self.model, source, EOS_ID, limit, beam_size, alpha)
+        limits = length_limit(ids.row_lengths(), max_length_ratio, max_length_offset)  # each row's own, as translate
+        beam_size = beam_size if isinstance(beam_size, int) else tf.maximum(beam_size, 1)  # a tensor: any width
+        tokens, _, normalized = beam_search(self.model, source, EOS_ID, tf.reduce_max(limits), beam_size, alpha,
+                                            limits)
         texts = tf.where(empty[:, None], tf.constant("", tf.string), _detokenize(self.target_tokenizer, tokens))
         normalized = tf.where(empty[:, None], tf.zeros_like(normalized), normalized)
         return {"translations": texts[:, 0], "scores": normalized[:, 0], "nbest": texts,
@@ -92,4 +96,11 @@ def export_saved_model(model: Seq2SeqModel, source: SubwordVocabulary, target: S
                          tf.TensorSpec([], tf.int32, name="max_length_offset")])
     with atomic_directory(directory) as temporary:
         archive.write_out(str(temporary), verbose=False)
+        (temporary / MARKER).write_text(json.dumps({"kind": "seq2seq-savedmodel/1", "defaults": DEFAULTS,
+                                                    "max_source_tokens": max_source_tokens}) + "\n")
     return Path(directory)
+
+
+def is_export(directory: Path) -> bool:
+    """Whether `directory` is a SavedModel this module wrote."""
+    return (directory / "saved_model.pb").is_file() and (directory / MARKER).is_file()
