@@ -53,6 +53,25 @@ def resolve_precision(choice: str) -> tuple[str, str]:
     return "float32", "the CPU has no native bfloat16 instructions"
 
 
+def cudnn_warning(cores: dict) -> str | None:
+    """The one warning for a GPU run whose config keeps recurrent layers off the cuDNN kernels, or None.
+
+    `cores` maps config keys (`model.encoder`, `model.rnn`) to their
+    `RNNConfig`. LSTM and GRU layers are built with cuDNN-eligible arguments
+    (see :class:`~seq2seq.core.recurrent.RecurrentStack`); `cell: simple`
+    has no cuDNN kernel. (The attention decoder steps its cell inside the
+    attention loop whatever the config, as attention decoders do.) Without a
+    GPU there is nothing to warn about.
+    """
+    if _gpu_compute_capability() is None:
+        return None
+    keys = [f"{key}.cell=simple" for key, core in cores.items() if core.cell == "simple"]
+    if not keys:
+        return None
+    return (f"warning: {', '.join(keys)} has no cuDNN kernel on the GPU; cell: lstm or gru trains several "
+            "times faster there.")
+
+
 def configure_precision(choice: str, announce: bool = False) -> str:
     """Sets the global Keras dtype policy for `training.mixed_precision`; returns the precision used.
 

@@ -320,3 +320,15 @@ def test_a_damaged_config_yaml_is_named_where_it_is_read(toy_translation_dir, tm
         code, out, err = run(capsys, *argv)
         assert code == 2 and out == "" and "Traceback" not in err and f"{folder}/config.yaml" in err, err
     assert run(capsys, "translate", "--model", folder, source)[0] == 0
+
+
+def test_one_warning_names_the_key_that_keeps_a_gpu_off_cudnn(monkeypatch):
+    from seq2seq import training
+    from seq2seq.config import RNNConfig
+
+    cores = {"model.encoder": RNNConfig(cell="simple"), "model.rnn": RNNConfig(cell="lstm")}
+    monkeypatch.setattr(training, "_gpu_compute_capability", lambda: None)
+    assert training.cudnn_warning(cores) is None  # no GPU: nothing to warn about
+    monkeypatch.setattr(training, "_gpu_compute_capability", lambda: (8, 0))
+    assert training.cudnn_warning(cores).startswith("warning: model.encoder.cell=simple has no cuDNN kernel")
+    assert training.cudnn_warning({"model.rnn": RNNConfig(cell="gru")}) is None

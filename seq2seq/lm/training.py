@@ -22,7 +22,7 @@ from seq2seq.lm.model import RNNLanguageModel, build_model
 from seq2seq.model_dirs import copy_model, load_vocabulary, save_language_model, vocabulary_file_name
 from seq2seq.run_folder import training_run
 from seq2seq.textio import read_lines
-from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
+from seq2seq.training import (configure_precision, copy_weights, cudnn_warning, make_optimizer,
                               progress_verbosity, standard_callbacks)
 
 
@@ -121,6 +121,9 @@ def train_language_model(config: LMConfig, run_dir: Path) -> Path:
                         "(their state is carried across batches); use distribute: none.")
     corpus = LMCorpus(config.data)  # bad text fails here, before anything is printed or written
     configure_precision(training.mixed_precision, announce=True)
+    warning = cudnn_warning({"model.rnn": config.model.rnn})
+    if warning:
+        print(warning, flush=True)
     vocab_file = run_dir / vocabulary_file_name(config.data.level)
     if vocab_file.exists():
         vocab = load_vocabulary(vocab_file)

@@ -17,7 +17,7 @@ from seq2seq.distribute import is_chief, make_strategy, scope, shard_by_data
 from seq2seq.errors import UserError
 from seq2seq.model_dirs import LAYOUT, save_translation_model, upgrade_weights_file, weights_layout
 from seq2seq.run_folder import training_run
-from seq2seq.training import (configure_precision, copy_weights, make_optimizer,
+from seq2seq.training import (configure_precision, copy_weights, cudnn_warning, make_optimizer,
                               progress_verbosity, restored_dtype_policy, standard_callbacks)
 from seq2seq.translation.config import TranslationConfig
 from seq2seq.translation.data import batches, build_vocabularies, corpus_text_pairs
@@ -77,6 +77,9 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
         raise UserError("training needs validation data: list at least one corpus under data.valid, "
                         "e.g. data.valid: [{prefix: multi30k/val}].")
     configure_precision(training.mixed_precision, announce=True)
+    warning = cudnn_warning({"model.encoder": config.model.encoder})
+    if warning:
+        print(warning, flush=True)
     strategy = make_strategy(training.distribute)
     with scope(strategy):  # model, optimizer and metrics live on the strategy's devices
         model = build_model(config.model, len(source), len(target))
