@@ -43,7 +43,7 @@ def training_tokens_per_second(model, config: LMConfig, windows, steps: int) -> 
     compile_for_stream(trainee, make_optimizer(training.optimizer, training.learning_rate, training.clip_norm))
     batches = without_autotune(windows).take(steps + 5).cache()
     times = [seconds for seconds, _ in timed_fit(trainee, batches)]
-    configure_precision(False)
+    configure_precision("float32")
     return training.batch_size * training.window_length / statistics.median(times[5:])
 
 

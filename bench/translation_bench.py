@@ -2,9 +2,10 @@
 
 Usage (from the repository root, nothing else running):
     python bench/translation_bench.py --config configs/multi30k_de_en_gru_bahdanau.yaml --model DIR
+    python bench/translation_bench.py --precisions float32,bfloat16,auto   # precisions side by side
 
 Prints:
-  - training throughput in target tokens/s: the target tokens of the timed
+  - training throughput in target tokens/s (per `--precisions` value): the target tokens of the timed
     steps over their summed time, on real Multi30k batches of the config
     (cached beforehand, tf.data autotune off; the first step of each bucket
     shape, which traces the graph, is not timed);
@@ -22,6 +23,7 @@ of bench/joey_compare.py (bench/ours_side.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -32,7 +34,7 @@ from common import fail, host_line, peak_rss_mib, throughput, timed_fit, token_s
 from seq2seq import config as config_lib  # noqa: E402
 from seq2seq.model_dirs import load_translation_model  # noqa: E402
 from seq2seq.textio import read_lines  # noqa: E402
-from seq2seq.training import configure_precision  # noqa: E402
+from seq2seq.training import POLICIES, configure_precision, resolve_precision  # noqa: E402
 from seq2seq.translation.config import TranslationConfig  # noqa: E402
 from seq2seq.translation.data import batches, build_vocabularies  # noqa: E402
 from seq2seq.translation.model import build_model  # noqa: E402
@@ -55,7 +57,7 @@ def timed_training(config: TranslationConfig, dataset, source, target, steps: in
     data = without_autotune(dataset).take(steps).cache()
     shapes = [tuple(batch[1].shape) for batch in data]  # fills the cache: input preparation is not timed
     records = token_steps(timed_fit(model, data, "target_tokens"), shapes)
-    configure_precision(False)
+    configure_precision("float32")
     return model, records
 
 
@@ -82,6 +84,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--vocab-dir", default="/tmp/bench_vocab", help="where to train/keep SentencePiece models")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--precisions", default=None,
+                        help="comma-separated training.mixed_precision values measured side by side, e.g. "
+                             "float32,bfloat16,auto (default: the config's)")
     arguments = parser.parse_args()
     config = config_lib.load(TranslationConfig, arguments.config, arguments.overrides)
     print(host_line())
@@ -89,9 +94,16 @@ def main() -> int:
         _, source, target = load_translation_model(arguments.model)
     else:
         source, target = build_vocabularies(config, Path(arguments.vocab_dir))
-    speed, timed = training_speed(config, source, target, arguments.steps)
-    print(f"training: {speed:,.0f} target tokens/s ({timed} timed steps, max_tokens "
-          f"{config.training.max_tokens}, mixed_precision={config.training.mixed_precision})")
+    precisions = arguments.precisions.split(",") if arguments.precisions else [config.training.mixed_precision]
+    for precision in precisions:
+        if precision not in POLICIES and precision != "auto":
+            fail(f"--precisions: {precision!r} is not one of auto, {', '.join(POLICIES)}")
+        measured = dataclasses.replace(config, training=dataclasses.replace(config.training,
+                                                                            mixed_precision=precision))
+        speed, timed = training_speed(measured, source, target, arguments.steps)
+        picked = "" if precision != "auto" else f" -> {resolve_precision('auto')[0]}"
+        print(f"training ({precision}{picked}): {speed:,.0f} target tokens/s ({timed} timed steps, max_tokens "
+              f"{config.training.max_tokens})", flush=True)
     if arguments.model:
         local = [corpus for corpus in config.data.test if corpus.prefix is not None]
         if not local:

@@ -82,7 +82,6 @@ def export_saved_model(model: Seq2SeqModel, source: SubwordVocabulary, target: S
     """Writes the SavedModel of the module doc into `directory` (atomically: complete or not at all)."""
     translator = TextTranslator(model, source, target, max_source_tokens)
     archive = keras.export.ExportArchive()
-    archive.track(model)
     archive.track(translator.source_tokenizer)
     archive.track(translator.target_tokenizer)
     strings = tf.TensorSpec([None], tf.string, name="inputs")

@@ -1,0 +1,82 @@
+"""Benchmark `seq2seq translate` of a whole file, cold, against another checkout of the toolkit.
+
+Usage (from the repository root, nothing else running):
+    git worktree add --detach /tmp/before c4411e5   # the code to compare with
+    python bench/decode_bench.py --before /tmp/before [--model saved_models/multi30k_de_en]
+        [--source ../shared/data/news/dev.de.gz --reference ../shared/data/news/dev.en.gz]
+
+Runs `python -m seq2seq translate` once per checkout (this one and
+`--before`, alternating, `--rounds` times) in a fresh process, so every run
+is cold: it compiles its search as a user's first run does (this checkout:
+one graph for every batch shape; before c4411e5's successor: one graph per
+padded shape). Prints, per checkout and beam, the median over rounds of the
+command's own "translated N lines in S s" figure (model loading excluded,
+compilation included), its sentences/s, words/s (source words) and the BLEU
+of its output (sacrebleu, against `--reference`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from common import fail, host_line, warn_if_busy
+from seq2seq.textio import read_lines
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_translate(tree: Path, model: str, source: str, beam: int, output: Path) -> float:
+    """Seconds the translate command reports for the whole file (cold)."""
+    environment = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-m", "seq2seq", "translate", "--model", model, "--beam", str(beam),
+                           source, "-o", str(output)], cwd=tree, env=environment, capture_output=True, text=True)
+    if done.returncode != 0:
+        fail(f"translate in {tree} failed: {done.stderr.strip().splitlines()[-1:]}")
+    match = re.search(r"translated (\d+) lines in ([\d.]+)s", done.stderr)
+    if not match:
+        fail(f"translate in {tree} printed no timing line")
+    return float(match.group(2))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", required=True, help="another checkout (git worktree) of the toolkit")
+    parser.add_argument("--model", default="saved_models/multi30k_de_en")
+    parser.add_argument("--source", default="../shared/data/news/dev.de.gz")
+    parser.add_argument("--reference", default="../shared/data/news/dev.en.gz")
+    parser.add_argument("--beams", default="5,1")
+    parser.add_argument("--rounds", type=int, default=1)
+    arguments = parser.parse_args()
+    from sacrebleu.metrics import BLEU
+
+    warn_if_busy()
+    print(host_line())
+    model, source = str(Path(arguments.model).resolve()), str(Path(arguments.source).resolve())
+    lines, references = read_lines(source), read_lines(arguments.reference)
+    words = sum(len(line.split()) for line in lines)
+    trees = {"this checkout": ROOT, "before": Path(arguments.before).resolve()}
+    for beam in (int(value) for value in arguments.beams.split(",")):
+        seconds = {name: [] for name in trees}
+        for _ in range(arguments.rounds):
+            for name, tree in trees.items():
+                output = Path(f"/tmp/decode_bench_{name.replace(' ', '_')}_{beam}.en")
+                seconds[name].append(run_translate(tree, model, source, beam, output))
+        for name in trees:
+            median = statistics.median(seconds[name])
+            hypotheses = read_lines(f"/tmp/decode_bench_{name.replace(' ', '_')}_{beam}.en")
+            bleu = BLEU().corpus_score(hypotheses, [references]).score
+            print(f"{name:>13}: beam {beam}: {median:6.1f} s cold for {len(lines)} lines = "
+                  f"{len(lines) / median:6.1f} sentences/s, {words / median:7.1f} source words/s; BLEU {bleu:.2f} "
+                  f"({Path(arguments.model).name} on {Path(arguments.source).name}; rounds {seconds[name]})",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
