@@ -67,6 +67,22 @@ def is_chief(strategy) -> bool:
     return task.get("type") in (None, "worker") and task.get("index", 0) == 0
 
 
+def worker_folder(run_dir, kind: str):
+    """Where this process keeps what is its own: `run_dir` for the chief (and any single-process run),
+    `run_dir/worker-N` for the other workers of a `multi_worker` run (their lock and resume backup).
+
+    Decided from `TF_CONFIG` alone, before any strategy exists, so that the
+    run folder's lock and checks (see :mod:`seq2seq.run_folder`) apply to the
+    chief only; the other workers read the chief's vocabularies and write
+    nothing else in `run_dir`.
+    """
+    from pathlib import Path
+
+    if kind != "multi_worker" or is_chief(object()):
+        return Path(run_dir)
+    return Path(run_dir) / f"worker-{json.loads(os.environ['TF_CONFIG']).get('task', {}).get('index', 0)}"
+
+
 def shard_by_data(dataset):
     """`dataset` with tf.data auto-sharding by data (each worker keeps its share of the batches)."""
     import tensorflow as tf

@@ -15,7 +15,9 @@ Before anything in the folder changes it
 - seeds Python, NumPy and the backend from `training.seed` (see :func:`seed_everything`);
 
 then calls the trainer with the folder, and puts the global Keras dtype
-policy back afterwards.
+policy back afterwards. The workers of a `multi_worker` run other than the
+chief lock `run_dir/worker-N` instead and skip the checks: the folder is
+the chief's (see :func:`seq2seq.distribute.worker_folder`).
 """
 
 from __future__ import annotations
@@ -211,11 +213,15 @@ def training_run(*sections: str):
     def decorate(train):
         @functools.wraps(train)
         def run(config):
+            from seq2seq.distribute import worker_folder
+
             run_dir = Path(config.run_dir)
-            with restored_dtype_policy(), locked(run_dir):
-                refuse_old_backup(run_dir)
-                refuse_changed_experiment(run_dir, config, sections)
-                roll_back(run_dir)
+            own = worker_folder(run_dir, config.training.distribute)  # run_dir, except for non-chief workers
+            with restored_dtype_policy(), locked(own):
+                if own == run_dir:
+                    refuse_old_backup(run_dir)
+                    refuse_changed_experiment(run_dir, config, sections)
+                    roll_back(run_dir)
                 seed_everything(config.training.seed)
                 return train(config, run_dir)
         return run

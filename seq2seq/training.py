@@ -140,6 +140,7 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
     """
     from seq2seq.backup import AtomicBackupAndRestore, EMAForValidation
     from seq2seq.callbacks import StopOnNaN
+    from seq2seq.distribute import worker_folder
 
     callbacks: list[keras.callbacks.Callback] = [StopOnNaN()]
     stateful = []
@@ -154,7 +155,7 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
     if writes:  # only the chief of a multi-worker run writes the logs
         callbacks += [keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
                       keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True)]
-    backup = run_dir / ("backup" if writes else f"backup-worker-{os.getpid()}")  # a worker's own, not the chief's
+    backup = (run_dir if writes else worker_folder(run_dir, training.distribute)) / "backup"  # a worker's own
     callbacks.append(AtomicBackupAndRestore(str(backup), stateful=stateful, ema=ema))
     return callbacks
 

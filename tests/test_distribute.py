@@ -41,3 +41,14 @@ def test_only_the_chief_writes(monkeypatch):
                                                 "task": {"type": "worker", "index": 0}}))
     assert is_chief(object())  # without a chief, worker 0 is the chief
     assert is_chief(None)
+
+
+def test_each_worker_but_the_chief_keeps_its_own_folder(monkeypatch, tmp_path):
+    from seq2seq.distribute import worker_folder
+
+    cluster = {"worker": ["localhost:1", "localhost:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}}))
+    assert worker_folder(tmp_path, "multi_worker") == tmp_path / "worker-1"
+    assert worker_folder(tmp_path, "mirrored") == tmp_path  # TF_CONFIG matters for multi_worker only
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    assert worker_folder(tmp_path, "multi_worker") == tmp_path  # worker 0 is the chief: the run folder itself

@@ -162,3 +162,38 @@ def test_no_search_emits_pad_or_bos():
 def test_bad_sampling_options_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         Searcher(FixedStepModel(SHORT_OR_LONG), EOS, **options)
+
+
+def test_early_stop_ends_a_sentence_once_its_best_is_certain():
+    """Step 1: <eos> 0.6 ends the best hypothesis (-0.51); "x" (log 0.35 = -1.05) goes on at 0.99 per step and
+    never ends. Even at the longest length penalty it can reach ((5 + 8) / 6) ** 0.6 = 1.59, "x ..." ends
+    at best at -1.05 / 1.59 = -0.66 < -0.51, so the search can stop after step 1."""
+    table = np.log([[0.01, 0.02, 0.02, 0.60, 0.35], [0.0025, 0.0025, 0.0025, 0.0025, 0.99]])
+    full, full_scores, full_normalized = (np.asarray(x) for x in beam_search(
+        FixedStepModel(table), INPUTS, EOS, max_length=8, beam_size=2, alpha=0.6))
+    early, _, early_normalized = (np.asarray(x) for x in beam_search(
+        FixedStepModel(table), INPUTS, EOS, max_length=8, beam_size=2, alpha=0.6, early_stop=True))
+    np.testing.assert_array_equal(early[:, 0], full[:, 0])  # the same best hypothesis, the same score
+    np.testing.assert_allclose(early_normalized[:, 0], full_normalized[:, 0], rtol=1e-6)
+    assert full[0, 1].tolist() == [X] * 8  # the full search ran the open hypothesis to the limit
+    assert early[0, 1].tolist() == [X] + [0] * 7  # stopped after step 1
+    assert early_normalized[0, 1] < early_normalized[0, 0]
+
+
+def test_early_stop_keeps_the_best_of_a_trained_model(toy_translation_dir):
+    """On a trained translator (the toy one) the 1-best and its score are those of the full search."""
+    from helpers import DATA
+    from seq2seq.model_dirs import load_translation_model
+
+    model, source, _ = load_translation_model(toy_translation_dir)
+    lines = (DATA / "toy.de").read_text(encoding="utf-8").splitlines() + ["hund park kinder", "ein ein ein ein"]
+    ids = [source.encode(line) for line in lines]
+    sources = np.zeros((len(ids), max(map(len, ids))), "int32")
+    for row, line_ids in enumerate(ids):
+        sources[row, :len(line_ids)] = line_ids
+    for alpha in (0.0, 0.6, 1.5):
+        full = [np.asarray(x) for x in beam_search(model, sources, EOS, max_length=30, beam_size=4, alpha=alpha)]
+        early = [np.asarray(x) for x in beam_search(model, sources, EOS, max_length=30, beam_size=4, alpha=alpha,
+                                                    early_stop=True)]
+        np.testing.assert_array_equal(early[0][:, 0], full[0][:, 0])
+        np.testing.assert_allclose(early[2][:, 0], full[2][:, 0], rtol=1e-5)

@@ -35,47 +35,37 @@ def _quiet_tensorflow() -> None:
         os.close(devnull)
 
 
-def _positive(kind: type, name: str):
-    """An argparse type: a whole number at least 1 (`int`) or a number above 0 (`float`)."""
+def _number(kind: type, name: str, lowest: float | None = None, strict: bool = False):
+    """An argparse type: a finite `kind` (int: a whole number) at least `lowest` (above it when `strict`)."""
+    noun = "a whole number" if kind is int else "a number"
+
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
-            noun = "a whole number" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"{name} must be {noun}. Received: {text!r}") from None
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{name} must be a finite number. Received: {text!r}")
-        if not value > 0:
-            limit = "at least 1" if kind is int else "above 0"
-            raise argparse.ArgumentTypeError(f"{name} must be {limit}. Received: {value}")
+        if lowest is not None and (value <= lowest if strict else value < lowest):
+            bound = f"above {lowest}" if strict else f"at least {lowest}"
+            raise argparse.ArgumentTypeError(f"{name} must be {bound}. Received: {value}")
         return value
     return parse
+
+
+def _positive(kind: type, name: str):
+    """A whole number at least 1 (`int`) or a number above 0 (`float`)."""
+    return _number(int, name, 1) if kind is int else _number(float, name, 0, strict=True)
 
 
 def _finite_float(name: str):
-    """An argparse type: any finite number (NaN and infinity are refused)."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number. Received: {text!r}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number. Received: {text!r}")
-        return value
-    return parse
+    """Any finite number (NaN and infinity are refused)."""
+    return _number(float, name)
 
 
 def _count(name: str):
-    """An argparse type: a whole number, 0 or more."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number. Received: {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be 0 or more. Received: {value}")
-        return value
-    return parse
+    """A whole number, 0 or more."""
+    return _number(int, name, 0)
 
 
 def _positive_int(name: str):

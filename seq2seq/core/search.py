@@ -129,13 +129,21 @@ def greedy_search(model, inputs, eos_id: int, max_length, temperature: float | N
     return tokens, scores
 
 
-def beam_search(model, inputs, eos_id: int, max_length, beam_size=5, alpha=0.0, limits=None):
+def beam_search(model, inputs, eos_id: int, max_length, beam_size=5, alpha=0.0, limits=None,
+                early_stop: bool = False):
     """Beam search; hypotheses are ranked by score / length_penalty(length, alpha).
 
     A finished hypothesis stays in the beam with its score unchanged (it is
     extended only by padding at no cost), so it competes with the open ones
     until the end. `max_length`, `limits` as in :func:`greedy_search`; on
     TensorFlow `beam_size` and `alpha` may be scalar tensors too.
+
+    With `early_stop`, a sentence stops as soon as no open hypothesis can
+    still beat its best finished one: scores only fall as tokens are added,
+    so an open hypothesis ends at best at `score / largest length penalty it
+    can still reach` (at its length limit for alpha >= 0). The best
+    hypothesis is the one the full search finds; the others of the n-best
+    list may be cut short, so use it for the 1-best only.
 
     Returns:
         `(tokens (batch, beam, max_length), scores (batch, beam), normalized (batch, beam))`,
@@ -168,6 +176,12 @@ def beam_search(model, inputs, eos_id: int, max_length, beam_size=5, alpha=0.0, 
         lengths = ops.take_along_axis(lengths, origin, axis=1) + ops.cast(ops.logical_not(finished), "int32")
         tokens = ops.slice_update(tokens, [0, 0, t], chosen[..., None])
         finished = ops.logical_or(finished, ops.logical_or(ops.equal(chosen, eos_id), (t + 1 >= limits)[:, None]))
+        if early_stop:
+            penalty = length_penalty(lengths, alpha)
+            best_finished = ops.max(ops.where(finished, scores / penalty, NEG_INF), axis=1)  # (batch,)
+            reachable = ops.maximum(penalty, length_penalty(limits, alpha)[:, None])  # the largest penalty ahead
+            best_open = ops.max(ops.where(finished, NEG_INF, scores / reachable), axis=1)
+            finished = ops.logical_or(finished, (best_finished >= best_open)[:, None])
         return t + 1, tokens, ops.reshape(chosen, (-1,)), carry, finished, lengths, scores
 
     start = (ops.convert_to_tensor(0, "int32"), ops.zeros((batch, beam_size, max_length), "int32"),
@@ -197,6 +211,8 @@ class Searcher(keras.Model):
         temperature, top_k: sample instead of searching (beam size 1 only);
             `top_k` keeps the K most likely tokens at each step.
         seed: sampling seed; the same seed gives the same samples.
+        early_stop: beam search stops each sentence once its best hypothesis
+            is certain (see :func:`beam_search`); for 1-best output.
 
     Call arguments:
         inputs: int `(batch, input_len)` (a padded source, or a prompt).
@@ -209,7 +225,7 @@ class Searcher(keras.Model):
     def __init__(self, model, eos_id: int, beam_size: int = 1, alpha: float = 0.0,
                  max_length: int | None = None, max_length_ratio: float = 1.5, max_length_offset: int = 10,
                  temperature: float | None = None, top_k: int | None = None, seed: int | None = None,
-                 **kwargs):
+                 early_stop: bool = False, **kwargs):
         super().__init__(**kwargs)
         sampling = temperature is not None or top_k is not None
         if temperature is not None and not temperature > 0:
@@ -224,6 +240,7 @@ class Searcher(keras.Model):
         self.max_length = max_length
         self.max_length_ratio, self.max_length_offset = max_length_ratio, max_length_offset
         self.temperature, self.top_k = temperature, top_k
+        self.early_stop = early_stop
         self.seed_generator = keras.random.SeedGenerator(seed) if sampling else None
         self._compiled = None
 
@@ -271,5 +288,5 @@ class Searcher(keras.Model):
             return {"tokens": tokens[:, None, :], "scores": scores[:, None],
                     "normalized_scores": scores[:, None]}
         tokens, scores, normalized = beam_search(self.model, inputs, self.eos_id, max_length, self.beam_size,
-                                                 self.alpha, limits)
+                                                 self.alpha, limits, self.early_stop)
         return {"tokens": tokens, "scores": scores, "normalized_scores": normalized}

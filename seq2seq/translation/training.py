@@ -13,7 +13,7 @@ from seq2seq import config as config_lib
 from seq2seq.callbacks import EpochCheckpoints, EpochNumber, KeepBest, Throughput, ValidationBleu
 from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
 from seq2seq.core.subwords import SubwordVocabulary
-from seq2seq.distribute import is_chief, make_strategy, scope, shard_by_data
+from seq2seq.distribute import is_chief, make_strategy, scope, shard_by_data, worker_folder
 from seq2seq.errors import UserError
 from seq2seq.model_dirs import LAYOUT, save_translation_model, upgrade_weights_file, weights_layout
 from seq2seq.run_folder import training_run
@@ -68,8 +68,14 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
     Called as `train(config)`: `@training_run` locks and checks the run folder and passes it in.
     """
     training = config.training
+    strategy = make_strategy(training.distribute)  # first: collective ops must be set up before any TF op runs
+    chief_folder = worker_folder(run_dir, training.distribute) == run_dir
+    if not chief_folder and not ((run_dir / "source.spm").is_file() and (run_dir / "target.spm").is_file()):
+        raise UserError(f"{run_dir}: the workers of a multi_worker run read the chief's vocabularies; run "
+                        "`seq2seq build-vocab CONFIG` once before starting them.")
     source, target = build_vocabularies(config, run_dir)
-    config_lib.save(config, run_dir / "config.yaml")
+    if chief_folder:
+        config_lib.save(config, run_dir / "config.yaml")
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # the pipeline's epoch number (EpochNumber)
     train = batches(config, "train", source, target, epoch=epoch)
     valid = batches(config, "valid", source, target)
@@ -80,7 +86,6 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
     warning = cudnn_warning({"model.encoder": config.model.encoder})
     if warning:
         print(warning, flush=True)
-    strategy = make_strategy(training.distribute)
     with scope(strategy):  # model, optimizer and metrics live on the strategy's devices
         model = build_model(config.model, len(source), len(target))
         model.build()

@@ -71,7 +71,8 @@ class Translator:
             model = ShallowFusion(model, language_model, weight=lm_weight)
         self.searcher = Searcher(model, eos_id=target_vocab.eos_id, beam_size=beam_size, alpha=alpha,
                                  max_length_ratio=max_length_ratio, max_length_offset=max_length_offset,
-                                 temperature=temperature, top_k=top_k, seed=seed)
+                                 temperature=temperature, top_k=top_k, seed=seed,
+                                 early_stop=n_best == 1)  # the 1-best is exact; lower n-best entries need the rest
         self.stats = TranslationStats()
 
     def translate(self, lines: Sequence[str], batch_size: int = 64, progress=None) -> list[list[Hypothesis]]:
