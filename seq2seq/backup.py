@@ -32,7 +32,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         stateful: callbacks whose counters (`wait`, `best`, `best_epoch`,
             `cooldown_counter`: `EarlyStopping`, `ReduceLROnPlateau`) go into
             `training_metadata.json` and are restored on resume, so that
-            patience counts on from where the stopped run was.
+            patience counts on from where the stopped run was (unless the
+            callback now watches another measure, e.g. `training.select_by`
+            changed: then it starts afresh).
         ema: the :class:`EMAForValidation` callback when the weights are
             averaged: the backup is written at the end of the epoch, while the
             average is in the model, so the raw weights are swapped back in
@@ -53,9 +55,13 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         if metadata.is_file():
             states = json.loads(metadata.read_text(encoding="utf-8")).get("callbacks", {})
             for name, state in states.items():
-                for key, value in state.items():
-                    if name in self.stateful:
-                        setattr(self.stateful[name], key, float(value) if isinstance(value, str) else value)
+                callback = self.stateful.get(name)
+                watched = getattr(callback, "monitor", None)
+                if callback is None or state.get("monitor", watched) != watched:  # no "monitor": written before it was kept
+                    continue  # counters of another measure (training.select_by changed): start afresh
+                for key in self.STATE:
+                    value = state.get(key)
+                    setattr(callback, key, float(value) if isinstance(value, str) else value)
 
     def _states(self) -> dict:
         """The counters of `stateful`, as valid JSON (non-finite floats as the strings "inf", "-inf")."""
@@ -69,7 +75,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 else:
                     value = float(value)
                     state[key] = value if math.isfinite(value) else str(value)
-            states[name] = state
+            states[name] = {**state, "monitor": getattr(callback, "monitor", None)}
         return states
 
     def _save_model(self):

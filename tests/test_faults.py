@@ -258,10 +258,11 @@ def test_a_truncated_backup_of_an_older_version_is_named(toy_config_file, tmp_pa
 def test_patience_counters_survive_a_resume_and_the_metadata_is_valid_json(tmp_path):
     from seq2seq.backup import AtomicBackupAndRestore
 
-    def callbacks():
+    def callbacks(monitor="val_loss"):
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
         model.compile(optimizer="sgd", loss="mse")
-        stopping, plateau = keras.callbacks.EarlyStopping(patience=3), keras.callbacks.ReduceLROnPlateau(patience=2)
+        stopping = keras.callbacks.EarlyStopping(monitor=monitor, patience=3)
+        plateau = keras.callbacks.ReduceLROnPlateau(patience=2)
         backup = AtomicBackupAndRestore(str(tmp_path / "backup"), stateful=[plateau, stopping])
         for callback in (plateau, stopping, backup):  # the order of standard_callbacks: the backup last
             callback.set_model(model)
@@ -280,6 +281,8 @@ def test_patience_counters_survive_a_resume_and_the_metadata_is_valid_json(tmp_p
     plateau, stopping, _ = callbacks()  # a resumed run
     assert (stopping.wait, stopping.best, stopping.best_epoch) == (2, 0.5, 4)
     assert (plateau.wait, plateau.best, plateau.cooldown_counter) == (1, float("inf"), 1)
+    plateau, stopping, _ = callbacks(monitor="val_bleu")  # resumed with another training.select_by
+    assert (stopping.wait, stopping.best) == (0, None) and plateau.wait == 1  # early stopping starts afresh
 
 
 def test_build_vocab_overwrite_replaces_only_its_own_untrained_vocabularies(tmp_path, capsys):
