@@ -56,8 +56,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             states = json.loads(metadata.read_text(encoding="utf-8")).get("callbacks", {})
             for name, state in states.items():
                 callback = self.stateful.get(name)
-                watched = getattr(callback, "monitor", None)
-                if callback is None or state.get("monitor", watched) != watched:  # no "monitor": written before it was kept
+                watched = getattr(callback, "monitor", None)  # a backup without "monitor" predates it: the same
+                if callback is None or state.get("monitor", watched) != watched:
                     continue  # counters of another measure (training.select_by changed): start afresh
                 for key in self.STATE:
                     value = state.get(key)
