@@ -15,7 +15,6 @@ the row), `{out}` an output file that already holds a previous result.
 import gzip
 import io
 import sys
-from pathlib import Path
 
 import pytest
 

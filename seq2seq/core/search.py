@@ -26,7 +26,6 @@ a token is chosen), so neither is fed back as an input mid-sequence.
 
 from __future__ import annotations
 
-import math
 
 import keras
 import numpy as np
