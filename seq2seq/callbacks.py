@@ -129,36 +129,56 @@ class KeepBest(keras.callbacks.Callback):
         return True
 
 
-class ValidationBleu(keras.callbacks.Callback):
-    """Validation BLEU (sacrebleu, cased, detokenized) each epoch and optionally every N steps.
+def corpus_bleu(hypotheses: list[str], references: list[str]) -> float:
+    """sacreBLEU (cased, detokenized, 13a) of one set."""
+    from sacrebleu.metrics import BLEU
 
-    Each evaluation translates the sources of every validation set with
-    `translate` (a callable from a list of source lines to a list of
-    hypotheses, normally greedy search with the model being trained; all
-    sets go in one call, so they share batches), scores each set, prints the
-    scores and a few sample translations of the first set, and appends
-    `{"epoch", "step", "bleu", "sets"}` to `log_file` (JSON lines). The
-    overall figure `bleu` is the unweighted mean of the sets' BLEU, so every
-    domain counts the same whatever its size; with one set it is that set's
-    BLEU. At epoch end it goes into the epoch logs as `val_bleu` (and each
-    set's as `val_bleu_NAME` when there are several), so the callbacks after
-    this one (TensorBoard, the CSV log, `KeepBest`, `EarlyStopping`) see it.
-    Mid-epoch scores go to `keep_best.offer`, so the best model by BLEU is
+    return BLEU().corpus_score(hypotheses, [references]).score
+
+
+def word_error_rate(hypotheses: list[str], references: list[str]) -> float:
+    """Word error rate in percent (jiwer: substitutions, deletions and insertions over reference words)."""
+    import jiwer
+
+    return 100.0 * jiwer.wer(references, hypotheses)
+
+
+METRICS = {"bleu": ("BLEU", corpus_bleu), "wer": ("WER", word_error_rate)}  # name -> (label, scorer)
+
+
+class ValidationScore(keras.callbacks.Callback):
+    """Validation BLEU (sacrebleu, cased, detokenized) or word error rate, each epoch and optionally every N steps.
+
+    Each evaluation decodes the sources of every validation set with
+    `translate` (a callable from a list of sources to a list of hypotheses,
+    normally greedy search with the model being trained; all sets go in one
+    call, so they share batches), scores each set with `metric` (see
+    `METRICS`), prints the scores and a few sample outputs of the first set,
+    and appends `{"epoch", "step", METRIC, "sets"}` to `log_file` (JSON
+    lines). The overall figure is the unweighted mean of the sets' scores, so
+    every domain counts the same whatever its size; with one set it is that
+    set's. At epoch end it goes into the epoch logs as `val_METRIC` (and each
+    set's as `val_METRIC_NAME` when there are several), so the callbacks
+    after this one (TensorBoard, the CSV log, `KeepBest`, `EarlyStopping`)
+    see it. Mid-epoch scores go to `keep_best.offer`, so the best model is
     kept whenever it was measured, and to TensorBoard under
-    `validation_bleu/steps`.
+    `validation_METRIC/steps`.
 
     Args:
-        translate: sources -> hypotheses.
+        translate: sources -> hypotheses (sources are lines, or feature arrays, which are not printed).
         sets: `(name, sources, references)` per validation set.
+        metric: "bleu" (higher is better) or "wer" (lower is better).
     """
 
-    def __init__(self, translate: Callable[[list[str]], list[str]], sets: list[tuple[str, list[str], list[str]]],
+    def __init__(self, translate: Callable[[list], list[str]], sets: list[tuple[str, list, list[str]]],
                  every_steps: int | None = None, samples: int = 3, log_file: str | Path | None = None,
                  keep_best: KeepBest | None = None, tensorboard_dir: str | Path | None = None,
-                 print_fn: Callable[[str], None] = print):
+                 print_fn: Callable[[str], None] = print, metric: str = "bleu"):
         super().__init__()
         if not sets:
-            raise ValueError("ValidationBleu needs at least one validation set.")
+            raise ValueError("ValidationScore needs at least one validation set.")
+        self.metric = metric
+        self.label, self.scorer = METRICS[metric]
         self.translate = translate
         self.sets = [(name, list(sources), list(references)) for name, sources, references in sets]
         self.every_steps = every_steps
@@ -175,9 +195,7 @@ class ValidationBleu(keras.callbacks.Callback):
         return int(optimizer.iterations.numpy()) if optimizer is not None else 0
 
     def evaluate(self, epoch: int) -> tuple[float, dict[str, float]]:
-        """Translates the validation sources; returns the overall BLEU and each set's."""
-        from sacrebleu.metrics import BLEU
-
+        """Decodes the validation sources; returns the overall score and each set's."""
         step = self._step()
         if self._last is not None and self._last[:2] == (epoch, step):
             return self._last[2:]  # measured mid-epoch at the epoch's last step
@@ -186,22 +204,22 @@ class ValidationBleu(keras.callbacks.Callback):
         per_set, first = {}, None
         for name, sources, references in self.sets:
             outputs = [next(hypotheses) for _ in sources]
-            per_set[name] = BLEU().corpus_score(outputs, [references]).score
+            per_set[name] = self.scorer(outputs, references)
             first = first or (sources, references, outputs)
         score = sum(per_set.values()) / len(per_set)
         seconds = time.perf_counter() - started
         count = sum(len(sources) for _, sources, _ in self.sets)
         details = "" if len(per_set) == 1 else " = mean of " + ", ".join(f"{n} {s:.2f}" for n, s in per_set.items())
-        self.print_fn(f"validation BLEU {score:.2f}{details} (epoch {epoch + 1}, step {step}; "
-                      f"{count} sentences in {seconds:.1f} s)")
+        self.print_fn(f"validation {self.label} {score:.2f}{details} (epoch {epoch + 1}, step {step}; "
+                      f"{count} examples in {seconds:.1f} s)")
         sources, references, outputs = first
         for index in range(min(self.samples, len(outputs))):
-            self.print_fn(f"  source     {sources[index]}\n  reference  {references[index]}\n"
-                          f"  hypothesis {outputs[index]}")
+            source = f"  source     {sources[index]}\n" if isinstance(sources[index], str) else ""
+            self.print_fn(f"{source}  reference  {references[index]}\n  hypothesis {outputs[index]}")
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             with open(self.log_file, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"epoch": epoch + 1, "step": step, "bleu": score, "sets": per_set}) + "\n")
+                handle.write(json.dumps({"epoch": epoch + 1, "step": step, self.metric: score, "sets": per_set}) + "\n")
         self._write_scalar(score, step)
         self._last = (epoch, step, score, per_set)
         return score, per_set
@@ -214,9 +232,9 @@ class ValidationBleu(keras.callbacks.Callback):
         except ImportError:  # another Keras backend without TensorFlow: console and log file only
             return
         if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(Path(self.tensorboard_dir) / "validation_bleu"))
+            self._writer = tf.summary.create_file_writer(str(Path(self.tensorboard_dir) / f"validation_{self.metric}"))
         with self._writer.as_default():
-            tf.summary.scalar("validation_bleu/steps", score, step=step)
+            tf.summary.scalar(f"validation_{self.metric}/steps", score, step=step)
         self._writer.flush()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -226,14 +244,14 @@ class ValidationBleu(keras.callbacks.Callback):
         if self.every_steps and self._step() % self.every_steps == 0:
             score, _ = self.evaluate(self._epoch)
             if self.keep_best is not None:
-                self.keep_best.offer(score, self._epoch, {"val_bleu": score})
+                self.keep_best.offer(score, self._epoch, {f"val_{self.metric}": score})
 
     def on_epoch_end(self, epoch, logs=None):
         score, per_set = self.evaluate(epoch)
         if logs is not None:
-            logs["val_bleu"] = score
+            logs[f"val_{self.metric}"] = score
             if len(per_set) > 1:
-                logs.update({f"val_bleu_{name}": value for name, value in per_set.items()})
+                logs.update({f"val_{self.metric}_{name}": value for name, value in per_set.items()})
 
 
 class EpochCheckpoints(keras.callbacks.Callback):

@@ -33,6 +33,7 @@ from seq2seq.translation.model import Seq2SeqModel
 LM_KIND = "seq2seq-language-model/1"
 LM_FILES = ("model.keras", "manifest.json")  # and vocab.json (word, char) or vocab.spm (subword)
 TRANSLATION_KIND = "seq2seq-translation/1"
+PERCEPTION_KIND = "seq2seq-perception/1"  # speech recognition and image captioning
 TRANSLATION_FILES = ("model.keras", "source.spm", "target.spm", "manifest.json")
 
 
@@ -231,6 +232,25 @@ def load_translation_model(directory: str | Path) -> tuple[Seq2SeqModel, Subword
                         f"target tokens but source.spm and target.spm have {len(source)} and {len(target)}; "
                         "the files come from different models.")
     return model, source, target
+
+
+def save_perception_model(directory: str | Path, model: keras.Model, vocab, experiment_config=None,
+                          metrics: dict | None = None) -> Path:
+    """Writes a speech-recognition or captioning model directory atomically (model, vocab.json, config, metrics)."""
+    return _write_directory(Path(directory), PERCEPTION_KIND, model, {"vocab.json": vocab}, experiment_config, metrics)
+
+
+def load_perception_model(directory: str | Path) -> tuple[Seq2SeqModel, Vocabulary]:
+    """Loads `(model, vocab)` from a perception-model directory (safe mode, not compiled)."""
+    directory = check_model_directory(directory, PERCEPTION_KIND, ("model.keras", "vocab.json"))
+    vocab = Vocabulary.load(directory / "vocab.json")
+    model = _load_keras_model(directory / "model.keras")
+    if not isinstance(model, Seq2SeqModel) or model.source["input"] == "tokens":
+        raise UserError(f"{directory}/model.keras: holds a {type(model).__name__} that reads no audio or images.")
+    if model.target_vocab_size != len(vocab):
+        raise UserError(f"{directory}: the model has {model.target_vocab_size} output words but vocab.json has "
+                        f"{len(vocab)}; the files come from different models.")
+    return model, vocab
 
 
 def weights_layout(path: str | Path) -> int:

@@ -166,7 +166,7 @@ def roll_back(run_dir: Path) -> None:
     `validation_bleu.jsonl`, the epoch checkpoint and the best-model choice.
     A process killed before that point redoes the epoch when it resumes, so
     what the killed process wrote for it is removed here: rows of
-    `history.csv`, lines of `validation_bleu.jsonl` and `checkpoints/` files
+    `history.csv`, lines of `validation_bleu.jsonl` (or `validation_wer.jsonl`) and `checkpoints/` files
     beyond the backup's epoch, partial files, and the leftovers of an
     interrupted folder replacement (the previous backup or best model is
     put back). The best model and `best.json` stay: they hold an epoch that
@@ -181,8 +181,9 @@ def roll_back(run_dir: Path) -> None:
     done = finished_epochs(run_dir)
     history = run_dir / "history.csv"
     header = next(csv.reader(io.StringIO(history.read_text(encoding="utf-8"))), []) if history.is_file() else []
-    dropped = {"history.csv": _keep_lines(history, _history_row_kept(done, header)),
-               "validation_bleu.jsonl": _keep_lines(run_dir / "validation_bleu.jsonl", _validation_entry_kept(done))}
+    dropped = {"history.csv": _keep_lines(history, _history_row_kept(done, header))}
+    for name in ("validation_bleu.jsonl", "validation_wer.jsonl"):  # translation's, perception's
+        dropped[name] = _keep_lines(run_dir / name, _validation_entry_kept(done))
     checkpoints = run_dir / "checkpoints"
     for path in [p for p in epoch_checkpoints(checkpoints) if int(p.name[6:9]) > done] + partial_files(checkpoints):
         path.unlink()

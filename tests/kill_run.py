@@ -77,8 +77,8 @@ def second_epoch_step(self, batch, *rest):
 
 PHASES = {
     "train-step": lambda: after(callbacks.StopOnNaN, "on_train_batch_end", second_epoch_step),
-    "validation-bleu": lambda: before(callbacks.ValidationBleu, "evaluate", epoch_is),
-    "validation-logged": lambda: after(callbacks.ValidationBleu, "evaluate", epoch_is),
+    "validation-bleu": lambda: before(callbacks.ValidationScore, "evaluate", epoch_is),
+    "validation-logged": lambda: after(callbacks.ValidationScore, "evaluate", epoch_is),
     "checkpoint-write": lambda: half_written(keras.Model, "save_weights", "/.epoch-0"),
     "checkpoint-written": lambda: after(callbacks.EpochCheckpoints, "on_epoch_end", epoch_is),
     "best-model-write": lambda: half_written(keras.Model, "save", "/.model."),

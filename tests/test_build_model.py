@@ -17,6 +17,8 @@ from seq2seq.core.recurrent import RNN_ARGUMENTS
 from seq2seq.lm import model as lm_model
 from seq2seq.lm.config import LMConfig, LMModelConfig
 from seq2seq.translation import model as translation_model
+from seq2seq.perception.config import PerceptionConfig
+from seq2seq.perception.data import source_spec
 from seq2seq.translation.config import TranslationConfig, TranslationModelConfig
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -40,11 +42,19 @@ def translation_reached(model) -> dict[str, list]:
     for side in ("encoder", "decoder"):
         core = getattr(model, side).core.get_config()
         reached.update({f"{side}.{name}": [core[name]] for name in RNN_ARGUMENTS})
-    decoder = model.decoder
-    reached["embedding_dim"] = [model.encoder.embedding.get_config()["output_dim"],
-                                decoder.embedding.get_config()["output_dim"]]
+    decoder, encoder = model.decoder, model.encoder
+    kind = model.source["input"]
+    reached["encoder.input"] = [kind]
+    reached["encoder.frame_stack"] = [encoder.frame_stack] if kind == "audio" else [None]
+    reached["encoder.conv_filters"] = ([tuple(layer.filters for layer in encoder.convolutions)] if kind == "image"
+                                       else [None])
+    if kind == "tokens":
+        source_embedding, source_dropout = encoder.embedding.get_config()["output_dim"], encoder.embedding_dropout
+    else:  # feature encoders project their frames or grid cells to embedding_dim
+        source_embedding, source_dropout = encoder.projection.get_config()["units"], encoder.projection_dropout
+    reached["embedding_dim"] = [source_embedding, decoder.embedding.get_config()["output_dim"]]
     reached["dropout"] = [layer.get_config()["rate"] for layer in
-                          (model.encoder.embedding_dropout, decoder.embedding_dropout, decoder.output_dropout)]
+                          (source_dropout, decoder.embedding_dropout, decoder.output_dropout)]
     attention_class = type(decoder.attention)
     reached["attention"] = [next(kind for kind, cls in ATTENTION_CLASSES.items() if cls is attention_class)]
     if isinstance(decoder.attention, AdditiveAttention):  # the score size of additive attention only
@@ -71,8 +81,10 @@ def check_every_key_arrives(model_config, reached: dict[str, list]) -> None:
     expected = flat_fields(model_config)
     assert sorted(reached) == sorted(expected), "every model key needs an entry in the test's map"
     for key, value in expected.items():
-        if key == "attention_units" and reached[key] == [None]:
-            continue  # only additive attention has a score size of its own
+        if reached[key] == [None]:
+            continue  # a key of another encoder input, or the score size of non-additive attention
+        if key == "encoder.conv_filters":
+            value = tuple(value)
         assert reached[key] == [value] * len(reached[key]), f"model.{key}={value!r} did not reach the layers"
 
 
@@ -82,8 +94,8 @@ def build_lm(model_config):
     return model
 
 
-def build_translator(model_config):
-    model = translation_model.build_model(model_config, source_vocab_size=30, target_vocab_size=40)
+def build_translator(model_config, source=None):
+    model = translation_model.build_model(model_config, source_vocab_size=30, target_vocab_size=40, source=source)
     model.build()
     return model
 
@@ -97,8 +109,21 @@ def test_every_lm_config_key_reaches_the_model(path):
 @pytest.mark.parametrize("path", sorted(set(CONFIGS.glob("*.yaml")) - set(CONFIGS.glob("lm_*.yaml"))),
                          ids=lambda path: path.name)
 def test_every_translation_config_key_reaches_the_model(path):
-    model_config = config_lib.load(TranslationConfig, path).model
-    check_every_key_arrives(model_config, translation_reached(build_translator(model_config)))
+    if path.name.startswith(("speech_", "captions_")):  # the perception configs: the same model section
+        config = config_lib.load(PerceptionConfig, path)
+        model = build_translator(config.model, source_spec(config))
+    else:
+        config = config_lib.load(TranslationConfig, path)
+        model = build_translator(config.model)
+    check_every_key_arrives(config.model, translation_reached(model))
+
+
+@pytest.mark.parametrize("encoder", [{"input": "audio", "frame_stack": 4}, {"input": "image", "conv_filters": [4, 8]}])
+def test_feature_encoder_options_changed_from_their_defaults_reach_the_model(encoder):
+    config = config_lib.from_dict(TranslationModelConfig, {
+        "embedding_dim": 6, "dropout": 0.35, "encoder": {**encoder, "cell": "gru", "units": 5, "num_layers": 2}})
+    source = {"features": 12} if encoder["input"] == "audio" else {"image_size": 16, "channels": 3}
+    check_every_key_arrives(config, translation_reached(build_translator(config, source)))
 
 
 def changed(cls, data: dict):
@@ -134,5 +159,7 @@ def test_every_translation_option_changed_from_its_default_reaches_the_model(enc
     defaults = flat_fields(TranslationModelConfig())
     same = {key for key, value in flat_fields(config).items() if value == defaults[key]}
     gated_side = "decoder" if encoder_cell == "simple" else "encoder"  # activation needs cell: simple
-    assert same == {"decoder.bidirectional", f"{gated_side}.activation"}  # the other case changes the latter
+    # the other case changes the latter; the encoder reads tokens (feature encoders: the test above)
+    assert same == {"decoder.bidirectional", f"{gated_side}.activation", "encoder.input", "encoder.frame_stack",
+                    "encoder.conv_filters"}
     check_every_key_arrives(config, translation_reached(build_translator(config)))

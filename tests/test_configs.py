@@ -6,14 +6,21 @@ import pytest
 
 from seq2seq import config as config_lib
 from seq2seq.lm.config import LMConfig
+from seq2seq.perception.config import PerceptionConfig
 from seq2seq.translation.config import TranslationConfig
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 
 
+def schema_of(path: Path):
+    if path.name.startswith("lm_"):
+        return LMConfig
+    return PerceptionConfig if path.name.startswith(("speech_", "captions_")) else TranslationConfig
+
+
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_config_loads(path):
-    schema = LMConfig if path.name.startswith("lm_") else TranslationConfig
+    schema = schema_of(path)
     config = config_lib.load(schema, path)
     assert config.run_dir.startswith("runs/")
 
@@ -22,7 +29,7 @@ def test_config_loads(path):
 def test_every_key_is_present_and_commented(path):
     import yaml
 
-    schema = LMConfig if path.name.startswith("lm_") else TranslationConfig
+    schema = schema_of(path)
 
     def keys(data, prefix=""):
         for key, value in data.items():

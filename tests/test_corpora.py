@@ -10,7 +10,7 @@ from sacrebleu.metrics import BLEU
 
 from helpers import DATA, toy_translation_config
 from seq2seq import config as config_lib
-from seq2seq.callbacks import ValidationBleu
+from seq2seq.callbacks import ValidationScore
 from seq2seq.errors import UserError
 from seq2seq.translation.config import TranslationConfig, TranslationDataConfig
 from seq2seq.translation.data import weighted_mixture
@@ -60,7 +60,7 @@ def test_validation_bleu_per_set_and_their_mean(tmp_path):
             ("talks", ["q3"], ["we will see tomorrow ."])]
     answers = {"q1": "a dog runs in the park .", "q2": "two men play .", "q3": "we see tomorrow ."}
     logs = {}
-    bleu = ValidationBleu(lambda lines: [answers[line] for line in lines], sets, log_file=tmp_path / "bleu.jsonl",
+    bleu = ValidationScore(lambda lines: [answers[line] for line in lines], sets, log_file=tmp_path / "bleu.jsonl",
                           print_fn=lambda text: None)
     bleu.on_epoch_end(0, logs)
     news = BLEU().corpus_score([answers["q1"], answers["q2"]], [sets[0][2]]).score

@@ -8,6 +8,7 @@ Layers, lowest first (a module may import its own layer and those below):
     lm, translation (models)     the two model kinds
     model_dirs, training, callbacks, backup
     lm, translation (the rest)   training, scoring, generation, translating
+    perception                   speech recognition and captioning (on translation's model and training)
     evaluation                   scores and reports
     cli                          the command line
 
@@ -33,7 +34,8 @@ FORBIDDEN = {  # importer prefix -> prefixes it must not import
     "seq2seq.translation.encoder": ("seq2seq.model_dirs", "seq2seq.training", "seq2seq.lm", "pipelines"),
     "seq2seq.translation.decoder": ("seq2seq.model_dirs", "seq2seq.training", "seq2seq.lm", "pipelines"),
     "seq2seq.lm": ("seq2seq.evaluation", "seq2seq.cli"),
-    "seq2seq.translation": ("seq2seq.evaluation", "seq2seq.cli"),
+    "seq2seq.translation": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.perception"),
+    "seq2seq.perception": ("seq2seq.evaluation", "seq2seq.cli"),
     "seq2seq.model_dirs": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.training"),
     "seq2seq.training": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
     "seq2seq.run_folder": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),

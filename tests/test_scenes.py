@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seq2seq.captioning.scenes import COLORS, HELD_OUT, SIZES, draw, scenes
+from seq2seq.perception.scenes import COLORS, HELD_OUT, SHAPES, SIZES, draw, scenes
 
 
 def test_the_same_seed_draws_the_same_scenes():
@@ -23,10 +23,10 @@ def test_held_out_pairs_appear_only_in_the_test_split():
 
 
 def test_captions_vary():
-    # Training captions: 8 colour-shape pairs x 7 others x 2 x 2 sizes x 4 relations = 896 possible; 500 draws
-    # are expected to hit about 896 * (1 - exp(-500 / 896)) = 384 of them.
+    # Training captions: 8 x 7 / 2 unordered colour-shape pairs (named in the fixed order) x 2 x 2 sizes
+    # x 4 relations = 448 possible; 500 draws are expected to hit about 448 * (1 - exp(-500 / 448)) = 301.
     captions = [scene.caption for scene in scenes("train", 500)]
-    assert len(set(captions)) > 350
+    assert len(set(captions)) > 260
     assert captions[0].startswith("a ") and any(" above a " in caption for caption in captions)
 
 
@@ -50,3 +50,11 @@ def test_the_caption_says_what_the_image_shows(split):
         holds = {"to the left of": a.x < b.x, "to the right of": a.x > b.x, "above": a.y < b.y,
                  "below": a.y > b.y}[scene.relation]
         assert holds, scene.caption
+
+
+def test_each_scene_has_one_caption_objects_named_by_colour_then_shape():
+    rank = {(color, shape): (list(COLORS).index(color), SHAPES.index(shape)) for color in COLORS for shape in SHAPES}
+    for split in ("train", "test"):
+        for scene in scenes(split, 300, seed=2):
+            first, second = scene.first, scene.second
+            assert rank[first.color, first.shape] < rank[second.color, second.shape], scene.caption

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sacrebleu.metrics import BLEU
 
-from seq2seq.callbacks import KeepBest, ValidationBleu, epoch_checkpoints
+from seq2seq.callbacks import KeepBest, ValidationScore, epoch_checkpoints
 from seq2seq.cli import main
 
 REFERENCES = ["a dog runs in the park .", "two men play football on the grass ."]
@@ -36,7 +36,7 @@ def test_best_improves_only_when_bleu_rises(tmp_path):
     exported = []
     keep_best = KeepBest(lambda epoch, logs: exported.append((epoch, logs["val_bleu"])), tmp_path / "best.json",
                          monitor="val_bleu", mode="max")
-    bleu = ValidationBleu(scripted_translate(), [("dev", ["quelle"] * 2, REFERENCES)], samples=1,
+    bleu = ValidationScore(scripted_translate(), [("dev", ["quelle"] * 2, REFERENCES)], samples=1,
                           log_file=tmp_path / "bleu.jsonl", print_fn=lambda text: None)
     for epoch in range(len(SCRIPT)):
         logs = {}
@@ -56,7 +56,7 @@ def test_mid_epoch_evaluations_offer_the_best(tmp_path):
     keep_best = KeepBest(lambda epoch, logs: exported.append(logs["val_bleu"]), tmp_path / "best.json",
                          monitor="val_bleu", mode="max")
     translate = scripted_translate()
-    bleu = ValidationBleu(lambda sources: calls.append(1) or translate(sources), [("dev", ["quelle"] * 2, REFERENCES)],
+    bleu = ValidationScore(lambda sources: calls.append(1) or translate(sources), [("dev", ["quelle"] * 2, REFERENCES)],
                           every_steps=2, keep_best=keep_best, print_fn=lambda text: None)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
@@ -66,7 +66,7 @@ def test_mid_epoch_evaluations_offer_the_best(tmp_path):
 
 
 def test_early_stopping_follows_validation_bleu():
-    bleu = ValidationBleu(scripted_translate(), [("dev", ["quelle"] * 2, REFERENCES)], print_fn=lambda text: None)
+    bleu = ValidationScore(scripted_translate(), [("dev", ["quelle"] * 2, REFERENCES)], print_fn=lambda text: None)
     stop = keras.callbacks.EarlyStopping(monitor="val_bleu", mode="max", patience=2)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")

@@ -140,6 +140,31 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--num-samples", type=_positive_int("--num-samples"), default=1)
     generate.set_defaults(handler="seq2seq.cli.lm:generate")
 
+    perception = commands.add_parser("perception", help="speech recognition and image captioning: train, evaluate")
+    perception_commands = perception.add_subparsers(dest="perception_command", required=True,
+                                                    metavar="PERCEPTION_COMMAND")
+    train = perception_commands.add_parser("train", help="train (or resume) a speech recogniser or an image "
+                                                         "captioner from a YAML config")
+    _config_arguments(train, "configs/speech_digits.yaml")
+    train.set_defaults(handler="seq2seq.cli.perception:train")
+    evaluate = perception_commands.add_parser("evaluate", help="word error rate, exact match and BLEU of a "
+                                                               "perception model on its test data")
+    evaluate.add_argument("--model", required=True, help="speech or captioning model directory")
+    evaluate.add_argument("--beam", type=_positive_int("--beam"), default=5, help="beam width (1: greedy)")
+    evaluate.add_argument("--alpha", type=_finite_float("--alpha"), default=0.0, help="length-penalty exponent")
+    evaluate.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
+    evaluate.add_argument("--output", help="also write report.json, report.md (and attention.png) into this folder")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
+    evaluate.set_defaults(handler="seq2seq.cli.perception:evaluate")
+    for name, kind, handler in (("transcribe", "WAV recording", "transcribe"), ("caption", "image", "caption")):
+        command = commands.add_parser(name, help=f"one line of words per {kind}, in the order given")
+        command.add_argument("--model", required=True, help=f"{'speech' if name == 'transcribe' else 'captioning'} "
+                                                            "model directory")
+        command.add_argument("files", nargs="+", metavar="FILE", help=f"{kind} files")
+        command.add_argument("--beam", type=_positive_int("--beam"), default=5, help="beam width (1: greedy)")
+        command.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
+        command.set_defaults(handler=f"seq2seq.cli.perception:{handler}")
+
     train = commands.add_parser("train", help="train (or resume) a translation model from a YAML config")
     _config_arguments(train, "configs/multi30k_de_en_gru_bahdanau.yaml")
     train.set_defaults(handler="seq2seq.cli.translation:train")

@@ -212,6 +212,10 @@ class Searcher(keras.Model):
         seed: sampling seed; the same seed gives the same samples.
         early_stop: beam search stops each sentence once its best hypothesis
             is certain (see :func:`beam_search`); for 1-best output.
+        input_spec: `(shape, dtype)` of the inputs when they are not int
+            token ids, e.g. `((None, None, 40), "float32")` for audio frames
+            (with a fixed `max_length`): `search` then compiles one graph for
+            every input of that spec.
 
     Call arguments:
         inputs: int `(batch, input_len)` (a padded source, or a prompt).
@@ -224,7 +228,7 @@ class Searcher(keras.Model):
     def __init__(self, model, eos_id: int, beam_size: int = 1, alpha: float = 0.0,
                  max_length: int | None = None, max_length_ratio: float = 1.5, max_length_offset: int = 10,
                  temperature: float | None = None, top_k: int | None = None, seed: int | None = None,
-                 early_stop: bool = False, **kwargs):
+                 early_stop: bool = False, input_spec: tuple | None = None, **kwargs):
         super().__init__(**kwargs)
         sampling = temperature is not None or top_k is not None
         if temperature is not None and not temperature > 0:
@@ -240,13 +244,14 @@ class Searcher(keras.Model):
         self.max_length_ratio, self.max_length_offset = max_length_ratio, max_length_offset
         self.temperature, self.top_k = temperature, top_k
         self.early_stop = early_stop
+        self.signature_spec = input_spec
         self.seed_generator = keras.random.SeedGenerator(seed) if sampling else None
         self._compiled = None
 
     @property
     def one_graph(self) -> bool:
         """Whether `search` compiles one graph for every input shape (so padding beyond the longest row is waste)."""
-        return keras.backend.backend() == "tensorflow" and self.max_length is None
+        return keras.backend.backend() == "tensorflow" and (self.max_length is None or self.signature_spec is not None)
 
     def build(self, input_shape=None):
         self.built = True  # no weights of its own: the wrapped model is already built
@@ -259,18 +264,21 @@ class Searcher(keras.Model):
         batch size and input length (input signature `(None, None)`):
         translating a file compiles once. With a fixed `max_length` (language-
         model generation, whose prompt length is static in the graph) it traces
-        once per input shape. Other backends use `predict_on_batch`, which
+        once per input shape, unless `input_spec` is given (feature inputs:
+        one graph for that spec). Other backends use `predict_on_batch`, which
         compiles per shape (JAX needs static buffer sizes).
         """
         if keras.backend.backend() != "tensorflow":
             return self.predict_on_batch(inputs)
+        shape, dtype = self.signature_spec or ((None, None), "int32")
         if self._compiled is None:
             import tensorflow as tf
 
-            signature = [tf.TensorSpec((None, None), tf.int32)] if self.max_length is None else None
+            one = self.max_length is None or self.signature_spec is not None
+            signature = [tf.TensorSpec(shape, dtype)] if one else None
             self._compiled = tf.function(lambda ids: self(ids, training=False), input_signature=signature,
                                          reduce_retracing=False)
-        return keras.tree.map_structure(np.asarray, self._compiled(ops.convert_to_tensor(inputs, "int32")))
+        return keras.tree.map_structure(np.asarray, self._compiled(ops.convert_to_tensor(inputs, dtype)))
 
     def call(self, inputs):
         if self.max_length is not None:

@@ -14,5 +14,6 @@ PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 CELLS = ("simple", "lstm", "gru")  # RecurrentStack(cell=...)
 ACTIVATIONS = ("tanh", "relu")  # RecurrentStack(activation=...), cell "simple" only
 ATTENTIONS = ("none", "bahdanau", "luong")  # RNNDecoder(attention=...)
+ENCODER_INPUTS = ("tokens", "audio", "image")  # Seq2SeqModel(source={"input": ...})
 SUBWORD_MODEL_TYPES = ("bpe", "unigram")  # SentencePiece model_type
 TOKEN_LEVELS = ("word", "char", "subword")  # language-model data.level

@@ -95,3 +95,29 @@ def training_curves(history: dict[str, list[float]]) -> bytes:
         panels[1].set_xlabel("epoch")
         panels[1].set_ylabel("validation BLEU")
     return _png(figure)
+
+
+
+def attention_on_images(images: Sequence, grids: Sequence, captions: Sequence[Sequence[str]]) -> bytes:
+    """One row per image: the image, then one panel per output word with its attention laid on it.
+
+    `grids[k]` is `(len(captions[k]), rows, columns)`: the attention over the
+    encoder's grid at each word; each cell's weight covers the pixels it reads.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    columns = 1 + max(len(words) for words in captions)
+    figure, axes = plt.subplots(len(images), columns, figsize=(1.2 * columns, 1.4 * len(images)), squeeze=False)
+    for row, image, grid, words in zip(axes, images, grids, captions):
+        row[0].imshow(image)
+        row[0].set_title("image", fontsize=7)
+        scale = image.shape[0] // grid.shape[1]
+        for axis, word, weights in zip(row[1:], words, grid):
+            axis.imshow(image)
+            axis.imshow(np.kron(weights, np.ones((scale, scale))), cmap="magma", alpha=0.6, vmin=0.0,
+                        vmax=float(weights.max()))
+            axis.set_title(word, fontsize=7)
+        for axis in row:
+            axis.set_axis_off()
+    return _png(figure)

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from seq2seq.config import OptimizationConfig, RNNConfig, nested, option, require_unidirectional
-from seq2seq.core.specials import ATTENTIONS, SUBWORD_MODEL_TYPES
+from seq2seq.core.specials import ATTENTIONS, ENCODER_INPUTS, SUBWORD_MODEL_TYPES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +124,36 @@ class VocabularyConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class EncoderConfig(RNNConfig):
+    """The encoder: what it reads, and its recurrent core (the :class:`RNNConfig` keys).
+
+    `input: tokens` reads subword ids (translation); `audio` log-mel frames
+    (speech recognition) and `image` pictures (captioning), for
+    `seq2seq perception train` (see :mod:`seq2seq.translation.encoder`).
+    """
+
+    input: str = option("tokens", choices=ENCODER_INPUTS)
+    frame_stack: int = option(1, minimum=1)  # audio: consecutive frames joined into one encoder step
+    conv_filters: tuple[int, ...] = option((32, 64, 128))  # image: filters of each 3x3 conv + 2x2 pool block
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.frame_stack != 1 and self.input != "audio":
+            raise ValueError(f"key `frame_stack` applies to input: audio only. Received: input={self.input!r}, "
+                             f"frame_stack={self.frame_stack}")
+        if self.conv_filters != (32, 64, 128) and self.input != "image":
+            raise ValueError(f"key `conv_filters` applies to input: image only. Received: input={self.input!r}")
+        if not self.conv_filters or min(self.conv_filters) < 1:
+            raise ValueError(f"key `conv_filters` must be one or more positive filter counts. "
+                             f"Received: {list(self.conv_filters)}")
+
+    @property
+    def core(self) -> dict:
+        """The keyword arguments of the encoder's `RecurrentStack` (the `RNNConfig` fields)."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(RNNConfig)}
+
+
+@dataclasses.dataclass(frozen=True)
 class TranslationModelConfig:
     """Encoder, decoder, attention.
 
@@ -133,7 +163,7 @@ class TranslationModelConfig:
     """
 
     embedding_dim: int = option(256, minimum=1)
-    encoder: RNNConfig = nested(RNNConfig)
+    encoder: EncoderConfig = nested(EncoderConfig)
     decoder: RNNConfig = nested(RNNConfig)
     attention: str = option("bahdanau", choices=ATTENTIONS)
     attention_units: int = option(512, minimum=1)

@@ -10,7 +10,7 @@ from keras import layers, ops
 from seq2seq.core.output import OutputProjection
 from seq2seq.core.specials import BOS_ID
 from seq2seq.translation.decoder import RNNDecoder
-from seq2seq.translation.encoder import RNNEncoder
+from seq2seq.translation.encoder import ENCODERS
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -34,10 +34,16 @@ class Seq2SeqModel(keras.Model):
             `dropout` acts between its stacked layers).
         tie_embeddings: the output matrix is the target embedding matrix
             (with a linear projection when the decoder's units differ from `embedding_dim`).
+        source: what the encoder reads: None or `{"input": "tokens"}` for
+            text (`source_vocab_size` ids); `{"input": "audio", "features",
+            "frame_stack"}` for log-mel frames; `{"input": "image",
+            "image_size", "channels", "conv_filters"}` for images (see
+            :mod:`seq2seq.translation.encoder`; `source_vocab_size` is unused).
 
     Call arguments:
-        inputs: dict with int `source_ids` `(batch, source_len)` and
-            `target_inputs` `(batch, target_len)` (`<bos> y1 ... yn`), 0-padded.
+        inputs: dict with the source, int `source_ids` `(batch, source_len)`
+            (0-padded) or float `source_features` (frames or images), and
+            int `target_inputs` `(batch, target_len)` (`<bos> y1 ... yn`), 0-padded.
 
     Returns:
         float32 logits `(batch, target_len, target_vocab_size)`.
@@ -45,14 +51,19 @@ class Seq2SeqModel(keras.Model):
 
     def __init__(self, source_vocab_size: int, target_vocab_size: int, embedding_dim: int = 256,
                  encoder: dict | None = None, decoder: dict | None = None, attention: str = "bahdanau",
-                 attention_units: int = 512, dropout: float = 0.0, tie_embeddings: bool = False, **kwargs):
+                 attention_units: int = 512, dropout: float = 0.0, tie_embeddings: bool = False,
+                 source: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         self.source_vocab_size, self.target_vocab_size = source_vocab_size, target_vocab_size
         self.embedding_dim = embedding_dim
         self.tie_embeddings = tie_embeddings
         policy = self.dtype_policy
-        self.encoder = RNNEncoder(vocab_size=source_vocab_size, embedding_dim=embedding_dim, rnn=encoder,
-                                  dropout=dropout, name="encoder", dtype=policy)
+        self.source = dict(source or {"input": "tokens"})
+        options = {key: value for key, value in self.source.items() if key != "input"}
+        if self.source["input"] == "tokens":
+            options["vocab_size"] = source_vocab_size
+        self.encoder = ENCODERS[self.source["input"]](**options, embedding_dim=embedding_dim, rnn=encoder,
+                                                      dropout=dropout, name="encoder", dtype=policy)
         self.decoder = RNNDecoder(vocab_size=target_vocab_size, embedding_dim=embedding_dim, rnn=decoder,
                                   attention=attention, attention_units=attention_units, dropout=dropout,
                                   name="decoder", dtype=policy)
@@ -81,7 +92,7 @@ class Seq2SeqModel(keras.Model):
         return [pieces[i * per_layer:(i + 1) * per_layer] for i in range(core.num_layers)]
 
     def call(self, inputs, training=None, return_attention=False):
-        memory, states, source_mask = self.encoder(inputs["source_ids"], training=training)
+        memory, states, source_mask = self.encoder(inputs[self.encoder.input_key], training=training)
         outputs, weights = self.decoder(inputs["target_inputs"], memory, source_mask,
                                         self.bridge_states(states), training=training)
         logits = self.head(outputs)  # (batch, target_len, vocab)
@@ -89,11 +100,11 @@ class Seq2SeqModel(keras.Model):
 
     # The decoding interface of seq2seq.core.search: encode once, then one step per token.
 
-    def encode(self, source_ids):
+    def encode(self, source):
         """`(context, carry, first_tokens)`: what every step reads, the loop state, `<bos>` per row."""
-        memory, states, source_mask = self.encoder(source_ids, training=False)
+        memory, states, source_mask = self.encoder(source, training=False)
         carry = self.decoder.initial_carry(self.bridge_states(states), memory)
-        first = ops.full((ops.shape(source_ids)[0],), BOS_ID, "int32")
+        first = ops.full((ops.shape(source)[0],), BOS_ID, "int32")
         return (memory, self.decoder.prepare(memory), source_mask), carry, first
 
     def decode_step(self, token_ids, carry, context):
@@ -108,7 +119,8 @@ class Seq2SeqModel(keras.Model):
                 "target_vocab_size": self.target_vocab_size, "embedding_dim": self.embedding_dim,
                 "encoder": self.encoder.get_config()["rnn"], "decoder": self.decoder.get_config()["rnn"],
                 "attention": self.decoder.attention_kind, "attention_units": self.decoder.attention_units,
-                "dropout": self.encoder.dropout, "tie_embeddings": self.tie_embeddings}
+                "dropout": self.encoder.dropout, "tie_embeddings": self.tie_embeddings,
+                **({"source": self.source} if self.source["input"] != "tokens" else {})}
 
     @classmethod
     def from_config(cls, config):
@@ -123,15 +135,26 @@ class Seq2SeqModel(keras.Model):
         return cls(**config)
 
 
-def build_model(model_config, source_vocab_size: int, target_vocab_size: int) -> Seq2SeqModel:
+def build_model(model_config, source_vocab_size: int, target_vocab_size: int,
+                source: dict | None = None) -> Seq2SeqModel:
     """The one place where a :class:`~seq2seq.translation.config.TranslationModelConfig` becomes a model.
 
-    `model.encoder` and `model.decoder` go to their cores whole (their fields
-    are `RecurrentStack`'s keyword arguments); the other keys map one to one.
+    `model.decoder` goes to its core whole and `model.encoder`'s `RNNConfig`
+    keys to the encoder's (their fields are `RecurrentStack`'s keyword
+    arguments); the other keys map one to one. `model.encoder.input` picks
+    the encoder; `source` adds what the data decide for feature inputs
+    (`features` per audio frame, `image_size` and `channels`), and
+    `model.encoder.frame_stack` / `conv_filters` complete it.
     """
+    encoder = model_config.encoder
+    spec = {"input": encoder.input, **(source or {})}
+    if encoder.input == "audio":
+        spec["frame_stack"] = encoder.frame_stack
+    elif encoder.input == "image":
+        spec["conv_filters"] = list(encoder.conv_filters)
     return Seq2SeqModel(
         source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size,
-        embedding_dim=model_config.embedding_dim, encoder=dataclasses.asdict(model_config.encoder),
+        embedding_dim=model_config.embedding_dim, encoder=encoder.core,
         decoder=dataclasses.asdict(model_config.decoder), attention=model_config.attention,
         attention_units=model_config.attention_units, dropout=model_config.dropout,
-        tie_embeddings=model_config.tie_embeddings, name="seq2seq")
+        tie_embeddings=model_config.tie_embeddings, source=spec, name="seq2seq")

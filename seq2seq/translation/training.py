@@ -10,7 +10,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from seq2seq import config as config_lib
-from seq2seq.callbacks import EpochCheckpoints, EpochNumber, KeepBest, Throughput, ValidationBleu
+from seq2seq.callbacks import EpochCheckpoints, EpochNumber, KeepBest, Throughput, ValidationScore
 from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.distribute import is_chief, make_strategy, scope, shard_by_data, worker_folder
@@ -45,8 +45,8 @@ def warm_start(model: Seq2SeqModel, source, target, directory: str) -> None:
 
 def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, source: SubwordVocabulary,
                              target: SubwordVocabulary, run_dir: Path | None,
-                             keep_best: KeepBest | None) -> ValidationBleu:
-    """Greedy validation BLEU of the model being trained (see :class:`ValidationBleu`); logged in `run_dir` if given."""
+                             keep_best: KeepBest | None) -> ValidationScore:
+    """Greedy validation BLEU of the model being trained (see :class:`ValidationScore`); logged in `run_dir` if given."""
     from seq2seq.translation.translator import Translator
 
     sets = [(name, [s for s, _ in pairs], [t for _, t in pairs]) for name, pairs in corpus_text_pairs(config, "valid")]
@@ -55,7 +55,7 @@ def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, sou
     def translate(lines: list[str]) -> list[str]:
         return [hypotheses[0].text for hypotheses in translator.translate(lines, batch_size=128)]
 
-    return ValidationBleu(translate, sets,
+    return ValidationScore(translate, sets,
                           every_steps=config.training.bleu_every_steps, samples=config.training.bleu_samples,
                           log_file=run_dir and run_dir / "validation_bleu.jsonl", keep_best=keep_best,
                           tensorboard_dir=run_dir and run_dir / "tensorboard", print_fn=lambda text: print(text, flush=True))
@@ -68,6 +68,9 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
     Called as `train(config)`: `@training_run` locks and checks the run folder and passes it in.
     """
     training = config.training
+    if config.model.encoder.input != "tokens":
+        raise UserError(f"model.encoder.input={config.model.encoder.input!r}: translation reads tokens; audio and "
+                        "image models train with `seq2seq perception train CONFIG` (see configs/speech_digits.yaml).")
     strategy = make_strategy(training.distribute)  # first: collective ops must be set up before any TF op runs
     chief_folder = worker_folder(run_dir, training.distribute) == run_dir
     if not chief_folder and not ((run_dir / "source.spm").is_file() and (run_dir / "target.spm").is_file()):

@@ -10,7 +10,11 @@ background) holds two objects; the caption names both and their relation:
 - shapes: circle, square, triangle; colours: red, green, blue, yellow;
   sizes: small, large; relations: to the left of, to the right of, above,
   below (of the first object's centre to the second's);
-- the two objects differ in shape or colour, so the caption is unambiguous;
+- the two objects differ in shape or colour, and the caption names them
+  in a fixed order, by colour (red, green, blue, yellow) and, for two of
+  one colour, by shape (circle, square, triangle): each scene has exactly
+  one caption (without the rule, "a red circle above a blue square" and
+  "a blue square below a red circle" would both be right);
 - **held-out combinations**: the colour-shape pairs of `HELD_OUT` never
   appear in the training or validation split; every test scene has at least
   one of them. A model must read colour and shape from the pixels
@@ -93,6 +97,7 @@ def sample_scene(rng: np.random.Generator, split: str) -> Scene:
         if split == "test" and first not in HELD_OUT and second not in HELD_OUT:
             continue
         break
+    first, second = sorted((first, second), key=lambda pair: (list(COLORS).index(pair[0]), SHAPES.index(pair[1])))
     sizes = [list(SIZES)[rng.integers(len(SIZES))] for _ in range(2)]
     relation = RELATIONS[rng.integers(len(RELATIONS))]
     (ax, ay), (bx, by) = _place(rng, relation, SIZES[sizes[0]], SIZES[sizes[1]])

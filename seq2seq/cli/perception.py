@@ -1,0 +1,97 @@
+"""The speech and image commands: `perception train`, `perception evaluate`, `transcribe`, `caption`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from seq2seq import config as config_lib
+from seq2seq.errors import UserError
+
+
+def train(arguments) -> int:
+    from seq2seq.perception.config import PerceptionConfig
+    from seq2seq.perception.training import train_perception_model
+
+    config = config_lib.load(PerceptionConfig, arguments.config, arguments.overrides)
+    train_perception_model(config)
+    return 0
+
+
+def evaluate(arguments) -> int:
+    from seq2seq.evaluation.recognition import evaluate_model, markdown, write_report
+
+    output = Path(arguments.output) if arguments.output else None
+    if output is not None and output.exists() and not arguments.overwrite:
+        raise UserError(f"{output}: exists; pass --overwrite to replace the report there.")
+    report, figures = evaluate_model(arguments.model, arguments.beam, arguments.alpha, arguments.batch_size)
+    if output is not None:
+        write_report(output, report, figures)
+        print(f"report written to {output}/report.md and report.json", file=sys.stderr)
+    sys.stdout.write(markdown(report))
+    return 0
+
+
+def _decode_files(arguments, task: str, read) -> int:
+    """One output line per input file, in order; a file that cannot be read gets an empty line and an error."""
+    from seq2seq.model_dirs import load_perception_model
+    from seq2seq.perception.recognizer import Recognizer
+
+    model, vocab = load_perception_model(arguments.model)
+    if model.source["input"] != task:
+        raise UserError(f"{arguments.model}: a model that reads {model.source['input']}, not {task}.")
+    inputs, failed = {}, 0
+    for index, path in enumerate(arguments.files):
+        try:
+            inputs[index] = read(path, model.encoder)
+        except UserError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+    recognizer = Recognizer(model, vocab, beam_size=arguments.beam)
+    indices = sorted(inputs)
+    outputs = dict(zip(indices, recognizer.decode([inputs[i] for i in indices], arguments.batch_size))) if indices else {}
+    for index in range(len(arguments.files)):
+        print(outputs.get(index, ""), flush=False)
+    sys.stdout.flush()
+    if failed:
+        print(f"{failed} of {len(arguments.files)} files could not be read (their lines are empty)", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _frames(path: str, encoder):
+    import numpy as np
+
+    from pipelines.features import log_mel
+    from seq2seq.perception.digits import read_wav
+
+    def note(rate: int) -> None:
+        print(f"note: {path}: {rate} Hz, resampled to 8000 Hz", file=sys.stderr)
+
+    return np.asarray(log_mel(read_wav(path, note), encoder.features))
+
+
+def _image(path: str, encoder):
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    size = encoder.image_size
+    try:
+        with Image.open(path) as image:
+            picture = image.convert("RGB")
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found.") from None
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise UserError(f"{path}: not a readable image ({error}).") from None
+    if picture.size != (size, size):
+        print(f"note: {path}: {picture.size[0]}x{picture.size[1]} pixels, resized to {size}x{size}", file=sys.stderr)
+        picture = picture.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(picture, dtype=np.uint8)
+
+
+def transcribe(arguments) -> int:
+    return _decode_files(arguments, "audio", _frames)
+
+
+def caption(arguments) -> int:
+    return _decode_files(arguments, "image", _image)

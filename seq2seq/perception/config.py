@@ -1,0 +1,62 @@
+"""The speech-recognition and image-captioning experiment config (`seq2seq perception train CONFIG`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from seq2seq.config import OptimizationConfig, nested, option
+from seq2seq.translation.config import TranslationModelConfig
+
+TASKS = {"speech": "audio", "captions": "image"}  # data.task -> the model.encoder.input it needs
+
+
+@dataclasses.dataclass(frozen=True)
+class PerceptionDataConfig:
+    """What the examples are: connected spoken digits (FSDD) or synthetic captioned scenes.
+
+    `speech` builds utterances from the recordings in `dir` (see
+    :mod:`seq2seq.perception.digits`), holding `test_speaker` out of train
+    and valid; `captions` draws scenes (see :mod:`seq2seq.perception.scenes`;
+    `dir` is unused). Both are deterministic from `seed`.
+    """
+
+    task: str = option("speech", choices=tuple(TASKS))
+    dir: str = option("../shared/data/fsdd")  # speech: the Free Spoken Digit Dataset folder
+    test_speaker: str = option("theo")  # speech: the speaker held out for testing
+    max_digits: int = option(7, minimum=1)  # speech: digits per utterance, 1 to this
+    mel_bins: int = option(40, minimum=8)  # speech: log-mel filters per frame
+    train_examples: int = option(8000, minimum=1)
+    valid_examples: int = option(400, minimum=1)
+    test_examples: int = option(500, minimum=1)
+    seed: int = option(0)
+
+
+@dataclasses.dataclass(frozen=True)
+class PerceptionTrainingConfig(OptimizationConfig):
+    """Batching and loss on top of the shared optimisation keys.
+
+    The best model is the one with the lowest validation word error rate
+    (`val_wer`: greedy search over `data.valid_examples`, scored with jiwer),
+    or the lowest validation loss with `select_by: loss`.
+    """
+
+    batch_size: int = option(64, minimum=1)
+    label_smoothing: float = option(0.1, minimum=0.0, maximum=0.99)
+    select_by: str = option("wer", choices=("wer", "loss"))
+    keep_checkpoints: int = option(5, minimum=0)  # per-epoch weights kept (0: none)
+
+
+@dataclasses.dataclass(frozen=True)
+class PerceptionConfig:
+    """A whole speech-recognition or captioning experiment."""
+
+    data: PerceptionDataConfig = nested(PerceptionDataConfig)
+    model: TranslationModelConfig = nested(TranslationModelConfig)
+    training: PerceptionTrainingConfig = nested(PerceptionTrainingConfig)
+    run_dir: str = option("runs/perception")
+
+    def __post_init__(self):
+        wanted = TASKS[self.data.task]
+        if self.model.encoder.input != wanted:
+            raise ValueError(f"data.task: {self.data.task} reads {wanted}: set model.encoder.input: {wanted}. "
+                             f"Received: model.encoder.input={self.model.encoder.input!r}")

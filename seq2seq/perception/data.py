@@ -1,0 +1,102 @@
+"""The examples of a perception experiment, as arrays and as tf.data batches.
+
+A split's examples are computed once and kept in memory (they are small:
+FSDD is 2,500 short recordings, scenes are 64 x 64 pixels): for speech the
+log-mel frames of each utterance, computed by `pipelines.features.log_mel`
+in a tf.data map; for captions the drawn images. Training batches follow a
+permutation drawn from `training.seed` and the epoch number, so epoch k
+has the same order whether or not the run was interrupted before it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from pipelines import features as pipes
+from seq2seq.core.vocabulary import Vocabulary
+from seq2seq.perception import digits, scenes
+from seq2seq.perception.config import PerceptionConfig
+
+
+@dataclasses.dataclass
+class Examples:
+    """One split: `inputs[i]` (frames or an image), `transcripts[i]`, `groups[i]` (speaker, or caption kind)."""
+
+    inputs: list[np.ndarray]
+    transcripts: list[str]
+    groups: list[str]
+
+
+def frames_of(waveforms, mel_bins: int) -> list[np.ndarray]:
+    """Log-mel frames `(frames, mel_bins)` of each waveform (float32 1-D arrays), computed in one tf.data pipeline."""
+    waveforms = list(waveforms)
+    dataset = tf.data.Dataset.from_generator(lambda: iter(waveforms),
+                                             output_signature=tf.TensorSpec((None,), tf.float32))
+    return list(dataset.map(lambda samples: pipes.log_mel(samples, mel_bins), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .as_numpy_iterator())
+
+
+def speech_examples(config: PerceptionConfig, split: str, single: bool = False) -> Examples:
+    """Connected-digit utterances of `split` (single digits with `single`: every test recording once)."""
+    data = config.data
+    found = digits.recordings(data.dir)
+    count = getattr(data, f"{split}_examples")
+    made = digits.utterances(found, split, None if single else count, data.test_speaker, data.max_digits,
+                             data.seed, single=single)
+    return Examples(frames_of((u.waveform() for u in made), data.mel_bins), [u.transcript for u in made], [u.speaker for u in made])
+
+
+def scene_examples(config: PerceptionConfig, split: str) -> Examples:
+    """Drawn scenes of `split`; `groups` says which held-out colour-shape pairs a test caption holds."""
+    made = scenes.scenes(split, getattr(config.data, f"{split}_examples"), config.data.seed)
+    groups = ["held-out" if {(t.color, t.shape) for t in (s.first, s.second)} & scenes.HELD_OUT else "seen"
+              for s in made]
+    return Examples([scenes.draw(s) for s in made], [s.caption for s in made], groups)
+
+
+def examples(config: PerceptionConfig, split: str) -> Examples:
+    return speech_examples(config, split) if config.data.task == "speech" else scene_examples(config, split)
+
+
+def source_spec(config: PerceptionConfig) -> dict:
+    """What the data fix about the encoder's input (see `translation.model.build_model`'s `source`)."""
+    if config.data.task == "speech":
+        return {"features": config.data.mel_bins}
+    return {"image_size": scenes.SIZE, "channels": 3}
+
+
+def build_vocabulary(transcripts: list[str]) -> Vocabulary:
+    """The word vocabulary of the training transcripts."""
+    return Vocabulary.build(transcripts, level="word")
+
+
+def batches(config: PerceptionConfig, split_examples: Examples, vocab: Vocabulary, epoch=None) -> tf.data.Dataset:
+    """`({"source_features", "target_inputs"}, targets)` batches; shuffled per epoch when `epoch` is given.
+
+    Args:
+        epoch: a `tf.Variable` holding the epoch number (training), read
+            when an epoch starts; None keeps the split's order (validation).
+    """
+    training = config.training
+    inputs = split_examples.inputs
+    words = [np.asarray(vocab.encode(text), np.int32) for text in split_examples.transcripts]
+    shape = (None,) * inputs[0].ndim if config.data.task == "speech" else inputs[0].shape
+    dtype = tf.float32 if config.data.task == "speech" else tf.uint8
+
+    def generate():
+        order = np.arange(len(inputs))
+        if epoch is not None:
+            order = np.random.Generator(np.random.PCG64([training.seed, int(epoch.numpy())])).permutation(order)
+        for index in order:
+            yield inputs[index], words[index]
+
+    signature = (tf.TensorSpec(shape, dtype), tf.TensorSpec((None,), tf.int32))
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    dataset = dataset.apply(pipes.with_word_targets(vocab.bos_id, vocab.eos_id))
+    batched = dataset.apply(pipes.padded_batches(training.batch_size))
+    if epoch is not None and training.steps_per_epoch is not None:
+        batched = batched.take(training.steps_per_epoch)
+    return batched
