@@ -15,10 +15,13 @@ the row), `{out}` an output file that already holds a previous result.
 import gzip
 import io
 import sys
+from pathlib import Path
 
 import pytest
 
 from seq2seq.cli import main
+
+FSDD = Path(__file__).parents[2] / "shared" / "data" / "fsdd"
 
 GOOD_DE = "ein hund läuft im park .\nzwei kinder spielen .\n".encode()
 GOOD_EN = "a dog runs in the park .\ntwo children play .\n".encode()
@@ -240,6 +243,34 @@ CASES = [
      {"d/corpus.txt": b"precious\n"}, ("error", "d")),
     ("average storage unknown", ["average-checkpoints", "{tmp}", "-o", "{tmp}/a", "--storage-dtype", "int8"], {},
      ("error", "--storage-dtype")),
+    # --- speech recognition and captioning (issue 14): configs, models of another kind, bad files
+    ("perception train task and input disagree", ["perception", "train", "{tmp}/c.yaml"],
+     config("data: {task: speech}\nmodel: {encoder: {input: image}}\n"), ("error", "set model.encoder.input: audio")),
+    ("perception train tokens for captions", ["perception", "train", "{tmp}/c.yaml"],
+     config("data: {task: captions}\n"), ("error", "set model.encoder.input: image")),
+    ("perception train no recordings", ["perception", "train", "{tmp}/c.yaml"],
+     config("data: {task: speech, dir: nowhere}\nmodel: {encoder: {input: audio}}\n"), ("error", "no FSDD recordings")),
+    ("perception train unknown speaker", ["perception", "train", "{tmp}/c.yaml"],
+     config(f"data: {{task: speech, dir: {FSDD}, test_speaker: bob}}\nmodel: {{encoder: {{input: audio}}}}\n"),
+     ("error", "not an FSDD speaker")),
+    ("perception train frame_stack on images", ["perception", "train", "{tmp}/c.yaml"],
+     config("data: {task: captions}\nmodel: {encoder: {input: image, frame_stack: 3}}\n"),
+     ("error", "frame_stack` applies to input: audio only")),
+    ("perception train distributed", ["perception", "train", "{tmp}/c.yaml"],
+     config("data: {task: captions, train_examples: 4}\nmodel: {encoder: {input: image}}\n"
+            "training: {distribute: mirrored}\n"), ("error", "runs on one device")),
+    ("train an audio encoder as a translator", ["train", "{tmp}/c.yaml"],
+     config("model: {encoder: {input: audio, frame_stack: 2}}\n"), ("error", "seq2seq perception train")),
+    ("train a perception config", ["train", "{tmp}/c.yaml"], config("data: {task: speech}\n"),
+     ("error", "unknown key `data.task`")),
+    ("perception evaluate a translator", ["perception", "evaluate", "--model", "{mt}"], {},
+     ("error", "expected 'seq2seq-perception/1'")),
+    ("transcribe a translator", ["transcribe", "--model", "{mt}", "{tmp}/a.wav"], {"a.wav": b"RIFF"},
+     ("error", "expected 'seq2seq-perception/1'")),
+    ("caption with a language model", ["caption", "--model", "{lm}", "{tmp}/a.png"], {"a.png": b"PNG"},
+     ("error", "expected 'seq2seq-perception/1'")),
+    ("transcribe no model", ["transcribe", "--model", "{tmp}/none", "{tmp}/a.wav"], {}, ("error", "not found")),
+    ("caption no files", ["caption", "--model", "{mt}"], {}, ("error", "required: FILE")),
 ]
 
 
@@ -292,7 +323,8 @@ def test_hostile_input(argv, files, expected, toy_translation_dir, trained_lm_di
 
 
 def test_the_table_covers_every_command_with_a_hundred_cases():
-    commands = {" ".join(argv[:2]) if argv[0] == "lm" else argv[0] for _, argv, _, _ in CASES}
+    commands = {" ".join(argv[:2]) if argv[0] in ("lm", "perception") else argv[0] for _, argv, _, _ in CASES}
     assert commands == {"translate", "evaluate", "compare", "train", "build-vocab", "average-checkpoints",
-                        "lm score", "lm generate", "lm train"}
+                        "lm score", "lm generate", "lm train", "perception train", "perception evaluate",
+                        "transcribe", "caption"}
     assert len(CASES) >= 100

@@ -57,6 +57,12 @@ def scene_examples(config: PerceptionConfig, split: str) -> Examples:
     return Examples([scenes.draw(s) for s in made], [s.caption for s in made], groups)
 
 
+def check_data(config: PerceptionConfig) -> None:
+    """Raises `UserError` now, before any work, if the speech data are missing or the test speaker unknown."""
+    if config.data.task == "speech":
+        digits.split_recordings(digits.recordings(config.data.dir), "train", config.data.test_speaker)
+
+
 def examples(config: PerceptionConfig, split: str) -> Examples:
     return speech_examples(config, split) if config.data.task == "speech" else scene_examples(config, split)
 

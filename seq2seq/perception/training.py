@@ -14,7 +14,7 @@ from seq2seq.core.vocabulary import Vocabulary
 from seq2seq.errors import UserError
 from seq2seq.model_dirs import load_perception_model, save_perception_model
 from seq2seq.perception.config import PerceptionConfig
-from seq2seq.perception.data import batches, build_vocabulary, examples, source_spec
+from seq2seq.perception.data import batches, build_vocabulary, check_data, examples, source_spec
 from seq2seq.perception.recognizer import Recognizer
 from seq2seq.run_folder import training_run
 from seq2seq.training import configure_precision, copy_weights, progress_verbosity, standard_callbacks
@@ -50,6 +50,7 @@ def train_perception_model(config: PerceptionConfig, run_dir: Path) -> Path:
     if training.distribute != "none":
         raise UserError(f"training.distribute={training.distribute!r}: perception training runs on one device; "
                         "set training.distribute: none.")
+    check_data(config)
     print(f"{config.data.task}: preparing {config.data.train_examples} training and {config.data.valid_examples} "
           "validation examples", flush=True)
     train_examples, valid_examples = examples(config, "train"), examples(config, "valid")
