@@ -13,7 +13,8 @@ from seq2seq import config as config_lib
 from seq2seq.callbacks import EpochCheckpoints, EpochNumber, KeepBest, Throughput, ValidationScore
 from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
 from seq2seq.core.subwords import SubwordVocabulary
-from seq2seq.distribute import is_chief, make_strategy, scope, shard_by_data, worker_folder
+from seq2seq.distribute import (is_chief, make_strategy, scope, shard_by_data, work_around_keras_multi_worker,
+                                worker_folder)
 from seq2seq.errors import UserError
 from seq2seq.model_dirs import LAYOUT, save_translation_model, upgrade_weights_file, weights_layout
 from seq2seq.run_folder import training_run
@@ -95,6 +96,7 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
         if training.init_from is not None:
             warm_start(model, source, target, training.init_from)
         compile_model(model, config)
+        work_around_keras_multi_worker(model, strategy)
     if strategy is not None:
         train, valid = shard_by_data(train), shard_by_data(valid)
         print(f"distribute: {training.distribute}, {strategy.num_replicas_in_sync} replicas", flush=True)
