@@ -68,6 +68,20 @@ def test_audio_encoder_masks_padding_frames(frame_stack):
                                atol=1e-5)
 
 
+def test_augmented_frames_keep_their_shape_are_repeatable_and_never_look_like_padding():
+    from seq2seq.perception.data import augment
+
+    frames = np.asarray(log_mel(tone([440, 1200, 2500]), mel_bins=20))
+    variant = augment(frames, np.random.default_rng(5))
+    assert variant.shape == frames.shape and variant.dtype == np.float32
+    np.testing.assert_array_equal(variant, augment(frames, np.random.default_rng(5)))
+    assert not np.array_equal(variant, augment(frames, np.random.default_rng(6)))
+    assert not np.array_equal(variant, frames)
+    assert np.all(np.any(variant != 0, axis=1))
+    hidden = np.all(variant == 0, axis=0)  # the masked bins, at most 2 x 6
+    assert hidden.sum() <= 12
+
+
 def test_image_encoder_reads_a_grid_the_decoder_attends_over():
     encoder = ImageEncoder(image_size=64, channels=3, conv_filters=(8, 8, 8), embedding_dim=16, rnn=SMALL)
     encoder.build()
@@ -145,6 +159,9 @@ def test_utterances_are_deterministic_one_speaker_each_and_hold_the_test_speaker
     assert all(1 <= len(u.parts) <= 7 for u in train)
     test = digits.utterances(found, "test", 20, "theo")
     assert {u.speaker for u in test} == {"theo"}
+    singles = digits.utterances(found, "test", None, "theo", single=True)
+    assert len(singles) == 500 and len({u.parts[0].path for u in singles}) == 500
+    assert all(400 <= pause <= 2000 for u in singles for pause in u.pauses)  # 50-250 ms, as in every utterance
     assert [u.transcript for u in train[:3]] != [u.transcript for u in digits.utterances(found, "train", 3, "theo")]
     one = train[0]
     assert len(one.waveform()) == sum(one.pauses) + sum(len(digits.read_wav(p.path)) for p in one.parts)

@@ -44,6 +44,7 @@ class PerceptionTrainingConfig(OptimizationConfig):
     label_smoothing: float = option(0.1, minimum=0.0, maximum=0.99)
     select_by: str = option("wer", choices=("wer", "loss"))
     keep_checkpoints: int = option(5, minimum=0)  # per-epoch weights kept (0: none)
+    augment: bool = option(False)  # speech: warp and mask the training frames (see seq2seq.perception.data.augment)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,8 @@ class PerceptionConfig:
     run_dir: str = option("runs/perception")
 
     def __post_init__(self):
+        if self.training.augment and self.data.task != "speech":
+            raise ValueError("key `training.augment` applies to data.task: speech only; set it to false.")
         wanted = TASKS[self.data.task]
         if self.model.encoder.input != wanted:
             raise ValueError(f"data.task: {self.data.task} reads {wanted}: set model.encoder.input: {wanted}. "

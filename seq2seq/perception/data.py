@@ -79,12 +79,41 @@ def build_vocabulary(transcripts: list[str]) -> Vocabulary:
     return Vocabulary.build(transcripts, level="word")
 
 
+def augment(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A training variant of one utterance's log-mel frames `(time, bins)`: another voice, some bins hidden.
+
+    - Frequency warping, as vocal tract length perturbation does (Jaitly and
+      Hinton 2013): the mel axis is stretched by a factor uniform in
+      [0.85, 1.15] (linear interpolation, edges held), which moves formants
+      the way a longer or shorter vocal tract does;
+    - two frequency masks of SpecAugment (Park et al. 2019): up to 6
+      consecutive bins each set to 0 (the utterance mean, after
+      normalisation). No frame becomes all-zero, so padding stays recognisable.
+    """
+    bins = frames.shape[1]
+    factor = rng.uniform(0.85, 1.15)
+    source = np.clip(np.arange(bins) / factor, 0, bins - 1)
+    low = np.floor(source).astype(int)
+    high = np.minimum(low + 1, bins - 1)
+    weight = (source - low).astype(np.float32)
+    warped = frames[:, low] * (1 - weight) + frames[:, high] * weight
+    for _ in range(2):
+        width = int(rng.integers(0, 7))
+        start = int(rng.integers(0, bins - width + 1))
+        warped[:, start:start + width] = 0.0
+    warped[np.all(warped == 0, axis=1)] = 1e-6  # never mistaken for padding
+    return warped.astype(np.float32)
+
+
 def batches(config: PerceptionConfig, split_examples: Examples, vocab: Vocabulary, epoch=None) -> tf.data.Dataset:
     """`({"source_features", "target_inputs"}, targets)` batches; shuffled per epoch when `epoch` is given.
 
     Args:
         epoch: a `tf.Variable` holding the epoch number (training), read
             when an epoch starts; None keeps the split's order (validation).
+            With `training.augment`, training examples are augmented (see
+            :func:`augment`) from the same epoch seed, so a resumed epoch
+            sees the same variants.
     """
     training = config.training
     inputs = split_examples.inputs
@@ -94,10 +123,15 @@ def batches(config: PerceptionConfig, split_examples: Examples, vocab: Vocabular
 
     def generate():
         order = np.arange(len(inputs))
+        rng = None
         if epoch is not None:
-            order = np.random.Generator(np.random.PCG64([training.seed, int(epoch.numpy())])).permutation(order)
+            rng = np.random.Generator(np.random.PCG64([training.seed, int(epoch.numpy())]))
+            order = rng.permutation(order)
         for index in order:
-            yield inputs[index], words[index]
+            if rng is not None and training.augment:
+                yield augment(inputs[index], rng), words[index]
+            else:
+                yield inputs[index], words[index]
 
     signature = (tf.TensorSpec(shape, dtype), tf.TensorSpec((None,), tf.int32))
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)

@@ -90,24 +90,31 @@ class Utterance:
         return np.concatenate(pieces)
 
 
-def utterances(found: list[Recording], split: str, count: int, test_speaker: str, max_digits: int = 7,
+def utterances(found: list[Recording], split: str, count: int | None, test_speaker: str, max_digits: int = 7,
                seed: int = 0, single: bool = False) -> list[Utterance]:
-    """`count` utterances of `split`; `single=True` gives one digit each (`count` None: every recording once)."""
+    """`count` utterances of `split`; `single=True` gives one digit each.
+
+    With `single` and `count` None, every recording of the split once, in
+    name order, each with its own pauses drawn as for any utterance.
+    """
     pool = split_recordings(found, split, test_speaker)
+    rng = np.random.Generator(np.random.PCG64([seed, zlib.crc32(f"{split}/{single}".encode())]))
+
+    def pauses(length: int) -> tuple[int, ...]:
+        return tuple(int(p) for p in rng.integers(SAMPLE_RATE // 20, SAMPLE_RATE // 4 + 1, size=length + 1))
+
     if single and count is None:
-        return [Utterance((recording,), (0, 0)) for recording in pool]
+        return [Utterance((recording,), pauses(1)) for recording in pool]
     speakers = sorted({r.speaker for r in pool})
     by_digit = {(speaker, digit): [r for r in pool if (r.speaker, r.digit) == (speaker, digit)]
                 for speaker in speakers for digit in range(10)}
-    rng = np.random.Generator(np.random.PCG64([seed, zlib.crc32(f"{split}/{single}".encode())]))
     made = []
     for _ in range(count):
         speaker = speakers[int(rng.integers(len(speakers)))]
         length = 1 if single else int(rng.integers(1, max_digits + 1))
         choices = [by_digit[speaker, int(digit)] for digit in rng.integers(0, 10, size=length)]
         parts = tuple(choice[int(rng.integers(len(choice)))] for choice in choices)
-        pauses = tuple(int(p) for p in rng.integers(SAMPLE_RATE // 20, SAMPLE_RATE // 4 + 1, size=length + 1))
-        made.append(Utterance(parts, pauses))
+        made.append(Utterance(parts, pauses(length)))
     return made
 
 

@@ -145,8 +145,13 @@ class AudioEncoder(layers.Layer):
 class ImageEncoder(layers.Layer):
     """Reads an image through a small convolutional network, as in Show, Attend and Tell (Xu et al. 2015).
 
-    Each block of `conv_filters` is a 3x3 convolution (ReLU) and 2x2 max
-    pooling, so a 64 x 64 image becomes an 8 x 8 grid with three blocks. The
+    The network reads the RGB channels and a fourth, colour-blind one, the
+    "ink" of each pixel: 1 - min(R, G, B) / 255, how far its palest channel
+    is from white. Ink is nearly the same for every saturated colour, so
+    the convolutions can learn a shape once, whatever colour it was seen in
+    (on the synthetic scenes, without it the captioner named a red triangle,
+    a pair never seen in training, "a red circle"). Each block of
+    `conv_filters` is a 3x3 convolution (ReLU) and 2x2 max pooling, so a 64 x 64 image becomes an 8 x 8 grid with three blocks. The
     grid, flattened row by row, is projected to `embedding_dim` and read by
     the shared recurrent core (bidirectional by default, which tells every
     position where it lies, as the row encoder of Deng et al. 2017 does);
@@ -192,7 +197,7 @@ class ImageEncoder(layers.Layer):
         return side, side
 
     def build(self, images_shape=None):
-        size, channels = self.image_size, self.channels
+        size, channels = self.image_size, self.channels + 1  # + ink
         for convolution in self.convolutions:
             convolution.build((None, size, size, channels))
             size, channels = size // 2, convolution.filters
@@ -201,7 +206,8 @@ class ImageEncoder(layers.Layer):
         self.built = True
 
     def call(self, images, training=None):
-        grid = ops.cast(images, self.compute_dtype) / 255.0
+        pixels = ops.cast(images, self.compute_dtype) / 255.0
+        grid = ops.concatenate([pixels, 1.0 - ops.min(pixels, axis=-1, keepdims=True)], axis=-1)
         for convolution in self.convolutions:
             grid = self.pooling(convolution(grid))
         batch, rows, columns = ops.shape(grid)[0], self.grid_shape[0], self.grid_shape[1]
