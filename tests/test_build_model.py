@@ -62,6 +62,7 @@ def translation_reached(model) -> dict[str, list]:
     else:
         reached["attention_units"] = [None]
     reached["tie_embeddings"] = [model.head.get_config()["tie_embeddings"]]
+    reached["word_dropout"] = [model.word_dropout]
     return reached
 
 
@@ -155,7 +156,7 @@ def test_every_translation_option_changed_from_its_default_reaches_the_model(enc
     config = config_lib.from_dict(TranslationModelConfig, {
         "embedding_dim": 6, "encoder": {**side(encoder_cell, 5), "bidirectional": True},
         "decoder": side(decoder_cell, 7), "attention": attention, "attention_units": 9, "dropout": 0.35,
-        "tie_embeddings": True})
+        "tie_embeddings": True, "word_dropout": 0.25})
     defaults = flat_fields(TranslationModelConfig())
     same = {key for key, value in flat_fields(config).items() if value == defaults[key]}
     gated_side = "decoder" if encoder_cell == "simple" else "encoder"  # activation needs cell: simple

@@ -110,3 +110,17 @@ def test_overfits_one_batch(attention):
     assert history.history["loss"][-1] < 0.05
     predicted = np.asarray(model(inputs)).argmax(-1)
     assert predicted[0, :4].tolist() == [4, 5, 6, 3] and predicted[1, :2].tolist() == [7, 3]
+
+
+def test_word_dropout_hides_the_written_words_in_training_only():
+    model = small_model(word_dropout=1.0)
+    inputs = batch()
+    other = {**inputs, "target_inputs": np.where(inputs["target_inputs"] > 3, 10, inputs["target_inputs"])}
+    # Every input word after <bos> becomes <unk> in training, so what the words were cannot matter there...
+    np.testing.assert_allclose(model(inputs, training=True), model(other, training=True), atol=1e-6)
+    # ...while at inference (and in search, which steps the decoder itself) they do.
+    assert not np.allclose(model(inputs, training=False), model(other, training=False), atol=1e-4)
+    half = small_model(word_dropout=0.5)
+    assert not np.allclose(half(inputs, training=True), half(other, training=True), atol=1e-4)
+    again = Seq2SeqModel.from_config(model.get_config())
+    assert again.word_dropout == 1.0 and small_model().get_config().get("word_dropout") is None

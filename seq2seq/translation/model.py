@@ -8,7 +8,7 @@ import keras
 from keras import layers, ops
 
 from seq2seq.core.output import OutputProjection
-from seq2seq.core.specials import BOS_ID
+from seq2seq.core.specials import BOS_ID, PAD_ID, UNK_ID
 from seq2seq.translation.decoder import RNNDecoder
 from seq2seq.translation.encoder import ENCODERS
 
@@ -34,6 +34,10 @@ class Seq2SeqModel(keras.Model):
             `dropout` acts between its stacked layers).
         tie_embeddings: the output matrix is the target embedding matrix
             (with a linear projection when the decoder's units differ from `embedding_dim`).
+        word_dropout: in training, each decoder input token after `<bos>`
+            becomes `<unk>` with this probability (Bowman et al. 2016), so
+            the decoder leans on what it attends to more than on the words
+            it has written; 0 in the shipped translation configs.
         source: what the encoder reads: None or `{"input": "tokens"}` for
             text (`source_vocab_size` ids); `{"input": "audio", "features",
             "frame_stack"}` for log-mel frames; `{"input": "image",
@@ -52,11 +56,13 @@ class Seq2SeqModel(keras.Model):
     def __init__(self, source_vocab_size: int, target_vocab_size: int, embedding_dim: int = 256,
                  encoder: dict | None = None, decoder: dict | None = None, attention: str = "bahdanau",
                  attention_units: int = 512, dropout: float = 0.0, tie_embeddings: bool = False,
-                 source: dict | None = None, **kwargs):
+                 source: dict | None = None, word_dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.source_vocab_size, self.target_vocab_size = source_vocab_size, target_vocab_size
         self.embedding_dim = embedding_dim
         self.tie_embeddings = tie_embeddings
+        self.word_dropout = word_dropout
+        self.word_dropout_seed = keras.random.SeedGenerator(1) if word_dropout else None
         policy = self.dtype_policy
         self.source = dict(source or {"input": "tokens"})
         options = {key: value for key, value in self.source.items() if key != "input"}
@@ -93,7 +99,13 @@ class Seq2SeqModel(keras.Model):
 
     def call(self, inputs, training=None, return_attention=False):
         memory, states, source_mask = self.encoder(inputs[self.encoder.input_key], training=training)
-        outputs, weights = self.decoder(inputs["target_inputs"], memory, source_mask,
+        target_inputs = inputs["target_inputs"]
+        if training and self.word_dropout:
+            dropped = keras.random.uniform(ops.shape(target_inputs), seed=self.word_dropout_seed) < self.word_dropout
+            dropped = ops.logical_and(dropped, ops.logical_and(ops.not_equal(target_inputs, BOS_ID),
+                                                               ops.not_equal(target_inputs, PAD_ID)))
+            target_inputs = ops.where(dropped, UNK_ID, target_inputs)
+        outputs, weights = self.decoder(target_inputs, memory, source_mask,
                                         self.bridge_states(states), training=training)
         logits = self.head(outputs)  # (batch, target_len, vocab)
         return (logits, weights) if return_attention else logits
@@ -120,7 +132,8 @@ class Seq2SeqModel(keras.Model):
                 "encoder": self.encoder.get_config()["rnn"], "decoder": self.decoder.get_config()["rnn"],
                 "attention": self.decoder.attention_kind, "attention_units": self.decoder.attention_units,
                 "dropout": self.encoder.dropout, "tie_embeddings": self.tie_embeddings,
-                **({"source": self.source} if self.source["input"] != "tokens" else {})}
+                **({"source": self.source} if self.source["input"] != "tokens" else {}),
+                **({"word_dropout": self.word_dropout} if self.word_dropout else {})}
 
     @classmethod
     def from_config(cls, config):
@@ -157,4 +170,5 @@ def build_model(model_config, source_vocab_size: int, target_vocab_size: int,
         embedding_dim=model_config.embedding_dim, encoder=encoder.core,
         decoder=dataclasses.asdict(model_config.decoder), attention=model_config.attention,
         attention_units=model_config.attention_units, dropout=model_config.dropout,
-        tie_embeddings=model_config.tie_embeddings, source=spec, name="seq2seq")
+        tie_embeddings=model_config.tie_embeddings, source=spec, word_dropout=model_config.word_dropout,
+        name="seq2seq")
