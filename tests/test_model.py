@@ -118,9 +118,14 @@ def test_word_dropout_hides_the_written_words_in_training_only():
     other = {**inputs, "target_inputs": np.where(inputs["target_inputs"] > 3, 10, inputs["target_inputs"])}
     # Every input word after <bos> becomes <unk> in training, so what the words were cannot matter there...
     np.testing.assert_allclose(model(inputs, training=True), model(other, training=True), atol=1e-6)
-    # ...while at inference (and in search, which steps the decoder itself) they do.
-    assert not np.allclose(model(inputs, training=False), model(other, training=False), atol=1e-4)
+    # ...nor at inference, at rate 1.0: that decoder never reads its words, in training or search...
+    np.testing.assert_allclose(model(inputs, training=False), model(other, training=False), atol=1e-6)
+    # ...while below 1.0 they matter at inference (and in training for the words not dropped).
     half = small_model(word_dropout=0.5)
+    assert not np.allclose(half(inputs, training=False), half(other, training=False), atol=1e-4)
     assert not np.allclose(half(inputs, training=True), half(other, training=True), atol=1e-4)
+    context, carry, _ = model.encode(inputs["source_ids"])
+    step = [np.asarray(model.decode_step(np.array([token, token], "int32"), carry, context)[0]) for token in (5, 9)]
+    np.testing.assert_allclose(step[0], step[1], atol=1e-6)
     again = Seq2SeqModel.from_config(model.get_config())
     assert again.word_dropout == 1.0 and small_model().get_config().get("word_dropout") is None

@@ -169,7 +169,7 @@ class TranslationModelConfig:
     attention_units: int = option(512, minimum=1)
     dropout: float = option(0.3, minimum=0.0, maximum=0.99)
     tie_embeddings: bool = option(False)
-    word_dropout: float = option(0.0, minimum=0.0, maximum=1.0)  # decoder input tokens replaced by <unk> in training
+    word_dropout: float = option(0.0, minimum=0.0, maximum=1.0)  # decoder inputs -> <unk> in training (1.0: always)
 
     def __post_init__(self):
         require_unidirectional(self.decoder, "model.decoder", "the decoder generates left to right")

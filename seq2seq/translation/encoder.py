@@ -145,18 +145,22 @@ class AudioEncoder(layers.Layer):
 class ImageEncoder(layers.Layer):
     """Reads an image through a small convolutional network, as in Show, Attend and Tell (Xu et al. 2015).
 
-    The network reads the RGB channels and a fourth, colour-blind one, the
-    "ink" of each pixel: 1 - min(R, G, B) / 255, how far its palest channel
-    is from white. Ink is nearly the same for every saturated colour, so
-    the convolutions can learn a shape once, whatever colour it was seen in
-    (on the synthetic scenes, without it the captioner named a red triangle,
-    a pair never seen in training, "a red circle"). Each block of
-    `conv_filters` is a 3x3 convolution (ReLU) and 2x2 max pooling, so a 64 x 64 image becomes an 8 x 8 grid with three blocks. The
-    grid, flattened row by row, is projected to `embedding_dim` and read by
-    the shared recurrent core (bidirectional by default, which tells every
-    position where it lies, as the row encoder of Deng et al. 2017 does);
-    its outputs are the memory the attention decoder reads, one position
-    per grid cell (`grid_shape`), so attention weights map back onto the image.
+    It has two streams, joined at each cell of the grid. The shape stream sees
+    no colour: its convolutions read only the "ink" of each pixel, whether its
+    palest channel is far from white (1 - min(R, G, B) / 255 above 0.5), the
+    same for every saturated colour, so a shape is learnt once whatever colour
+    it was seen in. The colour stream sees no shape: a per-pixel (1x1) layer of
+    `conv_filters[0]` units on the RGB values, max-pooled onto the same grid.
+    (With one RGB network, the captioner named a red triangle, a colour-shape
+    pair never seen in training, "a red circle": its shape features had learnt
+    the colours that came with each shape.) Each block of `conv_filters` is a
+    3x3 convolution (ReLU) and 2x2 max pooling, so a 64 x 64 image becomes an
+    8 x 8 grid with three blocks. The grid, flattened row by row, is projected to
+    `embedding_dim` and read by the shared recurrent core (bidirectional by
+    default, which tells every position where it lies, as the row encoder of
+    Deng et al. 2017 does); its outputs are the memory the attention decoder
+    reads, one position per grid cell (`grid_shape`), so attention weights map
+    back onto the image.
 
     Args:
         image_size: height and width in pixels (square images).
@@ -183,6 +187,8 @@ class ImageEncoder(layers.Layer):
         self.convolutions = [layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv_{index}",
                                            dtype=policy) for index, filters in enumerate(self.conv_filters)]
         self.pooling = layers.MaxPooling2D(2, name="pool", dtype=policy)
+        self.colour = layers.Dense(self.conv_filters[0], activation="relu", name="colour", dtype=policy)
+        self.colour_pooling = layers.MaxPooling2D(2 ** len(self.conv_filters), name="colour_pool", dtype=policy)
         self.projection = layers.Dense(embedding_dim, name="projection", dtype=policy)
         self.projection_dropout = layers.Dropout(dropout, name="projection_dropout", dtype=policy)
         self.core = RecurrentStack(**{"bidirectional": True, **(rnn or {})}, name="core", dtype=policy)
@@ -197,21 +203,23 @@ class ImageEncoder(layers.Layer):
         return side, side
 
     def build(self, images_shape=None):
-        size, channels = self.image_size, self.channels + 1  # + ink
+        size, channels = self.image_size, 1  # the shape stream reads ink only
         for convolution in self.convolutions:
             convolution.build((None, size, size, channels))
             size, channels = size // 2, convolution.filters
-        self.projection.build((None, None, channels))
+        self.colour.build((None, self.image_size, self.image_size, self.channels))
+        self.projection.build((None, None, channels + self.colour.units))
         self.core.build((None, None, self.embedding_dim))
         self.built = True
 
     def call(self, images, training=None):
         pixels = ops.cast(images, self.compute_dtype) / 255.0
-        grid = ops.concatenate([pixels, 1.0 - ops.min(pixels, axis=-1, keepdims=True)], axis=-1)
+        grid = ops.cast(ops.min(pixels, axis=-1, keepdims=True) < 0.5, self.compute_dtype)  # ink
         for convolution in self.convolutions:
             grid = self.pooling(convolution(grid))
+        grid = ops.concatenate([grid, self.colour_pooling(self.colour(pixels))], axis=-1)
         batch, rows, columns = ops.shape(grid)[0], self.grid_shape[0], self.grid_shape[1]
-        positions = ops.reshape(grid, (batch, rows * columns, self.conv_filters[-1]))
+        positions = ops.reshape(grid, (batch, rows * columns, self.conv_filters[-1] + self.colour.units))
         mask = ops.ones((batch, rows * columns), dtype="bool")
         steps = self.projection_dropout(self.projection(positions), training=training)
         outputs, states = self.core(steps, mask=mask, training=training)

@@ -37,7 +37,10 @@ class Seq2SeqModel(keras.Model):
         word_dropout: in training, each decoder input token after `<bos>`
             becomes `<unk>` with this probability (Bowman et al. 2016), so
             the decoder leans on what it attends to more than on the words
-            it has written; 0 in the shipped translation configs.
+            it has written; 0 in the shipped translation configs. At 1.0 the
+            decoder never reads its words, in training or in search: each
+            step sees `<unk>` (or `<bos>` first), its own state and what it
+            attends to.
         source: what the encoder reads: None or `{"input": "tokens"}` for
             text (`source_vocab_size` ids); `{"input": "audio", "features",
             "frame_stack"}` for log-mel frames; `{"input": "image",
@@ -100,7 +103,7 @@ class Seq2SeqModel(keras.Model):
     def call(self, inputs, training=None, return_attention=False):
         memory, states, source_mask = self.encoder(inputs[self.encoder.input_key], training=training)
         target_inputs = inputs["target_inputs"]
-        if training and self.word_dropout:
+        if self.word_dropout == 1.0 or (training and self.word_dropout):
             dropped = keras.random.uniform(ops.shape(target_inputs), seed=self.word_dropout_seed) < self.word_dropout
             dropped = ops.logical_and(dropped, ops.logical_and(ops.not_equal(target_inputs, BOS_ID),
                                                                ops.not_equal(target_inputs, PAD_ID)))
@@ -122,6 +125,8 @@ class Seq2SeqModel(keras.Model):
     def decode_step(self, token_ids, carry, context):
         """One step of inference: `(log_probs (batch, vocab), carry)`."""
         memory, keys, source_mask = context
+        if self.word_dropout == 1.0:  # a decoder that never reads its words (see the class doc)
+            token_ids = ops.where(ops.equal(token_ids, BOS_ID), BOS_ID, UNK_ID)
         embedded = self.decoder.embedding(token_ids)  # (batch, embedding_dim)
         output, _, carry = self.decoder.step(embedded, carry, memory, keys, source_mask)
         return ops.log_softmax(self.head(output), axis=-1), carry
