@@ -16,11 +16,13 @@ import pytest
 from seq2seq.cli import main
 from seq2seq.lm.model import RNNLanguageModel
 from seq2seq.lm.scoring import score_lines
-from seq2seq.model_dirs import load_language_model, load_translation_model, save_language_model
+from seq2seq.model_dirs import (load_language_model, load_perception_model, load_translation_model,
+                                save_language_model)
 from seq2seq.translation.model import Seq2SeqModel
 from seq2seq.translation.translator import Translator
 
 SAVED = Path(__file__).parents[1] / "saved_models"
+FSDD = Path(__file__).parents[2] / "shared" / "data" / "fsdd"
 DIRECTORIES = sorted(path.parent for path in SAVED.glob("*/manifest.json"))
 
 
@@ -35,6 +37,9 @@ def test_every_saved_model_loads(directory):
     if kind.startswith("seq2seq-language-model"):
         model, vocab = load_language_model(directory)
         assert isinstance(model, RNNLanguageModel) and model.vocab_size == len(vocab)
+    elif kind.startswith("seq2seq-perception"):
+        model, vocab = load_perception_model(directory)
+        assert isinstance(model, Seq2SeqModel) and model.target_vocab_size == len(vocab)
     else:
         model, source, target = load_translation_model(directory)
         assert isinstance(model, Seq2SeqModel) and model.target_vocab_size == len(target)
@@ -98,3 +103,16 @@ def test_a_version_0_1_backup_is_refused_before_anything_changes(tmp_path, capsy
     assert main(["train", str(config)]) == 2
     assert "written by seq2seq 0.1 and cannot be resumed" in capsys.readouterr().err
     assert (run / "config.yaml").read_text() == before
+
+
+@pytest.mark.skipif(not (FSDD / "recordings").is_dir(), reason=f"FSDD not found at {FSDD}")
+def test_the_speech_model_reproduces_its_card(capsys):
+    recordings = [str(FSDD / "recordings" / name) for name in ("3_theo_7.wav", "8_theo_0.wav", "0_theo_12.wav")]
+    assert main(["transcribe", "--model", str(SAVED / "speech_digits"), *recordings]) == 0
+    assert capsys.readouterr().out == "three\nsix\nzero zero\n"  # the README's lines
+    from seq2seq.evaluation.recognition import evaluate_model
+
+    report, _ = evaluate_model(SAVED / "speech_digits", beam_size=5)
+    scores = report["scores"]
+    assert (round(scores["test"]["wer"], 2), round(scores["single"]["wer"], 2), round(scores["valid"]["wer"], 2)) == \
+        (5.48, 8.20, 0.57)  # the card's table
