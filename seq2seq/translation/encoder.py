@@ -16,8 +16,29 @@ from seq2seq.core.recurrent import RecurrentStack, core_arguments
 from seq2seq.core.specials import PAD_ID
 
 
+class _CoreEncoder(layers.Layer):
+    """What every encoder shares: its recurrent core, `output_units`, `summary` and the core's config keys."""
+
+    def _make_core(self, rnn: dict | None) -> RecurrentStack:
+        return RecurrentStack(**{"bidirectional": True, **(rnn or {})}, name="core", dtype=self.dtype_policy)
+
+    @property
+    def output_units(self) -> int:
+        return self.core.output_units
+
+    def summary(self, states):
+        """The top layer's final hidden states of both directions, concatenated: `(batch, output_units)`."""
+        top = states[-1]
+        hidden = top[0::2] if self.core.cell == "lstm" else top  # [h, c] per direction for LSTM
+        return ops.concatenate(hidden, axis=-1) if len(hidden) > 1 else hidden[0]
+
+    def get_config(self):
+        return {**super().get_config(), "embedding_dim": self.embedding_dim, "rnn": core_arguments(self.core),
+                "dropout": self.dropout}
+
+
 @keras.saving.register_keras_serializable(package="seq2seq")
-class RNNEncoder(layers.Layer):
+class RNNEncoder(_CoreEncoder):
     """Reads the whole source sentence (optionally in both directions).
 
     Args:
@@ -45,11 +66,7 @@ class RNNEncoder(layers.Layer):
         self.dropout = dropout
         policy = self.dtype_policy
         self.embedding, self.embedding_dropout = embedding_with_dropout(vocab_size, embedding_dim, dropout, policy)
-        self.core = RecurrentStack(**{"bidirectional": True, **(rnn or {})}, name="core", dtype=policy)
-
-    @property
-    def output_units(self) -> int:
-        return self.core.output_units
+        self.core = self._make_core(rnn)
 
     def build(self, source_shape):
         self.embedding.build(source_shape)
@@ -62,24 +79,13 @@ class RNNEncoder(layers.Layer):
         outputs, states = self.core(embedded, mask=mask, training=training)
         return outputs, states, mask
 
-    def summary(self, states):
-        """The top layer's final hidden states of both directions, concatenated: `(batch, output_units)`."""
-        return _summary(self.core, states)
-
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
-                "rnn": core_arguments(self.core), "dropout": self.dropout}
+        return {**super().get_config(), "vocab_size": self.vocab_size}
 
-
-def _summary(core: RecurrentStack, states):
-    """The top layer's final hidden states of both directions, concatenated: `(batch, output_units)`."""
-    top = states[-1]
-    hidden = top[0::2] if core.cell == "lstm" else top  # [h, c] per direction for LSTM
-    return ops.concatenate(hidden, axis=-1) if len(hidden) > 1 else hidden[0]
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
-class AudioEncoder(layers.Layer):
+class AudioEncoder(_CoreEncoder):
     """Reads acoustic feature frames (log-mel), as the listener of Listen, Attend and Spell (Chan et al. 2016).
 
     Every `frame_stack` consecutive frames are concatenated into one step
@@ -111,11 +117,7 @@ class AudioEncoder(layers.Layer):
         policy = self.dtype_policy
         self.projection = layers.Dense(embedding_dim, name="projection", dtype=policy)
         self.projection_dropout = layers.Dropout(dropout, name="projection_dropout", dtype=policy)
-        self.core = RecurrentStack(**{"bidirectional": True, **(rnn or {})}, name="core", dtype=policy)
-
-    @property
-    def output_units(self) -> int:
-        return self.core.output_units
+        self.core = self._make_core(rnn)
 
     def build(self, frames_shape=None):
         self.projection.build((None, None, self.features * self.frame_stack))
@@ -133,16 +135,12 @@ class AudioEncoder(layers.Layer):
         outputs, states = self.core(steps, mask=mask, training=training)
         return outputs, states, mask
 
-    def summary(self, states):
-        return _summary(self.core, states)
-
     def get_config(self):
-        return {**super().get_config(), "features": self.features, "frame_stack": self.frame_stack,
-                "embedding_dim": self.embedding_dim, "rnn": core_arguments(self.core), "dropout": self.dropout}
+        return {**super().get_config(), "features": self.features, "frame_stack": self.frame_stack}
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
-class ImageEncoder(layers.Layer):
+class ImageEncoder(_CoreEncoder):
     """Reads an image through a small convolutional network, as in Show, Attend and Tell (Xu et al. 2015).
 
     It has two streams, joined at each cell of the grid. The shape stream sees
@@ -191,11 +189,7 @@ class ImageEncoder(layers.Layer):
         self.colour_pooling = layers.MaxPooling2D(2 ** len(self.conv_filters), name="colour_pool", dtype=policy)
         self.projection = layers.Dense(embedding_dim, name="projection", dtype=policy)
         self.projection_dropout = layers.Dropout(dropout, name="projection_dropout", dtype=policy)
-        self.core = RecurrentStack(**{"bidirectional": True, **(rnn or {})}, name="core", dtype=policy)
-
-    @property
-    def output_units(self) -> int:
-        return self.core.output_units
+        self.core = self._make_core(rnn)
 
     @property
     def grid_shape(self) -> tuple[int, int]:
@@ -225,13 +219,9 @@ class ImageEncoder(layers.Layer):
         outputs, states = self.core(steps, mask=mask, training=training)
         return outputs, states, mask
 
-    def summary(self, states):
-        return _summary(self.core, states)
-
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
-                "conv_filters": list(self.conv_filters), "embedding_dim": self.embedding_dim,
-                "rnn": core_arguments(self.core), "dropout": self.dropout}
+                "conv_filters": list(self.conv_filters)}
 
 
 ENCODERS = {"tokens": RNNEncoder, "audio": AudioEncoder, "image": ImageEncoder}
