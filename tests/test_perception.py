@@ -1,5 +1,6 @@
 """Speech recognition and image captioning: features, the two encoders on the shared decoder, the commands."""
 
+import dataclasses
 import json
 import wave
 from pathlib import Path
@@ -88,7 +89,16 @@ def test_image_encoder_reads_a_grid_the_decoder_attends_over():
     images = np.stack([draw(scene) for scene in scenes("train", 2)])
     memory, _, mask = encoder(images)
     assert encoder.grid_shape == (8, 8)
-    assert memory.shape == (2, 64, 64) and bool(np.all(mask))
+    assert memory.shape == (2, 64, 64 + 8) and encoder.output_units == 72 and bool(np.all(mask))  # core + colour
+    # The shape stream is colour-blind: the same shape in another colour gives the same core outputs.
+    scene = scenes("train", 1)[0]
+    recoloured = dataclasses.replace(scene, first=dataclasses.replace(
+        scene.first, color=next(c for c in ("red", "green", "blue", "yellow") if c not in (scene.first.color,
+                                                                                            scene.second.color))))
+    pair = np.stack([draw(scene), draw(recoloured)])
+    outputs = np.asarray(encoder(pair)[0])
+    np.testing.assert_allclose(outputs[0, :, :64], outputs[1, :, :64], atol=1e-6)
+    assert not np.allclose(outputs[0, :, 64:], outputs[1, :, 64:])
 
 
 # Both encoders feed the shared decoder: each overfits a handful of examples

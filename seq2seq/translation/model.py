@@ -88,7 +88,7 @@ class Seq2SeqModel(keras.Model):
         self.encoder.build((batch, None))
         memory_shape = (batch, None, self.encoder.output_units)
         self.decoder.build((batch, None), memory_shape)
-        self.bridge.build((batch, self.encoder.output_units))
+        self.bridge.build((batch, self.encoder.summary_units))
         self.head.build((batch, None, self.decoder.units))
         self.built = True
 
