@@ -116,3 +116,16 @@ def test_the_speech_model_reproduces_its_card(capsys):
     scores = report["scores"]
     assert (round(scores["test"]["wer"], 2), round(scores["single"]["wer"], 2), round(scores["valid"]["wer"], 2)) == \
         (5.48, 8.20, 0.57)  # the card's table
+
+
+def test_the_captioning_model_reproduces_its_card(capsys):
+    examples = sorted(str(path) for path in (SAVED / "captions_scenes" / "examples").glob("*.png"))
+    assert main(["caption", "--model", str(SAVED / "captions_scenes"), *examples]) == 0
+    assert capsys.readouterr().out == ("a small red triangle below a large blue circle\n"
+                                       "a small green circle above a large yellow triangle\n")  # the README's lines
+    from seq2seq.evaluation.recognition import evaluate_model
+
+    report, figures = evaluate_model(SAVED / "captions_scenes", beam_size=5)
+    test = report["scores"]["test"]
+    assert (round(test["exact_match"], 1), round(test["wer"], 2), round(test["bleu"], 2)) == (90.8, 1.70, 97.39)
+    assert report["scores"]["valid"]["exact_match"] == 100.0 and "attention.png" in figures
