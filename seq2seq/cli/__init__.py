@@ -1,4 +1,4 @@
-"""seq2seq: recurrent language models and encoder-decoder translation (Keras 3, TensorFlow).
+"""seq2seq: recurrent language models, encoder-decoder translation, speech recognition, captioning (Keras 3, TensorFlow).
 
 Bad input (config, files, options) ends with one `error:` line on stderr and
 exit status 2, never a traceback.

@@ -25,6 +25,7 @@ class PerceptionDataConfig:
     test_speaker: str = option("theo")  # speech: the speaker held out for testing
     max_digits: int = option(7, minimum=1)  # speech: digits per utterance, 1 to this
     mel_bins: int = option(40, minimum=8)  # speech: log-mel filters per frame
+    speed_perturbation: bool = option(False)  # speech: each training utterance at speed 0.9, 1.0 or 1.1
     train_examples: int = option(8000, minimum=1)
     valid_examples: int = option(400, minimum=1)
     test_examples: int = option(500, minimum=1)
@@ -57,6 +58,8 @@ class PerceptionConfig:
     run_dir: str = option("runs/perception")
 
     def __post_init__(self):
+        if self.data.speed_perturbation and self.data.task != "speech":
+            raise ValueError("key `data.speed_perturbation` applies to data.task: speech only; set it to false.")
         if self.training.augment and self.data.task != "speech":
             raise ValueError("key `training.augment` applies to data.task: speech only; set it to false.")
         wanted = TASKS[self.data.task]

@@ -46,7 +46,25 @@ def speech_examples(config: PerceptionConfig, split: str, single: bool = False) 
     count = getattr(data, f"{split}_examples")
     made = digits.utterances(found, split, None if single else count, data.test_speaker, data.max_digits,
                              data.seed, single=single)
-    return Examples(frames_of((u.waveform() for u in made), data.mel_bins), [u.transcript for u in made], [u.speaker for u in made])
+    waveforms = (u.waveform() for u in made)
+    if split == "train" and data.speed_perturbation:
+        waveforms = perturbed_speeds(waveforms, data.seed)
+    return Examples(frames_of(waveforms, data.mel_bins), [u.transcript for u in made], [u.speaker for u in made])
+
+
+def perturbed_speeds(waveforms, seed: int):
+    """Each waveform played at a speed drawn from 0.9, 1.0 and 1.1 (Ko et al. 2015), deterministic from `seed`.
+
+    Resampling (`scipy.signal.resample_poly`) changes tempo and pitch
+    together, as a faster or slower talker with a shorter or longer vocal
+    tract would.
+    """
+    from scipy.signal import resample_poly
+
+    rng = np.random.Generator(np.random.PCG64([seed, 11]))
+    for waveform in waveforms:
+        speed = (9, 10, 11)[int(rng.integers(3))]
+        yield waveform if speed == 10 else resample_poly(waveform, 10, speed).astype(np.float32)
 
 
 def scene_examples(config: PerceptionConfig, split: str) -> Examples:
