@@ -83,6 +83,16 @@ def test_augmented_frames_keep_their_shape_are_repeatable_and_never_look_like_pa
     assert hidden.sum() <= 12
 
 
+def test_speed_perturbation_resamples_each_utterance_to_one_of_three_speeds_repeatably():
+    from seq2seq.perception.data import perturbed_speeds
+
+    waves = [tone([500]) for _ in range(30)]
+    lengths = [len(w) for w in perturbed_speeds(waves, seed=3)]
+    assert lengths == [len(w) for w in perturbed_speeds(waves, seed=3)]
+    n = len(waves[0])
+    assert set(lengths) == {n, int(np.ceil(n * 10 / 9)), int(np.ceil(n * 10 / 11))}
+
+
 def test_image_encoder_reads_a_grid_the_decoder_attends_over():
     encoder = ImageEncoder(image_size=64, channels=3, conv_filters=(8, 8, 8), embedding_dim=16, rnn=SMALL)
     encoder.build()
