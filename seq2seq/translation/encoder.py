@@ -165,8 +165,9 @@ class ImageEncoder(_CoreEncoder):
     decoder; the memory it reads has one position per grid cell
     (`grid_shape`), so attention weights map back onto the image. (With one
     RGB network, the captioner named a red triangle, a colour-shape pair never
-    seen in training, "a red circle"; with the two streams mixed before the
-    core, it still did a third of the time.)
+    seen in training, "a red circle", and captioned none of the held-out test
+    scenes exactly; with the two streams mixed before the core, 29 % of them;
+    as here, 91 %: see the model card of `saved_models/captions_scenes`.)
 
     Args:
         image_size: height and width in pixels (square images).
