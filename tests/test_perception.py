@@ -323,3 +323,8 @@ def test_evaluate_writes_word_error_rates_per_speaker_and_exact_match(trained, t
     code, _, err = run(capsys, "perception", "evaluate", "--model", str(trained["captions"]), "--output",
                        str(tmp_path / "captions"))
     assert code == 2 and "--overwrite" in err
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("keep me")
+    code, _, err = run(capsys, "perception", "evaluate", "--model", str(trained["captions"]), "--output",
+                       str(tmp_path / "other"), "--overwrite")
+    assert code == 2 and (tmp_path / "other" / "notes.txt").read_text() == "keep me"  # not a report: kept

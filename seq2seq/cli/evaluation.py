@@ -18,7 +18,7 @@ def evaluate(arguments) -> int:
     from seq2seq.evaluation.reports import build_report, write_report
 
     if arguments.report:
-        _check_report_folder(arguments.report, arguments.overwrite)
+        check_report_folder(arguments.report, arguments.overwrite)
     translated = sources = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -68,17 +68,22 @@ def evaluate(arguments) -> int:
     return 0
 
 
-def _check_report_folder(folder: str, overwrite: bool) -> None:
-    """Before any work: a new folder, or with --overwrite an earlier report folder (its report.json says so)."""
+def check_report_folder(folder: str, overwrite: bool, schema: str | None = None) -> None:
+    """Before any work: a new folder, or with --overwrite an earlier report folder (its report.json says so).
+
+    `schema`: the report kind that may be replaced (default: translation evaluation reports).
+    """
     from seq2seq.evaluation.reports import SCHEMA
     from seq2seq.textio import check_replaceable
+
+    schema = schema or SCHEMA
 
     if Path(folder).exists() and not overwrite:
         raise UserError(f"{folder}: exists; pass --overwrite to replace the report there.")
 
     def is_report(path: Path) -> bool:
         try:
-            return json.loads((path / "report.json").read_text(encoding="utf-8")).get("schema") == SCHEMA
+            return json.loads((path / "report.json").read_text(encoding="utf-8")).get("schema") == schema
         except (OSError, ValueError, AttributeError):
             return False
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from seq2seq import config as config_lib
 from seq2seq.errors import UserError
@@ -19,16 +18,18 @@ def train(arguments) -> int:
 
 
 def evaluate(arguments) -> int:
-    from seq2seq.evaluation.recognition import evaluate_model, markdown, write_report
+    from seq2seq.cli.evaluation import check_report_folder
+    from seq2seq.evaluation.recognition import SCHEMA, evaluate_model, markdown
+    from seq2seq.evaluation.reports import write_report
 
-    output = Path(arguments.output) if arguments.output else None
-    if output is not None and output.exists() and not arguments.overwrite:
-        raise UserError(f"{output}: exists; pass --overwrite to replace the report there.")
+    if arguments.output:  # before any work: a new folder, or an earlier perception report with --overwrite
+        check_report_folder(arguments.output, arguments.overwrite, SCHEMA)
     report, figures = evaluate_model(arguments.model, arguments.beam, arguments.alpha, arguments.batch_size)
-    if output is not None:
-        write_report(output, report, figures)
-        print(f"report written to {output}/report.md and report.json", file=sys.stderr)
-    sys.stdout.write(markdown(report))
+    text = markdown(report)
+    if arguments.output:
+        write_report(arguments.output, report, overwrite=True, figures=figures, text=text)
+        print(f"report written to {arguments.output}/report.md and report.json", file=sys.stderr)
+    sys.stdout.write(text)
     return 0
 
 

@@ -2,8 +2,8 @@
 
 `seq2seq perception evaluate --model DIR` rebuilds the model's test data
 from its `config.yaml` (deterministic from the seed) and writes a report
-folder: `report.json` (schema `seq2seq-perception-report/1`), `report.md`,
-and for captioners `attention.png`.
+folder (`seq2seq.evaluation.reports.write_report`): `report.json` (schema
+`seq2seq-perception-report/1`), `report.md`, and for captioners `attention.png`.
 
 - speech: word error rate (jiwer) of the held-out speaker's connected-digit
   utterances (`test`) and of each of their recordings alone (`single`),
@@ -14,7 +14,6 @@ and for captioners `attention.png`.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from seq2seq.model_dirs import load_perception_model, saved_config
 from seq2seq.perception.config import PerceptionConfig
 from seq2seq.perception.data import Examples, examples, speech_examples
 from seq2seq.perception.recognizer import Recognizer
-from seq2seq.textio import atomic_directory
 
 SCHEMA = "seq2seq-perception-report/1"
 
@@ -113,12 +111,3 @@ def markdown(report: dict) -> str:
     lines += [f"\n![{name}]({name})" for name in report["figures"]]
     return "\n".join(lines) + "\n"
 
-
-def write_report(directory: str | Path, report: dict, figures: dict[str, bytes]) -> Path:
-    """Writes `report.json`, `report.md` and the figures into `directory`, complete or not at all."""
-    with atomic_directory(Path(directory)) as temporary:
-        (temporary / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        (temporary / "report.md").write_text(markdown(report), encoding="utf-8")
-        for name, png in figures.items():
-            (temporary / name).write_bytes(png)
-    return Path(directory)

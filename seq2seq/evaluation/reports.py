@@ -80,14 +80,17 @@ def markdown(report: dict) -> str:
 
 
 def write_report(directory: str | Path, report: dict, overwrite: bool = False,
-                 figures: dict[str, bytes] | None = None) -> Path:
-    """Writes `report.json`, `report.md` and the PNG `figures` into `directory`, complete or not at all."""
+                 figures: dict[str, bytes] | None = None, text: str | None = None) -> Path:
+    """Writes `report.json`, `report.md` and the PNG `figures` into `directory`, complete or not at all.
+
+    `text` is the Markdown of `report.md` (default: :func:`markdown` of a translation report).
+    """
     directory = Path(directory)
     if directory.exists() and not overwrite:
         raise UserError(f"{directory}: exists; pass --overwrite to replace the report there.")
     with atomic_directory(directory) as temporary:
         (temporary / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        (temporary / "report.md").write_text(markdown(report), encoding="utf-8")
+        (temporary / "report.md").write_text(markdown(report) if text is None else text, encoding="utf-8")
         for name, png in (figures or {}).items():
             (temporary / name).write_bytes(png)
     return directory

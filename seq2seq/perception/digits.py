@@ -21,6 +21,7 @@ words ("three one four"):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import wave
 import zlib
 from pathlib import Path
@@ -86,7 +87,7 @@ class Utterance:
         """float32 samples in [-1, 1]: pause, digit, pause, ..., digit, pause."""
         pieces = [np.zeros(self.pauses[0], np.float32)]
         for part, pause in zip(self.parts, self.pauses[1:]):
-            pieces += [read_wav(part.path), np.zeros(pause, np.float32)]
+            pieces += [_recording(part.path), np.zeros(pause, np.float32)]
         return np.concatenate(pieces)
 
 
@@ -116,6 +117,12 @@ def utterances(found: list[Recording], split: str, count: int | None, test_speak
         parts = tuple(choice[int(rng.integers(len(choice)))] for choice in choices)
         made.append(Utterance(parts, pauses(length)))
     return made
+
+
+@functools.lru_cache(maxsize=None)
+def _recording(path: Path) -> np.ndarray:
+    """An FSDD recording's samples, read once per process (utterances reuse each recording many times)."""
+    return read_wav(path)
 
 
 def read_wav(path: str | Path, on_resample=None) -> np.ndarray:
