@@ -13,6 +13,14 @@ padded shape). Prints, per checkout and beam, the median over rounds of the
 command's own "translated N lines in S s" figure (model loading excluded,
 compilation included), its sentences/s, words/s (source words) and the BLEU
 of its output (sacrebleu, against `--reference`).
+
+With `--warm`, each checkout instead loads the model into its own
+`Translator` (the checkout's own copy of `--model`, a path relative to each
+checkout), translates the file once untimed (compiling every shape) and
+times a second pass: the steady speed of a long-running process, without
+tracing. This works with checkouts from before the redesign (their
+`seq2seq.export` / `seq2seq.translator` modules) too, e.g. 2113ac1, the code
+issue 13 measured ("11.7 news sentences/s, beam 5, warm").
 """
 
 from __future__ import annotations
@@ -44,6 +52,39 @@ def run_translate(tree: Path, model: str, source: str, beam: int, output: Path) 
     return float(match.group(2))
 
 
+WARM_WORKER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+try:
+    from seq2seq.model_dirs import load_translation_model
+    from seq2seq.translation.translator import Translator
+except ImportError:  # a checkout from before the redesign
+    from seq2seq.export import load_translation_model
+    from seq2seq.translator import Translator
+from seq2seq.textio import read_lines
+model_dir, source, beam, output = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+lines = read_lines(source)
+translator = Translator(*load_translation_model(model_dir), beam_size=beam)
+translator.translate(lines)
+started = time.perf_counter()
+results = translator.translate(lines)
+seconds = time.perf_counter() - started
+with open(output, "w", encoding="utf-8") as file:
+    file.writelines((best[0].text if best else "") + chr(10) for best in results)
+print(f"translated {len(lines)} lines in {seconds:.2f}s")
+"""
+
+
+def run_warm(tree: Path, model: str, source: str, beam: int, output: Path) -> float:
+    """Seconds of a second, warm pass over the file in one process of the checkout `tree`."""
+    environment = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", WARM_WORKER, str(tree), model, source, str(beam), str(output)],
+                          cwd=tree, env=environment, capture_output=True, text=True)
+    if done.returncode != 0:
+        fail(f"the warm worker in {tree} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return float(re.search(r"translated \d+ lines in ([\d.]+)s", done.stdout).group(1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="another checkout (git worktree) of the toolkit")
@@ -52,12 +93,16 @@ def main() -> int:
     parser.add_argument("--reference", default="../shared/data/news/dev.en.gz")
     parser.add_argument("--beams", default="5,1")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--warm", action="store_true",
+                        help="time a second pass in one process per checkout (model: each checkout's own copy)")
     arguments = parser.parse_args()
     from sacrebleu.metrics import BLEU
 
     warn_if_busy()
     print(host_line())
-    model, source = str(Path(arguments.model).resolve()), str(Path(arguments.source).resolve())
+    source = str(Path(arguments.source).resolve())
+    model = arguments.model if arguments.warm else str(Path(arguments.model).resolve())
+    run, kind = (run_warm, "warm") if arguments.warm else (run_translate, "cold")
     lines, references = read_lines(source), read_lines(arguments.reference)
     words = sum(len(line.split()) for line in lines)
     trees = {"this checkout": ROOT, "before": Path(arguments.before).resolve()}
@@ -66,12 +111,12 @@ def main() -> int:
         for _ in range(arguments.rounds):
             for name, tree in trees.items():
                 output = Path(f"/tmp/decode_bench_{name.replace(' ', '_')}_{beam}.en")
-                seconds[name].append(run_translate(tree, model, source, beam, output))
+                seconds[name].append(run(tree, model, source, beam, output))
         for name in trees:
             median = statistics.median(seconds[name])
             hypotheses = read_lines(f"/tmp/decode_bench_{name.replace(' ', '_')}_{beam}.en")
             bleu = BLEU().corpus_score(hypotheses, [references]).score
-            print(f"{name:>13}: beam {beam}: {median:6.1f} s cold for {len(lines)} lines = "
+            print(f"{name:>13}: beam {beam}: {median:6.1f} s {kind} for {len(lines)} lines = "
                   f"{len(lines) / median:6.1f} sentences/s, {words / median:7.1f} source words/s; BLEU {bleu:.2f} "
                   f"({Path(arguments.model).name} on {Path(arguments.source).name}; rounds {seconds[name]})",
                   flush=True)
