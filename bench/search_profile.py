@@ -2,6 +2,7 @@
 
 Usage (from the repository root, nothing else running):
     python bench/search_profile.py [--model saved_models/multi30k_de_en] [--source ../shared/data/news/dev.de.gz]
+        [--bursts none,16,8,4]
 
 Batches the source as `seq2seq translate` does (sorted by length, 64 a
 batch) and decodes each with beam 5 (warm: a first pass compiles). Prints:
@@ -14,7 +15,13 @@ batch) and decodes each with beam 5 (warm: a first pass compiles). Prints:
   parts, each compiled alone (`tf.function`) and timed over repeated calls:
   the recurrent core, the attention, the output projection with its
   log-softmax, and the beam bookkeeping (top-k over beam x vocabulary and
-  the gathers of the carried state); and the encoder once per batch.
+  the gathers of the carried state); and the encoder once per batch;
+- the sentence-steps until each sentence's 1-best is certain (beam search
+  stops it there) and until its 1-best ends, summed over sentences;
+- for each `--bursts` value K, the warm speed of the search run in bursts of
+  K steps with finished sentences dropped between them (`translate` uses
+  K = 4), and how many 1-best outputs equal the first value's.
+The per-batch figures above are of one loop per batch (no bursts).
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 from common import host_line, warn_if_busy  # noqa: E402
-from seq2seq.core.search import Searcher, length_limit  # noqa: E402
+from seq2seq.core.search import length_limit  # noqa: E402
+from seq2seq.core.searcher import Searcher  # noqa: E402
 from seq2seq.model_dirs import load_translation_model  # noqa: E402
 from seq2seq.textio import read_lines  # noqa: E402
 
@@ -54,6 +62,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="saved_models/multi30k_de_en")
     parser.add_argument("--source", default="../shared/data/news/dev.de.gz")
+    parser.add_argument("--bursts", default="none,16,8,4", help="compact_every values to time (none: one loop)")
     arguments = parser.parse_args()
     warn_if_busy()
     print(host_line())
@@ -115,7 +124,36 @@ def main() -> int:
     print(f"median-width batch: {batch.shape[0]} sentences x beam {BEAM}, width {batch.shape[1]}, vocabulary {vocab}")
     for name, seconds in parts.items():
         print(f"  {name:<36} {1000 * seconds:7.2f} ms")
+    bursts(model, target_vocab, batches, [None if value == "none" else int(value)
+                                          for value in arguments.bursts.split(",")])
     return 0
+
+
+def bursts(model, target_vocab, batches, sizes) -> None:
+    """Sentence-steps until each 1-best is certain, and warm speed with finished sentences dropped every K steps."""
+    searcher = Searcher(model, eos_id=target_vocab.eos_id, beam_size=BEAM, alpha=0.6, early_stop=True)
+    start, steps = tf.function(searcher.start), tf.function(searcher.steps, reduce_retracing=True)
+    certain = ended = 0
+    for batch in batches:  # one step at a time: when does each sentence finish?
+        state, context = start(tf.constant(batch))
+        finished_at, t = np.zeros(len(batch), int), 0
+        while not finished_at.all() and t < state["tokens"].shape[-1]:
+            state, t = steps(state, context, tf.constant(1)), t + 1
+            finished_at[(finished_at == 0) & np.asarray(state["finished"]).all(axis=1)] = t
+        certain += int(finished_at.sum())
+        ended += int((np.asarray(searcher.result(state)["tokens"])[:, 0] != 0).sum())
+    print(f"sentence-steps: {certain} until each sentence's 1-best is certain, {ended} until it ends")
+    outputs = {}
+    for size in sizes:
+        searcher = Searcher(model, eos_id=target_vocab.eos_id, beam_size=BEAM, alpha=0.6, early_stop=True,
+                            compact_every=size)
+        searcher.search(batches[0][:2])  # compile
+        started = time.perf_counter()
+        outputs[size] = [searcher.search(batch)["tokens"][:, 0] for batch in batches]
+        seconds = time.perf_counter() - started
+        same = sum(int((a == b).all(axis=1).sum()) for a, b in zip(outputs[size], outputs[sizes[0]]))
+        print(f"compact_every={size}: {sum(map(len, batches)) / seconds:.1f} sentences/s warm; "
+              f"1-best identical to compact_every={sizes[0]} for {same} sentences")
 
 
 if __name__ == "__main__":

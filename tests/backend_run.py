@@ -16,7 +16,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from seq2seq.core.likelihood import MaskedCrossEntropy  # noqa: E402
-from seq2seq.core.search import Searcher  # noqa: E402
+from seq2seq.core.searcher import Searcher  # noqa: E402
 from seq2seq.core.vocabulary import Vocabulary  # noqa: E402
 from seq2seq.lm.generation import generate  # noqa: E402
 from seq2seq.lm.model import RNNLanguageModel  # noqa: E402

@@ -8,7 +8,7 @@ from helpers import DATA, validated
 from seq2seq import config as config_lib
 from seq2seq.cli import main
 from seq2seq.model_dirs import load_language_model, load_translation_model
-from seq2seq.core.search import Searcher
+from seq2seq.core.searcher import Searcher
 from seq2seq.lm.config import LMConfig
 from seq2seq.lm.scoring import score_lines
 from seq2seq.lm.training import train_language_model

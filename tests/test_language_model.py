@@ -138,7 +138,7 @@ def test_top_k_one_is_greedy(trained_lm_dir):
     assert samples[0] == samples[1]
     assert samples[0] == generate(model, vocab, "a", max_tokens=8, top_k=1, seed=99)[0]
     # ... and equals greedy search (no sampling) under the same generation rules.
-    from seq2seq.core.search import Searcher
+    from seq2seq.core.searcher import Searcher
     from seq2seq.lm.generation import GenerationRules
 
     prompt = np.array([[vocab.bos_id] + vocab.encode("a")], "int32")
@@ -226,7 +226,7 @@ def test_generation_feeds_bos_after_eos_as_in_training():
 
 def test_generation_never_emits_pad_or_bos():
     """Even when the model puts almost all probability on <pad> and <bos>, they are not sampled (the search's rule)."""
-    from seq2seq.core.search import Searcher
+    from seq2seq.core.searcher import Searcher
     from seq2seq.core.vocabulary import Vocabulary
     from seq2seq.lm.generation import GenerationRules
 

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.features import log_mel
 from seq2seq.cli import main
-from seq2seq.core.search import Searcher
+from seq2seq.core.searcher import Searcher
 from seq2seq.core.vocabulary import Vocabulary
 from seq2seq.perception import digits
 from seq2seq.perception.recognizer import Recognizer, pad

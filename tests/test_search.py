@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from seq2seq.translation.model import Seq2SeqModel
-from seq2seq.core.search import Searcher, beam_search, greedy_search
+from seq2seq.core.search import beam_search, greedy_search
+from seq2seq.core.searcher import Searcher
 
 BOS, EOS = 2, 3
 
@@ -101,3 +102,27 @@ def test_beam_search_works_for_every_attention(attention):
     assert np.all(np.isfinite(result["scores"]))
     assert np.all(np.diff(result["normalized_scores"], axis=1) <= 1e-6)  # best first
     assert all(len({tuple(row) for row in sentence}) == 3 for sentence in result["tokens"])  # distinct
+
+
+@pytest.mark.parametrize("beam_size, early_stop", [(1, False), (3, False), (3, True)])
+def test_dropping_finished_sentences_between_bursts_changes_no_output(trained, beam_size, early_stop, monkeypatch):
+    import seq2seq.core.searcher as searcher_module
+
+    sources = np.array([[4, 5, 6, 7, 8, 9], [9, 8, 7, 0, 0, 0], [5, 0, 0, 0, 0, 0], [6, 7, 0, 0, 0, 0]], "int32")
+    options = dict(beam_size=beam_size, alpha=0.6, early_stop=early_stop, max_length_ratio=1.0,
+                   max_length_offset=0)  # each sentence stops at its source length, the third after one step
+    whole = Searcher(trained, EOS, **options).search(sources)
+    kept = []
+    gather = searcher_module._gather
+    monkeypatch.setattr(searcher_module, "_gather", lambda value, rows: kept.append(len(rows)) or gather(value, rows))
+    bursts = Searcher(trained, EOS, compact_every=1, **options).search(sources)
+    assert kept and min(kept) < len(sources)  # sentences left the batch before the last step
+    np.testing.assert_array_equal(bursts["tokens"], whole["tokens"])
+    np.testing.assert_allclose(bursts["scores"], whole["scores"], rtol=1e-5)
+    np.testing.assert_allclose(bursts["normalized_scores"], whole["normalized_scores"], rtol=1e-5)
+    assert np.count_nonzero(whole["tokens"][2, 0]) == 1 and np.count_nonzero(whole["tokens"][0, 0]) >= 4
+
+
+def test_compaction_is_refused_with_sampling(trained):
+    with pytest.raises(ValueError, match="compact_every"):
+        Searcher(trained, EOS, temperature=1.0, compact_every=4)

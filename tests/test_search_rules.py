@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from helpers import FixedStepModel
-from seq2seq.core.search import Searcher, beam_search, greedy_search, length_penalty, max_target_length, sample
+from seq2seq.core.search import beam_search, greedy_search, length_penalty, max_target_length, sample
+from seq2seq.core.searcher import Searcher
 
 EOS, X = 3, 4
 INPUTS = np.ones((2, 3), "int32")  # two rows; the fixed model ignores the input ids

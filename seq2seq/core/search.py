@@ -3,9 +3,11 @@
 The one decoding path of the toolkit: translation, shallow fusion and
 language-model generation all run through it. All three methods run as one
 `keras.ops.while_loop` over output positions (no Python loop per step).
-:class:`Searcher` wraps them in a Keras model whose `search` compiles them:
-on TensorFlow into one graph for every batch shape, on JAX into one per
-shape (`predict_on_batch`'s `jax.jit`).
+Each method is a start (the state before the first step), a steps function
+(the loop, resumable from any state) and, for beam search, a result; the
+plain functions run all steps in one loop. :class:`~seq2seq.core.searcher.Searcher`
+wraps them in a Keras model whose `search` compiles them (and can drop
+finished sentences between bursts of steps).
 
 A model is searchable when it offers two methods:
 
@@ -85,6 +87,54 @@ def sample(log_probs, uniform, temperature: float = 1.0, top_k: int | None = Non
     return ops.cast(ops.sum(ops.cast(cdf < threshold, "int32"), axis=-1), "int32")
 
 
+def greedy_start(model, inputs, max_length, limits=None, sampling: bool = False, seed=None):
+    """The state of greedy search (or sampling) before its first step, and the context every step reads.
+
+    The state is a dict of tensors with one row per sentence (`t` aside):
+    `t`, `tokens` `(batch, max_length)`, `previous`, `carry`, `finished`,
+    `scores`, `limits` and, when sampling, `uniforms` `(max_length, batch)`
+    (drawn before the loop, so the loop itself is stateless, as JAX needs).
+    """
+    context, carry, first = model.encode(inputs)
+    batch = ops.shape(first)[0]
+    limits = ops.full((batch,), max_length, "int32") if limits is None else ops.cast(limits, "int32")
+    state = {"t": ops.convert_to_tensor(0, "int32"), "tokens": ops.zeros((batch, max_length), "int32"),
+             "previous": first, "carry": carry, "finished": ops.zeros((batch,), "bool"),
+             "scores": ops.zeros((batch,), "float32"), "limits": limits,
+             "uniforms": keras.random.uniform((max_length, batch), seed=seed) if sampling else None}
+    return state, context
+
+
+def greedy_steps(model, state, context, eos_id: int, steps, temperature: float | None = None,
+                 top_k: int | None = None) -> dict:
+    """Runs greedy search (or sampling) from `state` for at most `steps` more steps; returns the new state."""
+    max_length = ops.shape(state["tokens"])[1]
+    stop = ops.minimum(state["t"] + steps, max_length)
+    limits, uniforms = state["limits"], state["uniforms"]
+
+    def cond(t, tokens, previous, carry, finished, scores):
+        return ops.logical_and(t < stop, ops.logical_not(ops.all(finished)))
+
+    def body(t, tokens, previous, carry, finished, scores):
+        log_probs, carry = model.decode_step(previous, carry, context)  # (batch, vocab)
+        log_probs = never_emitted(log_probs)
+        if uniforms is not None:
+            chosen = sample(log_probs, ops.take(uniforms, t, axis=0), 1.0 if temperature is None else temperature,
+                            top_k)
+        else:
+            chosen = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
+        picked = ops.take_along_axis(log_probs, chosen[:, None], axis=-1)[:, 0]
+        chosen = ops.where(finished, ops.zeros_like(chosen), chosen)
+        scores = scores + ops.where(finished, ops.zeros_like(picked), picked)
+        tokens = ops.slice_update(tokens, [0, t], chosen[:, None])
+        finished = ops.logical_or(finished, ops.logical_or(ops.equal(chosen, eos_id), t + 1 >= limits))
+        return t + 1, tokens, chosen, carry, finished, scores
+
+    names = ("t", "tokens", "previous", "carry", "finished", "scores")
+    loop = ops.while_loop(cond, body, tuple(state[name] for name in names), maximum_iterations=steps)
+    return {**state, **dict(zip(names, loop))}
+
+
 def greedy_search(model, inputs, eos_id: int, max_length, temperature: float | None = None,
                   top_k: int | None = None, seed=None, limits=None):
     """The most likely token at each step, or a sampled one when `temperature` or `top_k` is set.
@@ -98,66 +148,42 @@ def greedy_search(model, inputs, eos_id: int, max_length, temperature: float | N
     Returns:
         `(tokens (batch, max_length) int32, scores (batch,) float32)`.
     """
-    context, carry, first = model.encode(inputs)
-    batch = ops.shape(first)[0]
-    limits = ops.full((batch,), max_length, "int32") if limits is None else ops.cast(limits, "int32")
     sampling = temperature is not None or top_k is not None
-    uniforms = keras.random.uniform((max_length, batch), seed=seed) if sampling else None  # (steps, batch)
-
-    def cond(t, tokens, previous, carry, finished, scores):
-        return ops.logical_and(t < max_length, ops.logical_not(ops.all(finished)))
-
-    def body(t, tokens, previous, carry, finished, scores):
-        log_probs, carry = model.decode_step(previous, carry, context)  # (batch, vocab)
-        log_probs = never_emitted(log_probs)
-        if sampling:
-            chosen = sample(log_probs, ops.take(uniforms, t, axis=0), 1.0 if temperature is None else temperature,
-                            top_k)
-        else:
-            chosen = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
-        picked = ops.take_along_axis(log_probs, chosen[:, None], axis=-1)[:, 0]
-        chosen = ops.where(finished, ops.zeros_like(chosen), chosen)
-        scores = scores + ops.where(finished, ops.zeros_like(picked), picked)
-        tokens = ops.slice_update(tokens, [0, t], chosen[:, None])
-        finished = ops.logical_or(finished, ops.logical_or(ops.equal(chosen, eos_id), t + 1 >= limits))
-        return t + 1, tokens, chosen, carry, finished, scores
-
-    start = (ops.convert_to_tensor(0, "int32"), ops.zeros((batch, max_length), "int32"),
-             first, carry, ops.zeros((batch,), "bool"), ops.zeros((batch,), "float32"))
-    _, tokens, _, _, _, scores = ops.while_loop(cond, body, start, maximum_iterations=max_length)
-    return tokens, scores
+    state, context = greedy_start(model, inputs, max_length, limits, sampling, seed)
+    state = greedy_steps(model, state, context, eos_id, max_length, temperature, top_k)
+    return state["tokens"], state["scores"]
 
 
-def beam_search(model, inputs, eos_id: int, max_length, beam_size=5, alpha=0.0, limits=None,
-                early_stop: bool = False):
-    """Beam search; hypotheses are ranked by score / length_penalty(length, alpha).
+def beam_start(model, inputs, max_length, beam_size=5, limits=None):
+    """The state of beam search before its first step, and the context every step reads.
 
-    A finished hypothesis stays in the beam with its score unchanged (it is
-    extended only by padding at no cost), so it competes with the open ones
-    until the end. `max_length`, `limits` as in :func:`greedy_search`; on
-    TensorFlow `beam_size` and `alpha` may be scalar tensors too.
-
-    With `early_stop`, a sentence stops as soon as no open hypothesis can
-    still beat its best finished one: scores only fall as tokens are added,
-    so an open hypothesis ends at best at `score / largest length penalty it
-    can still reach` (at its length limit for alpha >= 0). The best
-    hypothesis is the one the full search finds; the others of the n-best
-    list may be cut short, so use it for the 1-best only.
-
-    Returns:
-        `(tokens (batch, beam, max_length), scores (batch, beam), normalized (batch, beam))`,
-        best first by the normalized score.
+    `tokens` `(batch, beam, max_length)`, `finished`, `lengths` and `scores`
+    `(batch, beam)` and `limits` `(batch,)` have one row per sentence;
+    `previous`, `carry` and every tensor of `context` one per hypothesis
+    (`batch * beam` rows, sentence-major).
     """
     context, carry, first = model.encode(inputs)
     batch = ops.shape(first)[0]
     limits = ops.full((batch,), max_length, "int32") if limits is None else ops.cast(limits, "int32")
     context, carry, first = _repeat((context, carry, first), beam_size)  # (batch * beam, ...)
     live = ops.concatenate([ops.zeros((1,)), ops.full((beam_size - 1,), NEG_INF)])
-    scores = ops.tile(live[None, :], (batch, 1))  # only beam 0 is live at the start
+    state = {"t": ops.convert_to_tensor(0, "int32"), "tokens": ops.zeros((batch, beam_size, max_length), "int32"),
+             "previous": first, "carry": carry, "finished": ops.zeros((batch, beam_size), "bool"),
+             "lengths": ops.zeros((batch, beam_size), "int32"),
+             "scores": ops.tile(live[None, :], (batch, 1)),  # only beam 0 is live at the start
+             "limits": limits}
+    return state, context
+
+
+def beam_steps(model, state, context, eos_id: int, steps, alpha=0.0, early_stop: bool = False) -> dict:
+    """Runs beam search from `state` for at most `steps` more steps; returns the new state."""
+    batch, beam_size, max_length = ops.shape(state["tokens"])
+    stop = ops.minimum(state["t"] + steps, max_length)
+    limits = state["limits"]
     offsets = ops.arange(batch, dtype="int32")[:, None] * beam_size
 
     def cond(t, tokens, previous, carry, finished, lengths, scores):
-        return ops.logical_and(t < max_length, ops.logical_not(ops.all(finished)))
+        return ops.logical_and(t < stop, ops.logical_not(ops.all(finished)))
 
     def body(t, tokens, previous, carry, finished, lengths, scores):
         log_probs, carry = model.decode_step(previous, carry, context)  # (batch*beam, vocab)
@@ -183,117 +209,39 @@ def beam_search(model, inputs, eos_id: int, max_length, beam_size=5, alpha=0.0, 
             finished = ops.logical_or(finished, (best_finished >= best_open)[:, None])
         return t + 1, tokens, ops.reshape(chosen, (-1,)), carry, finished, lengths, scores
 
-    start = (ops.convert_to_tensor(0, "int32"), ops.zeros((batch, beam_size, max_length), "int32"),
-             first, carry,
-             ops.zeros((batch, beam_size), "bool"), ops.zeros((batch, beam_size), "int32"), scores)
-    _, tokens, _, _, _, lengths, scores = ops.while_loop(cond, body, start, maximum_iterations=max_length)
+    names = ("t", "tokens", "previous", "carry", "finished", "lengths", "scores")
+    loop = ops.while_loop(cond, body, tuple(state[name] for name in names), maximum_iterations=steps)
+    return {**state, **dict(zip(names, loop))}
+
+
+def beam_result(tokens, scores, lengths, alpha=0.0):
+    """`(tokens, scores, normalized)` of finished beams, each sentence's best first by the normalized score."""
     normalized = scores / length_penalty(lengths, alpha)
     order = ops.argsort(-normalized, axis=-1)
     return (ops.take_along_axis(tokens, order[..., None], axis=1),
             ops.take_along_axis(scores, order, axis=1), ops.take_along_axis(normalized, order, axis=1))
 
 
-@keras.saving.register_keras_serializable(package="seq2seq")
-class Searcher(keras.Model):
-    """A decoding method around a searchable model (see the module doc), compiled by `search`.
+def beam_search(model, inputs, eos_id: int, max_length, beam_size=5, alpha=0.0, limits=None,
+                early_stop: bool = False):
+    """Beam search; hypotheses are ranked by score / length_penalty(length, alpha).
 
-    Args:
-        model: a searchable model, e.g. :class:`~seq2seq.translation.model.Seq2SeqModel`
-            (weights shared, not copied).
-        eos_id: the id that ends a hypothesis (-1: none does; outputs run to the length limit).
-        beam_size: 1 for greedy search (or sampling); more for beam search.
-        alpha: length-penalty exponent (beam search).
-        max_length: a fixed output length limit; when None, each row's output
-            stops at `ceil(max_length_ratio * source_len + max_length_offset)`
-            tokens, `source_len` being the row's non-padding tokens (so the
-            result does not depend on the batch it is in).
-        temperature, top_k: sample instead of searching (beam size 1 only);
-            `top_k` keeps the K most likely tokens at each step.
-        seed: sampling seed; the same seed gives the same samples.
-        early_stop: beam search stops each sentence once its best hypothesis
-            is certain (see :func:`beam_search`); for 1-best output.
-        input_spec: `(shape, dtype)` of the inputs when they are not int
-            token ids, e.g. `((None, None, 40), "float32")` for audio frames
-            (with a fixed `max_length`): `search` then compiles one graph for
-            every input of that spec.
+    A finished hypothesis stays in the beam with its score unchanged (it is
+    extended only by padding at no cost), so it competes with the open ones
+    until the end. `max_length`, `limits` as in :func:`greedy_search`; on
+    TensorFlow `beam_size` and `alpha` may be scalar tensors too.
 
-    Call arguments:
-        inputs: int `(batch, input_len)` (a padded source, or a prompt).
+    With `early_stop`, a sentence stops as soon as no open hypothesis can
+    still beat its best finished one: scores only fall as tokens are added,
+    so an open hypothesis ends at best at `score / largest length penalty it
+    can still reach` (at its length limit for alpha >= 0). The best
+    hypothesis is the one the full search finds; the others of the n-best
+    list may be cut short, so use it for the 1-best only.
 
     Returns:
-        dict with `tokens` `(batch, beam, max_length)`, `scores` and
-        `normalized_scores` `(batch, beam)` (beam is 1 for greedy search).
+        `(tokens (batch, beam, max_length), scores (batch, beam), normalized (batch, beam))`,
+        best first by the normalized score.
     """
-
-    def __init__(self, model, eos_id: int, beam_size: int = 1, alpha: float = 0.0,
-                 max_length: int | None = None, max_length_ratio: float = 1.5, max_length_offset: int = 10,
-                 temperature: float | None = None, top_k: int | None = None, seed: int | None = None,
-                 early_stop: bool = False, input_spec: tuple | None = None, **kwargs):
-        super().__init__(**kwargs)
-        sampling = temperature is not None or top_k is not None
-        if temperature is not None and not temperature > 0:
-            raise ValueError(f"`temperature` must be above 0. Received: temperature={temperature}")
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"`top_k` must be at least 1. Received: top_k={top_k}")
-        if sampling and beam_size != 1:
-            raise ValueError(f"sampling (temperature or top_k) needs beam_size=1. Received: beam_size={beam_size}")
-        self.model = model
-        self.eos_id = eos_id
-        self.beam_size, self.alpha = beam_size, alpha
-        self.max_length = max_length
-        self.max_length_ratio, self.max_length_offset = max_length_ratio, max_length_offset
-        self.temperature, self.top_k = temperature, top_k
-        self.early_stop = early_stop
-        self.signature_spec = input_spec
-        self.seed_generator = keras.random.SeedGenerator(seed) if sampling else None
-        self._compiled = None
-
-    @property
-    def one_graph(self) -> bool:
-        """Whether `search` compiles one graph for every input shape (so padding beyond the longest row is waste)."""
-        return keras.backend.backend() == "tensorflow" and (self.max_length is None or self.signature_spec is not None)
-
-    def build(self, input_shape=None):
-        self.built = True  # no weights of its own: the wrapped model is already built
-
-    def search(self, inputs) -> dict:
-        """Decodes one padded batch in a compiled graph; returns numpy arrays (see the class doc).
-
-        On TensorFlow, when the output length follows the input's
-        (`max_length` None: translation), this is one `tf.function` for every
-        batch size and input length (input signature `(None, None)`):
-        translating a file compiles once. With a fixed `max_length` (language-
-        model generation, whose prompt length is static in the graph) it traces
-        once per input shape, unless `input_spec` is given (feature inputs:
-        one graph for that spec). Other backends use `predict_on_batch`, which
-        compiles per shape (JAX needs static buffer sizes).
-        """
-        if keras.backend.backend() != "tensorflow":
-            return self.predict_on_batch(inputs)
-        shape, dtype = self.signature_spec or ((None, None), "int32")
-        if self._compiled is None:
-            import tensorflow as tf
-
-            one = self.max_length is None or self.signature_spec is not None
-            signature = [tf.TensorSpec(shape, dtype)] if one else None
-            self._compiled = tf.function(lambda ids: self(ids, training=False), input_signature=signature,
-                                         reduce_retracing=False)
-        return keras.tree.map_structure(np.asarray, self._compiled(ops.convert_to_tensor(inputs, dtype)))
-
-    def call(self, inputs):
-        if self.max_length is not None:
-            max_length, limits = self.max_length, None
-        else:
-            limits = length_limit(ops.sum(ops.cast(ops.not_equal(inputs, PAD_ID), "int32"), axis=1),
-                                  self.max_length_ratio, self.max_length_offset)  # (batch,)
-            input_len = inputs.shape[1]
-            max_length = (ops.max(limits) if input_len is None  # one graph for every length (TensorFlow)
-                          else max_target_length(input_len, self.max_length_ratio, self.max_length_offset))
-        if self.beam_size == 1:
-            tokens, scores = greedy_search(self.model, inputs, self.eos_id, max_length, self.temperature,
-                                           self.top_k, self.seed_generator, limits)
-            return {"tokens": tokens[:, None, :], "scores": scores[:, None],
-                    "normalized_scores": scores[:, None]}
-        tokens, scores, normalized = beam_search(self.model, inputs, self.eos_id, max_length, self.beam_size,
-                                                 self.alpha, limits, self.early_stop)
-        return {"tokens": tokens, "scores": scores, "normalized_scores": normalized}
+    state, context = beam_start(model, inputs, max_length, beam_size, limits)
+    state = beam_steps(model, state, context, eos_id, max_length, alpha, early_stop)
+    return beam_result(state["tokens"], state["scores"], state["lengths"], alpha)

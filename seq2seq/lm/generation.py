@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from seq2seq.core.search import Searcher
+from seq2seq.core.searcher import Searcher
 from seq2seq.core.vocabulary import TokenVocabulary
 from seq2seq.lm.model import RNNLanguageModel
 

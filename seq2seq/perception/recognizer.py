@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seq2seq.core.search import Searcher
+from seq2seq.core.searcher import Searcher
 from seq2seq.core.vocabulary import Vocabulary
 
 MAX_WORDS = 32  # the longest output: FSDD utterances have at most 7 words (plus <eos>), captions 13

@@ -9,9 +9,13 @@ from typing import Sequence
 
 import numpy as np
 
-from seq2seq.core.search import Searcher
+from seq2seq.core.searcher import Searcher
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.translation.model import Seq2SeqModel
+
+
+# Search steps between the moments finished sentences leave a batch (see `Searcher`'s compact_every).
+COMPACT_EVERY = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +76,8 @@ class Translator:
         self.searcher = Searcher(model, eos_id=target_vocab.eos_id, beam_size=beam_size, alpha=alpha,
                                  max_length_ratio=max_length_ratio, max_length_offset=max_length_offset,
                                  temperature=temperature, top_k=top_k, seed=seed,
-                                 early_stop=n_best == 1)  # the 1-best is exact; lower n-best entries need the rest
+                                 early_stop=n_best == 1,  # the 1-best is exact; lower n-best entries need the rest
+                                 compact_every=None if temperature or top_k else COMPACT_EVERY)
         self.stats = TranslationStats()
 
     def translate(self, lines: Sequence[str], batch_size: int = 64, progress=None) -> list[list[Hypothesis]]:

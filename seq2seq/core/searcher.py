@@ -1,0 +1,185 @@
+"""`Searcher`: a decoding method of :mod:`seq2seq.core.search` around a searchable model, compiled.
+
+On TensorFlow, `search` is one graph for every batch shape; with
+`compact_every`, it runs the search in bursts of that many steps and, between
+bursts, drops the sentences whose hypotheses have all finished, so the
+remaining steps compute only for the sentences still open. On JAX,
+`predict_on_batch` (one `jax.jit` per shape) runs the whole loop.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from seq2seq.core.search import (_gather, beam_result, beam_start, beam_steps, greedy_start, greedy_steps,
+                                 length_limit, max_target_length)
+from seq2seq.core.specials import PAD_ID
+
+# State entries with one row per sentence (the others, and the context, have one per hypothesis).
+SENTENCE_ROWS = ("tokens", "finished", "lengths", "scores", "limits")
+
+
+@keras.saving.register_keras_serializable(package="seq2seq")
+class Searcher(keras.Model):
+    """A decoding method around a searchable model (see :mod:`seq2seq.core.search`), compiled by `search`.
+
+    Args:
+        model: a searchable model, e.g. :class:`~seq2seq.translation.model.Seq2SeqModel`
+            (weights shared, not copied).
+        eos_id: the id that ends a hypothesis (-1: none does; outputs run to the length limit).
+        beam_size: 1 for greedy search (or sampling); more for beam search.
+        alpha: length-penalty exponent (beam search).
+        max_length: a fixed output length limit; when None, each row's output
+            stops at `ceil(max_length_ratio * source_len + max_length_offset)`
+            tokens, `source_len` being the row's non-padding tokens (so the
+            result does not depend on the batch it is in).
+        temperature, top_k: sample instead of searching (beam size 1 only);
+            `top_k` keeps the K most likely tokens at each step.
+        seed: sampling seed; the same seed gives the same samples.
+        early_stop: beam search stops each sentence once its best hypothesis
+            is certain (see :func:`~seq2seq.core.search.beam_search`); for 1-best output.
+        input_spec: `(shape, dtype)` of the inputs when they are not int
+            token ids, e.g. `((None, None, 40), "float32")` for audio frames
+            (with a fixed `max_length`): `search` then compiles one graph for
+            every input of that spec.
+        compact_every: on TensorFlow, run `search` in bursts of this many
+            steps and drop finished sentences between them (None: one loop).
+            Rows do not interact, so the outputs are those of one loop (up to
+            the last bit of a matrix product over fewer rows). Not with
+            sampling, whose random numbers are laid out per batch row.
+
+    Call arguments:
+        inputs: int `(batch, input_len)` (a padded source, or a prompt).
+
+    Returns:
+        dict with `tokens` `(batch, beam, max_length)`, `scores` and
+        `normalized_scores` `(batch, beam)` (beam is 1 for greedy search).
+    """
+
+    def __init__(self, model, eos_id: int, beam_size: int = 1, alpha: float = 0.0,
+                 max_length: int | None = None, max_length_ratio: float = 1.5, max_length_offset: int = 10,
+                 temperature: float | None = None, top_k: int | None = None, seed: int | None = None,
+                 early_stop: bool = False, input_spec: tuple | None = None, compact_every: int | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        sampling = temperature is not None or top_k is not None
+        if temperature is not None and not temperature > 0:
+            raise ValueError(f"`temperature` must be above 0. Received: temperature={temperature}")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"`top_k` must be at least 1. Received: top_k={top_k}")
+        if sampling and beam_size != 1:
+            raise ValueError(f"sampling (temperature or top_k) needs beam_size=1. Received: beam_size={beam_size}")
+        if compact_every is not None and (sampling or compact_every < 1):
+            raise ValueError("`compact_every` must be at least 1, and sampling runs in one loop. "
+                             f"Received: compact_every={compact_every}, temperature={temperature}, top_k={top_k}")
+        self.model = model
+        self.eos_id = eos_id
+        self.beam_size, self.alpha = beam_size, alpha
+        self.max_length = max_length
+        self.max_length_ratio, self.max_length_offset = max_length_ratio, max_length_offset
+        self.temperature, self.top_k = temperature, top_k
+        self.early_stop = early_stop
+        self.signature_spec = input_spec
+        self.compact_every = compact_every
+        self.seed_generator = keras.random.SeedGenerator(seed) if sampling else None
+        self._compiled = None
+        self._bursts = None
+
+    @property
+    def one_graph(self) -> bool:
+        """Whether `search` compiles one graph for every input shape (so padding beyond the longest row is waste)."""
+        return keras.backend.backend() == "tensorflow" and (self.max_length is None or self.signature_spec is not None)
+
+    def build(self, input_shape=None):
+        self.built = True  # no weights of its own: the wrapped model is already built
+
+    def search(self, inputs) -> dict:
+        """Decodes one padded batch in a compiled graph; returns numpy arrays (see the class doc).
+
+        On TensorFlow, when the output length follows the input's
+        (`max_length` None: translation), this is one `tf.function` for every
+        batch size and input length (input signature `(None, None)`):
+        translating a file compiles once. With a fixed `max_length` (language-
+        model generation, whose prompt length is static in the graph) it traces
+        once per input shape, unless `input_spec` is given (feature inputs:
+        one graph for that spec). Other backends use `predict_on_batch`, which
+        compiles per shape (JAX needs static buffer sizes).
+        """
+        if keras.backend.backend() != "tensorflow":
+            return self.predict_on_batch(inputs)
+        shape, dtype = self.signature_spec or ((None, None), "int32")
+        if self._compiled is None:
+            import tensorflow as tf
+
+            one = self.max_length is None or self.signature_spec is not None
+            signature = [tf.TensorSpec(shape, dtype)] if one else None
+            body = self.start if self.compact_every else (lambda ids: self(ids, training=False))
+            self._compiled = tf.function(body, input_signature=signature, reduce_retracing=False)
+            self._bursts = tf.function(self.steps, reduce_retracing=True) if self.compact_every else None
+        output = self._compiled(ops.convert_to_tensor(inputs, dtype))
+        if self.compact_every:
+            output = self._compacted(*output)
+        return keras.tree.map_structure(np.asarray, output)
+
+    def _limits(self, inputs):
+        """`(max_length, limits)`: the output buffer length and each row's limit (None: the buffer's)."""
+        if self.max_length is not None:
+            return self.max_length, None
+        limits = length_limit(ops.sum(ops.cast(ops.not_equal(inputs, PAD_ID), "int32"), axis=1),
+                              self.max_length_ratio, self.max_length_offset)  # (batch,)
+        input_len = inputs.shape[1]
+        return (ops.max(limits) if input_len is None  # one graph for every length (TensorFlow)
+                else max_target_length(input_len, self.max_length_ratio, self.max_length_offset)), limits
+
+    def start(self, inputs):
+        """`(state, context)` before the first step (see :func:`~seq2seq.core.search.beam_start`)."""
+        max_length, limits = self._limits(inputs)
+        if self.beam_size == 1:
+            sampling = self.temperature is not None or self.top_k is not None
+            return greedy_start(self.model, inputs, max_length, limits, sampling, self.seed_generator)
+        return beam_start(self.model, inputs, max_length, self.beam_size, limits)
+
+    def steps(self, state, context, steps=None):
+        """`state` after at most `steps` more steps (default: until every row has finished)."""
+        steps = ops.shape(state["tokens"])[-1] if steps is None else steps
+        if self.beam_size == 1:
+            return greedy_steps(self.model, state, context, self.eos_id, steps, self.temperature, self.top_k)
+        return beam_steps(self.model, state, context, self.eos_id, steps, self.alpha, self.early_stop)
+
+    def result(self, state) -> dict:
+        if self.beam_size == 1:
+            return {"tokens": state["tokens"][:, None, :], "scores": state["scores"][:, None],
+                    "normalized_scores": state["scores"][:, None]}
+        tokens, scores, normalized = beam_result(state["tokens"], state["scores"], state["lengths"], self.alpha)
+        return {"tokens": tokens, "scores": scores, "normalized_scores": normalized}
+
+    def call(self, inputs):
+        state, context = self.start(inputs)
+        return self.result(self.steps(state, context))
+
+    def _compacted(self, state, context) -> dict:
+        """Runs the compiled steps in bursts, setting finished sentences aside between them."""
+        sentences = int(state["limits"].shape[0])
+        per_sentence = 1 if self.beam_size == 1 else self.beam_size
+        done = {name: np.zeros_like(np.asarray(state[name])) for name in SENTENCE_ROWS if name in state}
+        open_rows = np.arange(sentences)  # which sentence each remaining row is
+        burst = ops.convert_to_tensor(self.compact_every, "int32")
+        while len(open_rows):
+            state = self._bursts(state, context, burst)
+            finished = np.asarray(state["finished"]).reshape(len(open_rows), -1).all(axis=1)
+            if int(state["t"]) >= state["tokens"].shape[-1]:
+                finished[:] = True
+            if not finished.any():
+                continue
+            for name in done:
+                done[name][open_rows[finished]] = np.asarray(state[name])[finished]
+            keep = np.flatnonzero(~finished)
+            open_rows = open_rows[keep]
+            if len(open_rows):
+                rows = (keep[:, None] * per_sentence + np.arange(per_sentence)).reshape(-1)
+                state = {name: value if name == "t" else _gather(value, keep if name in SENTENCE_ROWS else rows)
+                         for name, value in state.items()}
+                context = _gather(context, rows)
+        return self.result({**state, **{name: ops.convert_to_tensor(value) for name, value in done.items()}})
