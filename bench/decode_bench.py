@@ -14,7 +14,8 @@ command's own "translated N lines in S s" figure (model loading excluded,
 compilation included), its sentences/s, words/s (source words) and the BLEU
 of its output (sacrebleu, against `--reference`).
 
-With `--warm`, each checkout instead loads the model into its own
+Without `--before`, only this checkout runs (e.g. for a model the other
+checkout does not have). With `--warm`, each checkout instead loads the model into its own
 `Translator` (the checkout's own copy of `--model`, a path relative to each
 checkout), translates the file once untimed (compiling every shape) and
 times a second pass: the steady speed of a long-running process, without
@@ -87,7 +88,7 @@ def run_warm(tree: Path, model: str, source: str, beam: int, output: Path) -> fl
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before", required=True, help="another checkout (git worktree) of the toolkit")
+    parser.add_argument("--before", help="another checkout (git worktree) of the toolkit (absent: this one only)")
     parser.add_argument("--model", default="saved_models/multi30k_de_en")
     parser.add_argument("--source", default="../shared/data/news/dev.de.gz")
     parser.add_argument("--reference", default="../shared/data/news/dev.en.gz")
@@ -105,7 +106,7 @@ def main() -> int:
     run, kind = (run_warm, "warm") if arguments.warm else (run_translate, "cold")
     lines, references = read_lines(source), read_lines(arguments.reference)
     words = sum(len(line.split()) for line in lines)
-    trees = {"this checkout": ROOT, "before": Path(arguments.before).resolve()}
+    trees = {"this checkout": ROOT, **({"before": Path(arguments.before).resolve()} if arguments.before else {})}
     for beam in (int(value) for value in arguments.beams.split(",")):
         seconds = {name: [] for name in trees}
         for _ in range(arguments.rounds):

@@ -4,13 +4,14 @@ Usage (from the repository root, nothing else running):
     python bench/search_profile.py [--model saved_models/multi30k_de_en] [--source ../shared/data/news/dev.de.gz]
         [--bursts none,16,8,4]
 
-Batches the source as `seq2seq translate` does (sorted by length, 64 a
-batch) and decodes each with beam 5 (warm: a first pass compiles). Prints:
+Batches the source as `seq2seq translate` does (sorted by length, at most 64
+sentences and `BATCH_TOKENS` padded source subwords a batch) and decodes each with beam 5 (warm: a first pass compiles). Prints:
 
 - per batch: the source width, the steps the search loop ran, the longest
   best hypothesis, the length limit, and the batch's time;
 - the steps the loop ran beyond each sentence's best hypothesis, summed over
-  sentences (work on sentences whose answer was already decided);
+  sentences (work on sentences whose answer was already decided), and the
+  share of source positions that are padding;
 - for the median-width batch, the time of one decoding step and of its
   parts, each compiled alone (`tf.function`) and timed over repeated calls:
   the recurrent core, the attention, the output projection with its
@@ -42,6 +43,7 @@ from seq2seq.core.search import length_limit  # noqa: E402
 from seq2seq.core.searcher import Searcher  # noqa: E402
 from seq2seq.model_dirs import load_translation_model  # noqa: E402
 from seq2seq.textio import read_lines  # noqa: E402
+from seq2seq.translation.translator import BATCH_TOKENS, length_batches  # noqa: E402
 
 BEAM, BATCH = 5, 64
 
@@ -69,10 +71,9 @@ def main() -> int:
     model, source_vocab, target_vocab = load_translation_model(arguments.model)
     ids = sorted((source_vocab.encode(line)[:250] for line in read_lines(arguments.source) if line.strip()), key=len)
     batches = []
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start:start + BATCH]
-        array = np.zeros((len(chunk), max(map(len, chunk))), "int32")
-        for row, line_ids in enumerate(chunk):
+    for chunk in length_batches(list(enumerate(ids)), BATCH, BATCH_TOKENS):
+        array = np.zeros((len(chunk), len(chunk[-1][1])), "int32")
+        for row, (_, line_ids) in enumerate(chunk):
             array[row, :len(line_ids)] = line_ids
         batches.append(array)
     searcher = Searcher(model, eos_id=target_vocab.eos_id, beam_size=BEAM, alpha=0.6, early_stop=True)
@@ -96,6 +97,9 @@ def main() -> int:
         print(f"{batch.shape[1]:>5} {steps:>5} {int(best.max()):>4} {int(limits.max()):>5} {seconds:>7.2f}")
     print(f"beam {BEAM}: {rows} sentences in {total:.1f} s warm ({rows / total:.1f} sentences/s); "
           f"sentence-steps run beyond each sentence's best hypothesis: {wasted}")
+    padded, real = sum(batch.size for batch in batches), sum(int((batch != 0).sum()) for batch in batches)
+    print(f"source padding: {padded - real} of {padded} source positions ({100 * (padded - real) / padded:.1f} %), "
+          "each read by the encoder once and by the attention at every step")
 
     batch = batches[len(batches) // 2]
     context, carry, first = model.encode(batch)

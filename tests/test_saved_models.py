@@ -22,13 +22,14 @@ from seq2seq.translation.model import Seq2SeqModel
 from seq2seq.translation.translator import Translator
 
 SAVED = Path(__file__).parents[1] / "saved_models"
-FSDD = Path(__file__).parents[2] / "shared" / "data" / "fsdd"
+DATA = Path(__file__).parents[2] / "shared" / "data"
+FSDD = DATA / "fsdd"
 DIRECTORIES = sorted(path.parent for path in SAVED.glob("*/manifest.json"))
 
 
 def test_every_shipped_model_is_found():
     assert {path.name for path in DIRECTORIES} >= {"lm_ptb_lstm", "lm_ptb_rnn", "lm_shakespeare_char",
-                                                    "multi30k_de_en"}
+                                                    "multi30k_de_en", "general_de_en"}
 
 
 @pytest.mark.parametrize("directory", DIRECTORIES, ids=lambda path: path.name)
@@ -56,6 +57,16 @@ def test_the_shipped_translator_translates_the_first_example_line():
     line = (SAVED / "example.de").read_text(encoding="utf-8").splitlines()[0]
     (hypotheses,) = Translator(model, source, target, beam_size=5).translate([line])
     assert hypotheses[0].text == "A man rides his bike through the city."
+
+
+@pytest.mark.parametrize("corpus, bleu", [("tatoeba/dev", "34.33"), ("news/dev", "12.40"), ("multi30k/val", "37.12"),
+                                          ("multi30k/test_2016_flickr", "37.52")])
+def test_the_default_model_reproduces_its_cards_greedy_scores(corpus, bleu, capsys):
+    if not (DATA / f"{corpus}.de.gz").is_file():
+        pytest.skip(f"{corpus} not found under {DATA}")
+    assert main(["evaluate", "--model", str(SAVED / "general_de_en"), "--source", str(DATA / f"{corpus}.de.gz"),
+                 "--reference", str(DATA / f"{corpus}.en.gz"), "--beam", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split("\t")[:2] == ["BLEU", bleu]  # the card's table
 
 
 def test_an_upgraded_model_saves_in_the_new_layout_with_the_same_outputs(tmp_path):

@@ -188,12 +188,21 @@ def test_translate_uses_the_default_model(toy_translation_dir, tmp_path, capsys,
     assert capsys.readouterr().out.splitlines() == REFERENCES
 
 
-def test_the_shipped_model_translates_the_example_file(capsys, monkeypatch):
+def test_the_default_model_translates_the_example_file_as_the_quickstart_shows(capsys, monkeypatch):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(root)
-    assert main(["translate", "saved_models/example.de", "--beam", "2"]) == 0
-    lines = capsys.readouterr().out.split("\n")
-    assert len(lines) - 1 == 6 and lines[3] == ""
-    assert lines[0].startswith("A man") and all(line.endswith(".") for i, line in enumerate(lines[:6]) if i != 3)
+    assert main(["translate", "saved_models/example.de"]) == 0
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("Output of the first command", 1)[1].split("```\n", 2)[1]  # the Quickstart's block
+    assert capsys.readouterr().out == shown and len(shown.splitlines()) == 9
+
+
+def test_long_sentences_come_in_smaller_batches():
+    from seq2seq.translation.translator import length_batches
+
+    encoded = [(index, [5] * length) for index, length in enumerate([2, 2, 3, 3, 3, 10, 10, 40])]
+    batches = length_batches(encoded, batch_size=4, max_tokens=20)
+    assert [[index for index, _ in batch] for batch in batches] == [[0, 1, 2, 3], [4, 5], [6], [7]]
+    assert all(len(batch) * len(batch[-1][1]) <= 20 for batch in batches[:-1])  # the 40-token line is alone

@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     translate = commands.add_parser("translate", help="translate a text file, one sentence per line")
     translate.add_argument("--model", help="translation-model directory (default: the shipped "
-                           "saved_models/multi30k_de_en, looked up in the current folder and the source tree)")
+                           "saved_models/general_de_en, looked up in the current folder and the source tree)")
     translate.add_argument("input", nargs="?", default="-", help="text file (plain or .gz); - or absent: stdin")
     translate.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
     translate.add_argument("--n-best", type=_positive_int("--n-best"), default=1,

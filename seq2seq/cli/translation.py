@@ -70,7 +70,7 @@ def average_checkpoints(arguments) -> int:
     return 0
 
 
-DEFAULT_MODEL = Path("saved_models") / "multi30k_de_en"
+DEFAULT_MODEL = Path("saved_models") / "general_de_en"
 
 
 def default_model() -> Path:
