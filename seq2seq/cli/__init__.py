@@ -86,7 +86,8 @@ def _decoding_arguments(parser: argparse.ArgumentParser) -> None:
     """The decoding options shared by `translate` and `evaluate --model`."""
     parser.add_argument("--beam", type=_positive_int("--beam"), default=5, help="beam width (1: greedy)")
     parser.add_argument("--alpha", type=_finite_float("--alpha"), default=0.6, help="length-penalty exponent (Wu et al. 2016)")
-    parser.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64)
+    parser.add_argument("--batch-size", type=_positive_int("--batch-size"), default=64,
+                        help="sentences per batch (long ones come in smaller batches: at most 2,048 source subwords)")
     parser.add_argument("--max-length-ratio", type=_positive_float("--max-length-ratio"), default=1.5)
     parser.add_argument("--max-length-offset", type=_count("--max-length-offset"), default=10,
                         help="outputs stop after max-length-ratio x source tokens + this many")
