@@ -19,6 +19,8 @@ from seq2seq.core.specials import PAD_ID
 
 # State entries with one row per sentence (the others, and the context, have one per hypothesis).
 SENTENCE_ROWS = ("tokens", "finished", "lengths", "scores", "limits")
+# What `result` reads of a finished sentence (greedy state has no lengths).
+RESULT_ROWS = ("tokens", "lengths", "scores")
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -163,7 +165,7 @@ class Searcher(keras.Model):
         """Runs the compiled steps in bursts, setting finished sentences aside between them."""
         sentences = int(state["limits"].shape[0])
         per_sentence = 1 if self.beam_size == 1 else self.beam_size
-        done = {name: np.zeros_like(np.asarray(state[name])) for name in SENTENCE_ROWS if name in state}
+        done = {name: np.zeros_like(np.asarray(state[name])) for name in RESULT_ROWS if name in state}
         open_rows = np.arange(sentences)  # which sentence each remaining row is
         burst = ops.convert_to_tensor(self.compact_every, "int32")
         while len(open_rows):

@@ -95,7 +95,7 @@ class Translator:
                                  max_length_ratio=max_length_ratio, max_length_offset=max_length_offset,
                                  temperature=temperature, top_k=top_k, seed=seed,
                                  early_stop=n_best == 1,  # the 1-best is exact; lower n-best entries need the rest
-                                 compact_every=COMPACT_EVERY if beam_size > 1 and not (temperature or top_k)
+                                 compact_every=COMPACT_EVERY if beam_size > 1  # (sampling is greedy only)
                                  else None)  # greedy steps are too cheap: bursts cost more than they save
         self.stats = TranslationStats()
 
