@@ -91,6 +91,17 @@ def test_speed_perturbation_resamples_each_utterance_to_one_of_three_speeds_repe
     assert lengths == [len(w) for w in perturbed_speeds(waves, seed=3)]
     n = len(waves[0])
     assert set(lengths) == {n, int(np.ceil(n * 10 / 9)), int(np.ceil(n * 10 / 11))}
+    wider = {len(w) for w in perturbed_speeds(waves, seed=3, speeds=(0.8, 1.2))}
+    assert wider == {int(np.ceil(n * 10 / 8)), int(np.ceil(n * 10 / 12))}
+
+
+def test_speeds_are_checked_where_the_config_meets_the_code():
+    from seq2seq.perception.config import PerceptionConfig, PerceptionDataConfig
+
+    with pytest.raises(ValueError, match="data.speed_perturbation: true"):
+        PerceptionConfig(data=PerceptionDataConfig(speeds=(0.8, 1.2)))
+    with pytest.raises(ValueError, match="in tenths"):
+        PerceptionConfig(data=PerceptionDataConfig(speed_perturbation=True, speeds=(0.85,)))
 
 
 def test_image_encoder_reads_a_grid_the_decoder_attends_over():

@@ -104,8 +104,9 @@ def test_beam_search_works_for_every_attention(attention):
     assert all(len({tuple(row) for row in sentence}) == 3 for sentence in result["tokens"])  # distinct
 
 
-@pytest.mark.parametrize("beam_size, early_stop", [(1, False), (3, False), (3, True)])
-def test_dropping_finished_sentences_between_bursts_changes_no_output(trained, beam_size, early_stop, monkeypatch):
+@pytest.mark.parametrize("beam_size, early_stop, multiple", [(1, False, 1), (3, False, 1), (3, True, 1), (3, True, 2)])
+def test_dropping_finished_sentences_between_bursts_changes_no_output(trained, beam_size, early_stop, multiple,
+                                                                       monkeypatch):
     import seq2seq.core.searcher as searcher_module
 
     sources = np.array([[4, 5, 6, 7, 8, 9], [9, 8, 7, 0, 0, 0], [5, 0, 0, 0, 0, 0], [6, 7, 0, 0, 0, 0]], "int32")
@@ -115,8 +116,9 @@ def test_dropping_finished_sentences_between_bursts_changes_no_output(trained, b
     kept = []
     gather = searcher_module._gather
     monkeypatch.setattr(searcher_module, "_gather", lambda value, rows: kept.append(len(rows)) or gather(value, rows))
-    bursts = Searcher(trained, EOS, compact_every=1, **options).search(sources)
+    bursts = Searcher(trained, EOS, compact_every=1, compact_multiple=multiple, **options).search(sources)
     assert kept and min(kept) < len(sources)  # sentences left the batch before the last step
+    assert all(count % multiple == 0 for count in kept)  # batches shrink to whole multiples of sentences
     np.testing.assert_array_equal(bursts["tokens"], whole["tokens"])
     np.testing.assert_allclose(bursts["scores"], whole["scores"], rtol=1e-5)
     np.testing.assert_allclose(bursts["normalized_scores"], whole["normalized_scores"], rtol=1e-5)
@@ -126,3 +128,5 @@ def test_dropping_finished_sentences_between_bursts_changes_no_output(trained, b
 def test_compaction_is_refused_with_sampling(trained):
     with pytest.raises(ValueError, match="compact_every"):
         Searcher(trained, EOS, temperature=1.0, compact_every=4)
+    with pytest.raises(ValueError, match="compact_multiple"):
+        Searcher(trained, EOS, beam_size=3, compact_every=4, compact_multiple=0)

@@ -51,6 +51,10 @@ class Searcher(keras.Model):
             Rows do not interact, so the outputs are those of one loop (up to
             the last bit of a matrix product over fewer rows). Not with
             sampling, whose random numbers are laid out per batch row.
+        compact_multiple: with `compact_every`, a batch shrinks only to a
+            multiple of this many sentences (finished ones fill it up), so
+            fewer distinct shapes reach the kernels: each shape costs memory
+            that is not given back (oneDNN primitives and allocator pools).
 
     Call arguments:
         inputs: int `(batch, input_len)` (a padded source, or a prompt).
@@ -64,7 +68,7 @@ class Searcher(keras.Model):
                  max_length: int | None = None, max_length_ratio: float = 1.5, max_length_offset: int = 10,
                  temperature: float | None = None, top_k: int | None = None, seed: int | None = None,
                  early_stop: bool = False, input_spec: tuple | None = None, compact_every: int | None = None,
-                 **kwargs):
+                 compact_multiple: int = 1, **kwargs):
         super().__init__(**kwargs)
         sampling = temperature is not None or top_k is not None
         if temperature is not None and not temperature > 0:
@@ -73,6 +77,8 @@ class Searcher(keras.Model):
             raise ValueError(f"`top_k` must be at least 1. Received: top_k={top_k}")
         if sampling and beam_size != 1:
             raise ValueError(f"sampling (temperature or top_k) needs beam_size=1. Received: beam_size={beam_size}")
+        if compact_multiple < 1:
+            raise ValueError(f"`compact_multiple` must be at least 1. Received: compact_multiple={compact_multiple}")
         if compact_every is not None and (sampling or compact_every < 1):
             raise ValueError("`compact_every` must be at least 1, and sampling runs in one loop. "
                              f"Received: compact_every={compact_every}, temperature={temperature}, top_k={top_k}")
@@ -84,15 +90,10 @@ class Searcher(keras.Model):
         self.temperature, self.top_k = temperature, top_k
         self.early_stop = early_stop
         self.signature_spec = input_spec
-        self.compact_every = compact_every
+        self.compact_every, self.compact_multiple = compact_every, compact_multiple
         self.seed_generator = keras.random.SeedGenerator(seed) if sampling else None
         self._compiled = None
         self._bursts = None
-
-    @property
-    def one_graph(self) -> bool:
-        """Whether `search` compiles one graph for every input shape (so padding beyond the longest row is waste)."""
-        return keras.backend.backend() == "tensorflow" and (self.max_length is None or self.signature_spec is not None)
 
     def build(self, input_shape=None):
         self.built = True  # no weights of its own: the wrapped model is already built
@@ -173,15 +174,20 @@ class Searcher(keras.Model):
             finished = np.asarray(state["finished"]).reshape(len(open_rows), -1).all(axis=1)
             if int(state["t"]) >= state["tokens"].shape[-1]:
                 finished[:] = True
-            if not finished.any():
-                continue
+            still = np.flatnonzero(~finished)
+            rows_kept = min(len(open_rows), self.compact_multiple * -(-len(still) // self.compact_multiple))
+            if rows_kept == len(open_rows) and len(still):
+                continue  # too few finished to shrink the batch by a whole multiple: keep its shape
+            keep = np.sort(np.concatenate([still, np.flatnonzero(finished)[:rows_kept - len(still)]]))
+            dropped = np.setdiff1d(np.arange(len(open_rows)), keep)
             for name in done:
-                done[name][open_rows[finished]] = np.asarray(state[name])[finished]
-            keep = np.flatnonzero(~finished)
+                done[name][open_rows[dropped]] = np.asarray(state[name])[dropped]
             open_rows = open_rows[keep]
-            if len(open_rows):
+            if len(still):
                 rows = (keep[:, None] * per_sentence + np.arange(per_sentence)).reshape(-1)
                 state = {name: value if name == "t" else _gather(value, keep if name in SENTENCE_ROWS else rows)
                          for name, value in state.items()}
                 context = _gather(context, rows)
+            else:
+                open_rows = open_rows[:0]
         return self.result({**state, **{name: ops.convert_to_tensor(value) for name, value in done.items()}})

@@ -48,12 +48,12 @@ def speech_examples(config: PerceptionConfig, split: str, single: bool = False) 
                              data.seed, single=single)
     waveforms = (u.waveform() for u in made)
     if split == "train" and data.speed_perturbation:
-        waveforms = perturbed_speeds(waveforms, data.seed)
+        waveforms = perturbed_speeds(waveforms, data.seed, data.speeds)
     return Examples(frames_of(waveforms, data.mel_bins), [u.transcript for u in made], [u.speaker for u in made])
 
 
-def perturbed_speeds(waveforms, seed: int):
-    """Each waveform played at a speed drawn from 0.9, 1.0 and 1.1 (Ko et al. 2015), deterministic from `seed`.
+def perturbed_speeds(waveforms, seed: int, speeds=(0.9, 1.0, 1.1)):
+    """Each waveform played at a speed drawn uniformly from `speeds` (Ko et al. 2015), deterministic from `seed`.
 
     Resampling (`scipy.signal.resample_poly`) changes tempo and pitch
     together, as a faster or slower talker with a shorter or longer vocal
@@ -61,9 +61,10 @@ def perturbed_speeds(waveforms, seed: int):
     """
     from scipy.signal import resample_poly
 
+    tenths = [int(round(10 * speed)) for speed in speeds]
     rng = np.random.Generator(np.random.PCG64([seed, 11]))
     for waveform in waveforms:
-        speed = (9, 10, 11)[int(rng.integers(3))]
+        speed = tenths[int(rng.integers(len(tenths)))]
         yield waveform if speed == 10 else resample_poly(waveform, 10, speed).astype(np.float32)
 
 

@@ -14,8 +14,14 @@ from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.translation.model import Seq2SeqModel
 
 
-# Beam-search steps between the moments finished sentences leave a batch (see `Searcher`'s compact_every).
+# Beam-search steps between the moments finished sentences leave a batch (see `Searcher`'s compact_every),
+# and the multiple of sentences a batch shrinks to. Together with source widths padded to multiples of 8,
+# this bounds the distinct shapes a long file sends to the kernels, each of which keeps memory
+# (bench/memory_bench.py, 10,000 news lines, beam 5, Intel Xeon: peak RSS 1,493 MiB with any row count and
+# width, 1,471 with widths of 8, 1,302 with widths of 8 and rows of 4,
+# 1,229 with rows of 8, which made beam search 9 % slower).
 COMPACT_EVERY = 4
+COMPACT_MULTIPLE = 4
 # At most this many source subwords (sentences x longest) per batch: long sentences come in smaller batches,
 # which bounds the memory of the encoder and the attention (bench/memory_bench.py, 10,000 news lines, beam 5:
 # peak RSS 1,561 MiB, against 1,918 with 64 sentences in every batch; 1,024 gave 1,558).
@@ -52,9 +58,9 @@ class Translator:
     """Translates sentences with greedy search, beam search or sampling.
 
     Lines are tokenized with the model's SentencePiece model, sorted by length
-    into batches padded to the batch's longest line (on TensorFlow, whose
-    search is one graph for every shape; elsewhere to a multiple of 8 tokens,
-    for few compiled shapes), and returned in input order. Each line's output
+    into batches padded to a multiple of 8 tokens beyond the batch's longest
+    line (few distinct shapes: fewer compiled graphs where shapes are static,
+    less kernel memory everywhere), and returned in input order. Each line's output
     is limited by its own length, so it does not depend on its batch. Empty and white-space-only lines give an empty
     translation without running the model. A batch holds at most
     `batch_size` lines and `BATCH_TOKENS` padded source subwords, so long
@@ -96,7 +102,8 @@ class Translator:
                                  temperature=temperature, top_k=top_k, seed=seed,
                                  early_stop=n_best == 1,  # the 1-best is exact; lower n-best entries need the rest
                                  compact_every=COMPACT_EVERY if beam_size > 1  # (sampling is greedy only)
-                                 else None)  # greedy steps are too cheap: bursts cost more than they save
+                                 else None,  # greedy steps are too cheap: bursts cost more than they save
+                                 compact_multiple=COMPACT_MULTIPLE)
         self.stats = TranslationStats()
 
     def translate(self, lines: Sequence[str], batch_size: int = 64, progress=None) -> list[list[Hypothesis]]:
@@ -123,7 +130,7 @@ class Translator:
             progress(len(lines) - len(encoded))
         for chunk in length_batches(encoded, batch_size, BATCH_TOKENS):
             longest = len(chunk[-1][1])
-            width = longest if self.searcher.one_graph else 8 * math.ceil(longest / 8)  # few shapes to compile
+            width = 8 * math.ceil(longest / 8)  # few distinct shapes (see COMPACT_MULTIPLE)
             source = np.zeros((len(chunk), width), "int32")
             for row, (_, ids) in enumerate(chunk):
                 source[row, :len(ids)] = ids
