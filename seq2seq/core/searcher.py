@@ -188,6 +188,4 @@ class Searcher(keras.Model):
                 state = {name: value if name == "t" else _gather(value, keep if name in SENTENCE_ROWS else rows)
                          for name, value in state.items()}
                 context = _gather(context, rows)
-            else:
-                open_rows = open_rows[:0]
         return self.result({**state, **{name: ops.convert_to_tensor(value) for name, value in done.items()}})
