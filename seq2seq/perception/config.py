@@ -8,6 +8,7 @@ from seq2seq.config import OptimizationConfig, nested, option
 from seq2seq.translation.config import TranslationModelConfig
 
 TASKS = {"speech": "audio", "captions": "image"}  # data.task -> the model.encoder.input it needs
+SPEEDS = (0.9, 1.0, 1.1)  # data.speeds by default (Ko et al. 2015)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +27,7 @@ class PerceptionDataConfig:
     max_digits: int = option(7, minimum=1)  # speech: digits per utterance, 1 to this
     mel_bins: int = option(40, minimum=8)  # speech: log-mel filters per frame
     speed_perturbation: bool = option(False)  # speech: each training utterance at one of `speeds`
-    speeds: tuple[float, ...] = option((0.9, 1.0, 1.1))  # speech: the speeds drawn from (uniformly), in tenths
+    speeds: tuple[float, ...] = option(SPEEDS)  # speech: the speeds drawn from (uniformly), in tenths
     train_examples: int = option(8000, minimum=1)
     valid_examples: int = option(400, minimum=1)
     test_examples: int = option(500, minimum=1)
@@ -61,7 +62,7 @@ class PerceptionConfig:
     def __post_init__(self):
         if self.data.speed_perturbation and self.data.task != "speech":
             raise ValueError("key `data.speed_perturbation` applies to data.task: speech only; set it to false.")
-        if self.data.speeds != (0.9, 1.0, 1.1) and not self.data.speed_perturbation:
+        if self.data.speeds != SPEEDS and not self.data.speed_perturbation:
             raise ValueError("key `data.speeds` applies with data.speed_perturbation: true only; set that too.")
         if not self.data.speeds or any(round(10 * s) != 10 * s or not 0.5 <= s <= 2 for s in self.data.speeds):
             raise ValueError(f"key `data.speeds` must be one or more speeds in tenths from 0.5 to 2.0, e.g. "

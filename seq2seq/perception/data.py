@@ -18,7 +18,7 @@ import tensorflow as tf
 from pipelines import features as pipes
 from seq2seq.core.vocabulary import Vocabulary
 from seq2seq.perception import digits, scenes
-from seq2seq.perception.config import PerceptionConfig
+from seq2seq.perception.config import SPEEDS, PerceptionConfig
 
 
 @dataclasses.dataclass
@@ -52,7 +52,7 @@ def speech_examples(config: PerceptionConfig, split: str, single: bool = False) 
     return Examples(frames_of(waveforms, data.mel_bins), [u.transcript for u in made], [u.speaker for u in made])
 
 
-def perturbed_speeds(waveforms, seed: int, speeds=(0.9, 1.0, 1.1)):
+def perturbed_speeds(waveforms, seed: int, speeds=SPEEDS):
     """Each waveform played at a speed drawn uniformly from `speeds` (Ko et al. 2015), deterministic from `seed`.
 
     Resampling (`scipy.signal.resample_poly`) changes tempo and pitch
