@@ -14,6 +14,8 @@ command's own "translated N lines in S s" figure (model loading excluded,
 compilation included), its sentences/s, words/s (source words) and the BLEU
 of its output (sacrebleu, against `--reference`).
 
+With `--precisions float32,bfloat16`, this checkout runs once per search
+precision (`translate --precision`; the row is named after the precision).
 Without `--before`, only this checkout runs (e.g. for a model the other
 checkout does not have). With `--warm`, each checkout instead loads the model into its own
 `Translator` (the checkout's own copy of `--model`, a path relative to each
@@ -40,11 +42,13 @@ from seq2seq.textio import read_lines
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_translate(tree: Path, model: str, source: str, beam: int, output: Path) -> float:
+def run_translate(tree: Path, model: str, source: str, beam: int, output: Path, precision: str) -> float:
     """Seconds the translate command reports for the whole file (cold)."""
     environment = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    options = [] if precision == "float32" else ["--precision", precision]
     done = subprocess.run([sys.executable, "-m", "seq2seq", "translate", "--model", model, "--beam", str(beam),
-                           source, "-o", str(output)], cwd=tree, env=environment, capture_output=True, text=True)
+                           *options, source, "-o", str(output)], cwd=tree, env=environment, capture_output=True,
+                          text=True)
     if done.returncode != 0:
         fail(f"translate in {tree} failed: {done.stderr.strip().splitlines()[-1:]}")
     match = re.search(r"translated (\d+) lines in ([\d.]+)s", done.stderr)
@@ -63,9 +67,10 @@ except ImportError:  # a checkout from before the redesign
     from seq2seq.export import load_translation_model
     from seq2seq.translator import Translator
 from seq2seq.textio import read_lines
-model_dir, source, beam, output = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+model_dir, source, beam, output, precision = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
 lines = read_lines(source)
-translator = Translator(*load_translation_model(model_dir), beam_size=beam)
+options = {} if precision == "float32" else {"precision": precision}  # (older checkouts have no such option)
+translator = Translator(*load_translation_model(model_dir), beam_size=beam, **options)
 translator.translate(lines)
 started = time.perf_counter()
 results = translator.translate(lines)
@@ -76,10 +81,11 @@ print(f"translated {len(lines)} lines in {seconds:.2f}s")
 """
 
 
-def run_warm(tree: Path, model: str, source: str, beam: int, output: Path) -> float:
+def run_warm(tree: Path, model: str, source: str, beam: int, output: Path, precision: str) -> float:
     """Seconds of a second, warm pass over the file in one process of the checkout `tree`."""
     environment = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", WARM_WORKER, str(tree), model, source, str(beam), str(output)],
+    done = subprocess.run([sys.executable, "-c", WARM_WORKER, str(tree), model, source, str(beam), str(output),
+                           precision],
                           cwd=tree, env=environment, capture_output=True, text=True)
     if done.returncode != 0:
         fail(f"the warm worker in {tree} failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -94,6 +100,8 @@ def main() -> int:
     parser.add_argument("--reference", default="../shared/data/news/dev.en.gz")
     parser.add_argument("--beams", default="5,1")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--precisions", default="float32",
+                        help="search precisions for this checkout, e.g. float32,bfloat16 (`before`: float32)")
     parser.add_argument("--warm", action="store_true",
                         help="time a second pass in one process per checkout (model: each checkout's own copy)")
     arguments = parser.parse_args()
@@ -106,13 +114,17 @@ def main() -> int:
     run, kind = (run_warm, "warm") if arguments.warm else (run_translate, "cold")
     lines, references = read_lines(source), read_lines(arguments.reference)
     words = sum(len(line.split()) for line in lines)
-    trees = {"this checkout": ROOT, **({"before": Path(arguments.before).resolve()} if arguments.before else {})}
+    precisions = arguments.precisions.split(",")
+    trees = {("this checkout" if precision == "float32" else precision): (ROOT, precision)
+             for precision in precisions}
+    if arguments.before:
+        trees["before"] = (Path(arguments.before).resolve(), "float32")
     for beam in (int(value) for value in arguments.beams.split(",")):
         seconds = {name: [] for name in trees}
         for _ in range(arguments.rounds):
-            for name, tree in trees.items():
+            for name, (tree, precision) in trees.items():
                 output = Path(f"/tmp/decode_bench_{name.replace(' ', '_')}_{beam}.en")
-                seconds[name].append(run(tree, model, source, beam, output))
+                seconds[name].append(run(tree, model, source, beam, output, precision))
         for name in trees:
             median = statistics.median(seconds[name])
             hypotheses = read_lines(f"/tmp/decode_bench_{name.replace(' ', '_')}_{beam}.en")

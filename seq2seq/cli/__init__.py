@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from seq2seq.core.specials import SEARCH_PRECISIONS
 from seq2seq.errors import UserError
 
 
@@ -101,6 +102,9 @@ def _decoding_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=_positive_int("--top-k"), default=None,
                         help="sample from the K most likely tokens at each step (needs --beam 1)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed: the same seed gives the same samples")
+    parser.add_argument("--precision", choices=SEARCH_PRECISIONS, default="float32",
+                        help="bfloat16: multiply by bfloat16 copies of the weights, faster on CPUs with AMX, "
+                             "outputs slightly different (see README, Performance)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -149,7 +149,8 @@ def _translate(arguments, sources: list[str]) -> dict:
                      "max_source_tokens": arguments.max_source_tokens, "truncated": translator.stats.truncated,
                      "lm": arguments.lm, "lm_weight": arguments.lm_weight if arguments.lm else None,
                      "temperature": arguments.temperature, "top_k": arguments.top_k,
-                     "seed": arguments.seed if arguments.temperature or arguments.top_k else None},
+                     "seed": arguments.seed if arguments.temperature or arguments.top_k else None,
+                     "precision": arguments.precision},
         "timing": {"seconds": seconds, "sentences_per_second": len(sources) / max(seconds, 1e-9)},
     }
 

@@ -112,7 +112,8 @@ def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 
                       max_source_tokens=arguments.max_source_tokens,
                       temperature=arguments.temperature, top_k=arguments.top_k,
                       seed=arguments.seed if sampling else None,
-                      language_model=language_model, lm_weight=arguments.lm_weight)
+                      language_model=language_model, lm_weight=arguments.lm_weight,
+                      precision=arguments.precision)
 
 
 def translate_with_progress(translator, lines: list[str], batch_size: int, progress: bool = True):

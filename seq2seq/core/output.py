@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from seq2seq.core import precision
+
 
 @keras.saving.register_keras_serializable(package="seq2seq")
 class OutputProjection(layers.Layer):
@@ -65,10 +67,10 @@ class OutputProjection(layers.Layer):
         if self.tie_embeddings:
             if self.projection is not None:
                 hidden = self.projection(hidden)  # (..., embedding_dim)
-            matrix = ops.transpose(ops.cast(self._shared_matrix(), hidden.dtype))  # (embedding_dim, vocab)
+            product = precision.matmul(hidden, self._shared_matrix(), transpose=True)  # by (vocab, embedding_dim)
         else:
-            matrix = ops.cast(self.kernel, hidden.dtype)  # (units, vocab)
-        logits = ops.matmul(hidden, matrix) + ops.cast(self.bias, hidden.dtype)  # (..., vocab)
+            product = precision.matmul(hidden, self.kernel)  # by (units, vocab)
+        logits = product + ops.cast(self.bias, hidden.dtype)  # (..., vocab)
         return ops.cast(logits, "float32")
 
     def get_config(self):

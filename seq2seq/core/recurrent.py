@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from seq2seq.core import precision
 from seq2seq.core.specials import ACTIVATIONS, CELLS
 
 # The architecture arguments of RecurrentStack: the fields of `seq2seq.config.RNNConfig`.
@@ -15,6 +16,18 @@ def core_arguments(core: "RecurrentStack") -> dict:
     """The architecture arguments a `RecurrentStack` was built with (for its owner's `get_config`)."""
     config = core.get_config()
     return {key: config[key] for key in RNN_ARGUMENTS}
+
+
+def _lstm_step(cell, inputs, states):
+    """Keras' LSTM cell (fused gates i, f, c, o; no dropout), its products through :func:`precision.matmul`."""
+    h, c = states
+    z = precision.matmul(inputs, cell.kernel) + precision.matmul(h, cell.recurrent_kernel)
+    if cell.use_bias:
+        z = z + ops.cast(cell.bias, z.dtype)
+    i, f, g, o = ops.split(z, 4, axis=-1)
+    c = cell.recurrent_activation(f) * c + cell.recurrent_activation(i) * cell.activation(g)
+    h = cell.recurrent_activation(o) * cell.activation(c)
+    return h, [h, c]
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -153,6 +166,9 @@ class RecurrentStack(layers.Layer):
 
         The same weights as :meth:`call`, for decoders that must compute each
         step's input from the previous step (attention, input feeding, search).
+        In inference with reduced-precision copies of an LSTM's matrices active
+        (:mod:`seq2seq.core.precision`), its two products use them; its gates
+        and states stay in the compute dtype.
 
         Args:
             inputs: `(batch, features)`.
@@ -173,7 +189,10 @@ class RecurrentStack(layers.Layer):
             if index > 0 and dropout_masks is not None:
                 layer_input = layer_input * dropout_masks[index - 1]
             layer_states = list(states[index])
-            outputs, layer_states = layer.cell(layer_input, layer_states, training=training)
+            if self.cell == "lstm" and not training and precision.reduced(layer.cell.kernel):
+                outputs, layer_states = _lstm_step(layer.cell, layer_input, layer_states)
+            else:
+                outputs, layer_states = layer.cell(layer_input, layer_states, training=training)
             if self.residual and index > 0:
                 outputs = outputs + layer_input  # (batch, output_units)
             new_states.append(list(layer_states) if isinstance(layer_states, (list, tuple))

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from seq2seq.core import precision as reduced_precision
 from seq2seq.core.search import (_gather, beam_result, beam_start, beam_steps, greedy_start, greedy_steps,
                                  length_limit, max_target_length)
 from seq2seq.core.specials import PAD_ID
@@ -55,6 +56,10 @@ class Searcher(keras.Model):
             multiple of this many sentences (finished ones fill it up), so
             fewer distinct shapes reach the kernels: each shape costs memory
             that is not given back (oneDNN primitives and allocator pools).
+        precision: "float32", or "bfloat16": the steps multiply by bfloat16
+            copies of the model's matrices, taken now (see
+            :mod:`seq2seq.core.precision`; faster on CPUs with AMX, outputs
+            slightly different). Make a new Searcher after changing the weights.
 
     Call arguments:
         inputs: int `(batch, input_len)` (a padded source, or a prompt).
@@ -68,7 +73,7 @@ class Searcher(keras.Model):
                  max_length: int | None = None, max_length_ratio: float = 1.5, max_length_offset: int = 10,
                  temperature: float | None = None, top_k: int | None = None, seed: int | None = None,
                  early_stop: bool = False, input_spec: tuple | None = None, compact_every: int | None = None,
-                 compact_multiple: int = 1, **kwargs):
+                 compact_multiple: int = 1, precision: str = "float32", **kwargs):
         super().__init__(**kwargs)
         sampling = temperature is not None or top_k is not None
         if temperature is not None and not temperature > 0:
@@ -92,6 +97,8 @@ class Searcher(keras.Model):
         self.signature_spec = input_spec
         self.compact_every, self.compact_multiple = compact_every, compact_multiple
         self.seed_generator = keras.random.SeedGenerator(seed) if sampling else None
+        self.precision = precision
+        self._copies = reduced_precision.snapshot(model, precision)
         self._compiled = None
         self._bursts = None
 
@@ -110,6 +117,10 @@ class Searcher(keras.Model):
         one graph for that spec). Other backends use `predict_on_batch`, which
         compiles per shape (JAX needs static buffer sizes).
         """
+        with reduced_precision.using(self._copies):  # traced inside: the copies are captured once
+            return self._search(inputs)
+
+    def _search(self, inputs) -> dict:
         if keras.backend.backend() != "tensorflow":
             return self.predict_on_batch(inputs)
         shape, dtype = self.signature_spec or ((None, None), "int32")

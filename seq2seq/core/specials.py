@@ -17,3 +17,4 @@ ATTENTIONS = ("none", "bahdanau", "luong")  # RNNDecoder(attention=...)
 ENCODER_INPUTS = ("tokens", "audio", "image")  # Seq2SeqModel(source={"input": ...})
 SUBWORD_MODEL_TYPES = ("bpe", "unigram")  # SentencePiece model_type
 TOKEN_LEVELS = ("word", "char", "subword")  # language-model data.level
+SEARCH_PRECISIONS = ("float32", "bfloat16")  # Searcher(precision=...), translate --precision

@@ -110,7 +110,10 @@ def comparison_table(reports: list[tuple[str, dict]]) -> str:
 
     def decoding(report):
         d = report["decoding"]
-        return "" if not d else ("greedy" if d["beam"] == 1 else f"beam {d['beam']}, alpha {d['alpha']}")
+        if not d:
+            return ""
+        method = "greedy" if d["beam"] == 1 else f"beam {d['beam']}, alpha {d['alpha']}"
+        return method + (f", {d['precision']}" if d.get("precision", "float32") != "float32" else "")
 
     lines = [row("", [f"`{name}`" for name, _ in reports]), row("---", ["---:"] * len(reports))]
     lines += [row(label, [score(r, name) for _, r in reports]) for name, label in METRICS]
