@@ -10,7 +10,10 @@ would cost as much as it saves, so :func:`snapshot` casts them once, and
 layers multiply through :func:`matmul`, which uses the copy while
 :func:`using` is active (only the activations are cast per step; products come
 back in float32, and everything else, the LSTM's gates and cell state, the
-softmax and the scores, stays float32).
+softmax and the scores, stays float32). Two layers do: the output layer
+(:class:`~seq2seq.core.output.OutputProjection`) and LSTM layers stepped by
+:meth:`~seq2seq.core.recurrent.RecurrentStack.step` (the decoder's; GRU and
+simple cells, the encoder and the attention keep float32 products).
 
 Outputs then differ slightly from float32 search (a tie between hypotheses
 may go the other way); `seq2seq translate --precision bfloat16` is a choice,
