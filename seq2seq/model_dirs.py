@@ -23,6 +23,7 @@ from pathlib import Path
 import keras
 
 from seq2seq import config as config_lib
+from seq2seq.core.ensemble import Ensemble
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
 from seq2seq.errors import UserError
@@ -240,12 +241,13 @@ def save_perception_model(directory: str | Path, model: keras.Model, vocab, expe
     return _write_directory(Path(directory), PERCEPTION_KIND, model, {"vocab.json": vocab}, experiment_config, metrics)
 
 
-def load_perception_model(directory: str | Path) -> tuple[Seq2SeqModel, Vocabulary]:
-    """Loads `(model, vocab)` from a perception-model directory (safe mode, not compiled)."""
+def load_perception_model(directory: str | Path) -> tuple[Seq2SeqModel | Ensemble, Vocabulary]:
+    """Loads `(model, vocab)` from a perception-model directory (safe mode, not compiled): one model or an ensemble."""
     directory = check_model_directory(directory, PERCEPTION_KIND, ("model.keras", "vocab.json"))
     vocab = Vocabulary.load(directory / "vocab.json")
     model = _load_keras_model(directory / "model.keras")
-    if not isinstance(model, Seq2SeqModel) or model.source["input"] == "tokens":
+    members = model.members if isinstance(model, Ensemble) else [model]
+    if not all(isinstance(member, Seq2SeqModel) for member in members) or model.source["input"] == "tokens":
         raise UserError(f"{directory}/model.keras: holds a {type(model).__name__} that reads no audio or images.")
     if model.target_vocab_size != len(vocab):
         raise UserError(f"{directory}: the model has {model.target_vocab_size} output words but vocab.json has "

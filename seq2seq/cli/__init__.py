@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--num-samples", type=_positive_int("--num-samples"), default=1)
     generate.set_defaults(handler="seq2seq.cli.lm:generate")
 
-    perception = commands.add_parser("perception", help="speech recognition and image captioning: train, evaluate")
+    perception = commands.add_parser("perception", help="speech recognition and image captioning: train, evaluate, ensemble")
     perception_commands = perception.add_subparsers(dest="perception_command", required=True,
                                                     metavar="PERCEPTION_COMMAND")
     train = perception_commands.add_parser("train", help="train (or resume) a speech recogniser or an image "
@@ -161,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", help="also write report.json, report.md (and attention.png) into this folder")
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
     evaluate.set_defaults(handler="seq2seq.cli.perception:evaluate")
+    ensemble = perception_commands.add_parser("ensemble", help="one model directory that searches with several "
+                                                               "models at once (their mean probabilities)")
+    ensemble.add_argument("models", nargs="+", metavar="MODEL_DIR", help="perception model directories of one "
+                          "task and vocabulary; the first one's config.yaml goes with the ensemble")
+    ensemble.add_argument("--output", required=True, help="the new model directory")
+    ensemble.add_argument("--overwrite", action="store_true", help="replace an existing model directory there")
+    ensemble.set_defaults(handler="seq2seq.cli.perception:ensemble")
     for name, kind, handler in (("transcribe", "WAV recording", "transcribe"), ("caption", "image", "caption")):
         command = commands.add_parser(name, help=f"one line of words per {kind}, in the order given")
         command.add_argument("--model", required=True, help=f"{'speech' if name == 'transcribe' else 'captioning'} "

@@ -1,4 +1,4 @@
-"""The speech and image commands: `perception train`, `perception evaluate`, `transcribe`, `caption`."""
+"""The speech and image commands: `perception train`, `evaluate`, `ensemble`, `transcribe`, `caption`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,47 @@ def evaluate(arguments) -> int:
         write_report(arguments.output, report, overwrite=True, figures=figures, text=text)
         print(f"report written to {arguments.output}/report.md and report.json", file=sys.stderr)
     sys.stdout.write(text)
+    return 0
+
+
+def ensemble(arguments) -> int:
+    """Writes one perception-model directory whose model is the ensemble of the given ones (members flattened)."""
+    from pathlib import Path
+
+    from seq2seq.core.ensemble import Ensemble, input_of
+    from seq2seq.model_dirs import load_perception_model, save_perception_model, saved_config
+    from seq2seq.perception.config import PerceptionConfig
+    from seq2seq.textio import check_replaceable
+
+    output = Path(arguments.output)
+    if output.exists() and not arguments.overwrite:
+        raise UserError(f"{output}: exists; pass --overwrite to replace it.")
+    check_replaceable(output, lambda path: (path / "manifest.json").is_file() and (path / "model.keras").is_file(),
+                      "model directory")
+    members, first = [], arguments.models[0]
+    vocab, config = None, saved_config(first, PerceptionConfig)
+    if config is None:
+        raise UserError(f"{first}: no config.yaml; the ensemble takes its data settings from the first model's.")
+    for directory in arguments.models:
+        model, words = load_perception_model(directory)
+        if vocab is not None and words.tokens != vocab.tokens:
+            raise UserError(f"{directory}/vocab.json: differs from {first}/vocab.json; ensemble members must "
+                            "share one vocabulary.")
+        if members and input_of(model) != input_of(members[0]):
+            raise UserError(f"{directory}: reads {input_of(model)}, but {first} reads {input_of(members[0])}; "
+                            "ensemble members must read the same input.")
+        own = saved_config(directory, PerceptionConfig)
+        held_out = (own.data.task, own.data.test_speaker) if own is not None else None
+        if held_out is not None and held_out != (config.data.task, config.data.test_speaker):
+            raise UserError(f"{directory}: trained for {own.data.task} with test speaker {own.data.test_speaker!r}, "
+                            f"{first} for {config.data.task} with {config.data.test_speaker!r}; an ensemble of "
+                            "them would have seen its own test data.")
+        vocab = words
+        members.extend(model.members if isinstance(model, Ensemble) else [model])
+    if len(members) < 2:
+        raise UserError("an ensemble needs at least two models; name two or more model directories.")
+    save_perception_model(output, Ensemble(members, name="ensemble"), vocab, config)
+    print(f"{len(members)} models ensembled into {output}", file=sys.stderr)
     return 0
 
 
