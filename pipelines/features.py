@@ -14,7 +14,7 @@ SAMPLE_RATE = 8000  # Hz; the speech models read 8 kHz audio (FSDD's rate)
 FRAME_SECONDS, HOP_SECONDS, FFT_LENGTH = 0.025, 0.010, 256
 
 
-def log_mel(samples, mel_bins: int = 40, sample_rate: int = SAMPLE_RATE):
+def log_mel(samples, mel_bins: int = 40, sample_rate: int = SAMPLE_RATE, normalize_level: bool = False):
     """`(frames, mel_bins)` float32 log-mel energies of a 1-D float waveform, normalised per utterance.
 
     25 ms Hann windows every 10 ms, a 256-point FFT, `mel_bins` triangular
@@ -25,8 +25,17 @@ def log_mel(samples, mel_bins: int = 40, sample_rate: int = SAMPLE_RATE):
     1e-6 so that an all-zero frame always means padding (see
     :class:`~seq2seq.translation.encoder.AudioEncoder`). A waveform shorter
     than one window is padded to one window first.
+
+    With `normalize_level`, the waveform is first scaled to a peak amplitude
+    of 1 (an all-zero one stays zero), so the frames do not depend on the
+    recording level: without it, the fixed 1e-6 floor sits closer to a quiet
+    recording's speech than to a loud one's, and its quietest bins look
+    different after normalisation. `data.normalize_level` sets it.
     """
     samples = tf.convert_to_tensor(samples, tf.float32)
+    if normalize_level:
+        peak = tf.reduce_max(tf.abs(samples))
+        samples = tf.math.divide_no_nan(samples, peak)
     frame_length = int(round(FRAME_SECONDS * sample_rate))
     samples = tf.pad(samples, [[0, tf.maximum(0, frame_length - tf.size(samples))]])
     spectrum = tf.signal.stft(samples, frame_length, int(round(HOP_SECONDS * sample_rate)), FFT_LENGTH,

@@ -84,3 +84,58 @@ class FixedStepModel:
 
         step = ops.minimum(carry, len(self.table) - 1)  # (batch,)
         return ops.take(ops.convert_to_tensor(self.table), step, axis=0), carry + 1
+
+
+# Untrained speech models in model directories (their outputs are arbitrary but deterministic)
+
+SPEECH_WORDS = ["low", "mid", "high"]
+
+
+def untrained_audio_model(seed: int, vocab_size: int, features: int = 16, frame_stack: int = 2):
+    import keras
+
+    from seq2seq.translation.model import Seq2SeqModel
+
+    keras.utils.set_random_seed(seed)
+    model = Seq2SeqModel(0, vocab_size, embedding_dim=8, encoder={"cell": "lstm", "units": 16, "num_layers": 1},
+                         decoder={"cell": "lstm", "units": 16}, attention="bahdanau", attention_units=8,
+                         source={"input": "audio", "features": features, "frame_stack": frame_stack})
+    model.build()
+    return model
+
+
+def speech_model_dir(folder: Path, name: str, seed: int, test_speaker: str = "theo", words=SPEECH_WORDS,
+                     frame_stack: int = 2, normalize_level: bool = False) -> Path:
+    """`folder/name`: a perception-model directory of an untrained 16-bin speech model with its config.yaml."""
+    from seq2seq import config as config_lib
+    from seq2seq.core.vocabulary import Vocabulary
+    from seq2seq.model_dirs import save_perception_model
+    from seq2seq.perception.config import PerceptionConfig
+
+    config_file = folder / f"{name}.yaml"
+    config_file.write_text(f"data: {{task: speech, mel_bins: 16, test_speaker: {test_speaker}, "
+                           f"normalize_level: {str(normalize_level).lower()}}}\n"
+                           f"model: {{encoder: {{input: audio, frame_stack: {frame_stack}}}}}\n")
+    config = config_lib.load(PerceptionConfig, config_file)
+    vocab = Vocabulary(words)
+    model = untrained_audio_model(seed, len(vocab), frame_stack=frame_stack)
+    return save_perception_model(folder / name, model, vocab, config)
+
+
+def write_wav_file(path: Path, samples: np.ndarray, rate: int = 8000) -> str:
+    """16-bit mono PCM; `samples` in [-1, 1]."""
+    import wave
+
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return str(path)
+
+
+def wav_files(folder: Path, count: int = 3) -> list[str]:
+    """`count` WAV files of noise, 0.25 s and longer, in `folder`."""
+    rng = np.random.default_rng(0)
+    return [write_wav_file(folder / f"clip{index}.wav", rng.normal(size=2000 + 1000 * index) * 0.1)
+            for index in range(count)]

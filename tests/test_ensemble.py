@@ -1,22 +1,18 @@
 """Ensembles: the mean of the members' distributions, searched like one model, saved and loaded as one."""
 
-import wave
-
 import keras
 import numpy as np
 import pytest
 
 from pipelines.features import log_mel
-from seq2seq import config as config_lib
 from seq2seq.cli import main
 from seq2seq.core.ensemble import Ensemble
 from seq2seq.core.searcher import Searcher
-from seq2seq.core.vocabulary import Vocabulary
-from seq2seq.model_dirs import load_perception_model, save_perception_model
-from seq2seq.perception.config import PerceptionConfig
+from seq2seq.model_dirs import load_perception_model
 from seq2seq.perception.digits import read_wav
 from seq2seq.perception.recognizer import Recognizer
 from seq2seq.translation.model import Seq2SeqModel
+from helpers import speech_model_dir, untrained_audio_model, wav_files
 
 SMALL = {"cell": "lstm", "units": 16, "num_layers": 1}
 
@@ -25,15 +21,6 @@ def token_model(seed: int, vocab_size: int = 12) -> Seq2SeqModel:
     keras.utils.set_random_seed(seed)
     model = Seq2SeqModel(vocab_size, vocab_size, embedding_dim=8, encoder=SMALL, decoder={"cell": "gru", "units": 16},
                          attention="bahdanau", attention_units=8)
-    model.build()
-    return model
-
-
-def audio_model(seed: int, vocab_size: int, features: int = 16, frame_stack: int = 2) -> Seq2SeqModel:
-    keras.utils.set_random_seed(seed)
-    model = Seq2SeqModel(0, vocab_size, embedding_dim=8, encoder=SMALL, decoder={"cell": "lstm", "units": 16},
-                         attention="bahdanau", attention_units=8,
-                         source={"input": "audio", "features": features, "frame_stack": frame_stack})
     model.build()
     return model
 
@@ -74,40 +61,14 @@ def test_members_must_share_outputs_and_inputs():
     with pytest.raises(ValueError, match="one output vocabulary"):
         Ensemble([token_model(1, 12), token_model(2, 13)])
     with pytest.raises(ValueError, match="same input"):
-        Ensemble([audio_model(1, 12, features=16), audio_model(2, 12, features=20)])
-    Ensemble([audio_model(1, 12, frame_stack=2), audio_model(2, 12, frame_stack=3)])  # architecture may differ
+        Ensemble([untrained_audio_model(1, 12, features=16), untrained_audio_model(2, 12, features=20)])
+    Ensemble([untrained_audio_model(1, 12, frame_stack=2), untrained_audio_model(2, 12, frame_stack=3)])  # architecture may differ
 
 
 # The command, on untrained speech models (their outputs are arbitrary but deterministic)
 
-WORDS = ["low", "mid", "high"]
-
-
-def model_dir(tmp_path, name: str, seed: int, test_speaker: str = "theo", words=WORDS, frame_stack: int = 2):
-    config_file = tmp_path / f"{name}.yaml"
-    config_file.write_text(f"data: {{task: speech, mel_bins: 16, test_speaker: {test_speaker}}}\n"
-                           f"model: {{encoder: {{input: audio, frame_stack: {frame_stack}}}}}\n")
-    config = config_lib.load(PerceptionConfig, config_file)
-    vocab = Vocabulary(words)
-    return save_perception_model(tmp_path / name, audio_model(seed, len(vocab), frame_stack=frame_stack), vocab,
-                                 config)
-
-
-def wav_files(tmp_path, count: int = 3) -> list[str]:
-    rng = np.random.default_rng(0)
-    paths = []
-    for index in range(count):
-        path = tmp_path / f"clip{index}.wav"
-        samples = (rng.normal(size=2000 + 1000 * index) * 3000).astype("<i2")
-        with wave.open(str(path), "wb") as writer:
-            writer.setnchannels(1), writer.setsampwidth(2), writer.setframerate(8000)
-            writer.writeframes(samples.tobytes())
-        paths.append(str(path))
-    return paths
-
-
 def test_ensemble_command_writes_a_model_directory_that_transcribe_reads(tmp_path, capsys):
-    first, second = model_dir(tmp_path, "a", 1), model_dir(tmp_path, "b", 2, frame_stack=3)
+    first, second = speech_model_dir(tmp_path, "a", 1), speech_model_dir(tmp_path, "b", 2, frame_stack=3)
     assert main(["perception", "ensemble", str(first), str(second), "--output", str(tmp_path / "both")]) == 0
     assert "2 models ensembled" in capsys.readouterr().err
     loaded, vocab = load_perception_model(tmp_path / "both")
@@ -128,12 +89,14 @@ def test_ensemble_command_writes_a_model_directory_that_transcribe_reads(tmp_pat
 
 
 def test_ensemble_command_refuses_what_would_mislead(tmp_path, capsys):
-    first = model_dir(tmp_path, "a", 1)
+    first = speech_model_dir(tmp_path, "a", 1)
     cases = [
         ([str(first)], "at least two models"),
-        ([str(first), str(model_dir(tmp_path, "other_words", 2, words=["x", "y", "z"]))], "share one vocabulary"),
-        ([str(first), str(model_dir(tmp_path, "jackson", 3, test_speaker="jackson"))],
+        ([str(first), str(speech_model_dir(tmp_path, "other_words", 2, words=["x", "y", "z"]))], "share one vocabulary"),
+        ([str(first), str(speech_model_dir(tmp_path, "jackson", 3, test_speaker="jackson"))],
          "would have seen its own test data"),
+        ([str(first), str(speech_model_dir(tmp_path, "level", 4, normalize_level=True))],
+         "must compute the same features"),
         ([str(first), str(tmp_path / "missing")], "model directory not found"),
     ]
     for models, message in cases:

@@ -52,6 +52,30 @@ def test_log_mel_frames_every_10_ms_normalised_and_never_all_zero():
     assert np.asarray(log_mel(np.zeros(5, np.float32))).shape[0] >= 1  # shorter than a window
 
 
+def test_normalize_level_makes_the_frames_independent_of_the_recording_level():
+    loud = tone([400, 1500])
+    quiet = 0.02 * loud  # 34 dB quieter
+    np.testing.assert_allclose(np.asarray(log_mel(quiet, 16, normalize_level=True)),
+                               np.asarray(log_mel(loud, 16, normalize_level=True)), atol=1e-3)
+    assert not np.allclose(np.asarray(log_mel(quiet, 16)), np.asarray(log_mel(loud, 16)), atol=1e-2)
+    silent = np.asarray(log_mel(np.zeros(800, np.float32), 16, normalize_level=True))
+    assert np.isfinite(silent).all()  # an all-zero waveform stays zero: no division by a zero peak
+
+
+def test_transcribe_computes_the_features_as_the_model_was_trained(tmp_path, capsys):
+    from helpers import speech_model_dir, write_wav_file
+    from seq2seq.model_dirs import load_perception_model
+
+    loud = (0.8 * np.sin(np.arange(3000) / 4) * np.hanning(3000)).astype(np.float32)
+    files = [write_wav_file(tmp_path / "loud.wav", loud), write_wav_file(tmp_path / "quiet.wav", 0.05 * loud)]
+    level = speech_model_dir(tmp_path, "level", seed=5, normalize_level=True)
+    expected = Recognizer(*load_perception_model(level), beam_size=1).decode(
+        [np.asarray(log_mel(digits.read_wav(path), 16, normalize_level=True)) for path in files])
+    code, out, _ = run(capsys, "transcribe", "--model", str(level), "--beam", "1", *files)
+    assert code == 0 and out.split("\n")[:-1] == expected
+    assert expected[0] == expected[1]  # the level no longer matters
+
+
 @pytest.mark.parametrize("frame_stack", [1, 3])
 def test_audio_encoder_masks_padding_frames(frame_stack):
     encoder = AudioEncoder(features=8, frame_stack=frame_stack, embedding_dim=16, rnn=SMALL)
@@ -102,6 +126,8 @@ def test_speeds_are_checked_where_the_config_meets_the_code():
         PerceptionConfig(data=PerceptionDataConfig(speeds=(0.8, 1.2)))
     with pytest.raises(ValueError, match="in tenths"):
         PerceptionConfig(data=PerceptionDataConfig(speed_perturbation=True, speeds=(0.85,)))
+    with pytest.raises(ValueError, match="data.normalize_level"):
+        PerceptionConfig(data=PerceptionDataConfig(task="captions", normalize_level=True))
 
 
 def test_image_encoder_reads_a_grid_the_decoder_attends_over():

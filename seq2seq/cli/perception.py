@@ -60,11 +60,13 @@ def ensemble(arguments) -> int:
             raise UserError(f"{directory}: reads {input_of(model)}, but {first} reads {input_of(members[0])}; "
                             "ensemble members must read the same input.")
         own = saved_config(directory, PerceptionConfig)
-        held_out = (own.data.task, own.data.test_speaker) if own is not None else None
-        if held_out is not None and held_out != (config.data.task, config.data.test_speaker):
+        if own is not None and (own.data.task, own.data.test_speaker) != (config.data.task, config.data.test_speaker):
             raise UserError(f"{directory}: trained for {own.data.task} with test speaker {own.data.test_speaker!r}, "
                             f"{first} for {config.data.task} with {config.data.test_speaker!r}; an ensemble of "
                             "them would have seen its own test data.")
+        if own is not None and own.data.normalize_level != config.data.normalize_level:
+            raise UserError(f"{directory}: data.normalize_level is {own.data.normalize_level}, in {first} "
+                            f"{config.data.normalize_level}; ensemble members must compute the same features.")
         vocab = words
         members.extend(model.members if isinstance(model, Ensemble) else [model])
     if len(members) < 2:
@@ -79,13 +81,17 @@ def _decode_files(arguments, task: str, read) -> int:
     from seq2seq.model_dirs import load_perception_model
     from seq2seq.perception.recognizer import Recognizer
 
+    from seq2seq.model_dirs import saved_config
+    from seq2seq.perception.config import PerceptionConfig
+
     model, vocab = load_perception_model(arguments.model)
     if model.source["input"] != task:
         raise UserError(f"{arguments.model}: a model that reads {model.source['input']}, not {task}.")
+    config = saved_config(arguments.model, PerceptionConfig)  # how its features were computed (None: defaults)
     inputs, failed = {}, 0
     for index, path in enumerate(arguments.files):
         try:
-            inputs[index] = read(path, model.encoder)
+            inputs[index] = read(path, model.encoder, config)
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             failed += 1
@@ -101,7 +107,7 @@ def _decode_files(arguments, task: str, read) -> int:
     return 0
 
 
-def _frames(path: str, encoder):
+def _frames(path: str, encoder, config):
     import numpy as np
 
     from pipelines.features import log_mel
@@ -110,10 +116,11 @@ def _frames(path: str, encoder):
     def note(rate: int) -> None:
         print(f"note: {path}: {rate} Hz, resampled to 8000 Hz", file=sys.stderr)
 
-    return np.asarray(log_mel(read_wav(path, note), encoder.features))
+    level = config is not None and config.data.normalize_level
+    return np.asarray(log_mel(read_wav(path, note), encoder.features, normalize_level=level))
 
 
-def _image(path: str, encoder):
+def _image(path: str, encoder, config):
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 

@@ -26,6 +26,7 @@ class PerceptionDataConfig:
     test_speaker: str = option("theo")  # speech: the speaker held out for testing
     max_digits: int = option(7, minimum=1)  # speech: digits per utterance, 1 to this
     mel_bins: int = option(40, minimum=8)  # speech: log-mel filters per frame
+    normalize_level: bool = option(False)  # speech: each waveform scaled to peak 1 before its frames (false: as models trained before the key)
     speed_perturbation: bool = option(False)  # speech: each training utterance at one of `speeds`
     speeds: tuple[float, ...] = option(SPEEDS)  # speech: the speeds drawn from (uniformly), in tenths
     train_examples: int = option(8000, minimum=1)
@@ -67,6 +68,8 @@ class PerceptionConfig:
         if not self.data.speeds or any(round(10 * s) != 10 * s or not 0.5 <= s <= 2 for s in self.data.speeds):
             raise ValueError(f"key `data.speeds` must be one or more speeds in tenths from 0.5 to 2.0, e.g. "
                              f"[0.9, 1.0, 1.1]. Received: data.speeds={list(self.data.speeds)}")
+        if self.data.normalize_level and self.data.task != "speech":
+            raise ValueError("key `data.normalize_level` applies to data.task: speech only; set it to false.")
         if self.training.augment and self.data.task != "speech":
             raise ValueError("key `training.augment` applies to data.task: speech only; set it to false.")
         wanted = TASKS[self.data.task]

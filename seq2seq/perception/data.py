@@ -30,13 +30,16 @@ class Examples:
     groups: list[str]
 
 
-def frames_of(waveforms, mel_bins: int) -> list[np.ndarray]:
-    """Log-mel frames `(frames, mel_bins)` of each waveform (float32 1-D arrays), computed in one tf.data pipeline."""
+def frames_of(waveforms, mel_bins: int, normalize_level: bool = False) -> list[np.ndarray]:
+    """Log-mel frames `(frames, mel_bins)` of each waveform (float32 1-D arrays), computed in one tf.data pipeline.
+
+    `normalize_level`: see `pipelines.features.log_mel` (`data.normalize_level`).
+    """
     waveforms = list(waveforms)
     dataset = tf.data.Dataset.from_generator(lambda: iter(waveforms),
                                              output_signature=tf.TensorSpec((None,), tf.float32))
-    return list(dataset.map(lambda samples: pipes.log_mel(samples, mel_bins), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                .as_numpy_iterator())
+    return list(dataset.map(lambda samples: pipes.log_mel(samples, mel_bins, normalize_level=normalize_level),
+                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).as_numpy_iterator())
 
 
 def speech_examples(config: PerceptionConfig, split: str, single: bool = False) -> Examples:
@@ -49,7 +52,8 @@ def speech_examples(config: PerceptionConfig, split: str, single: bool = False) 
     waveforms = (u.waveform() for u in made)
     if split == "train" and data.speed_perturbation:
         waveforms = perturbed_speeds(waveforms, data.seed, data.speeds)
-    return Examples(frames_of(waveforms, data.mel_bins), [u.transcript for u in made], [u.speaker for u in made])
+    return Examples(frames_of(waveforms, data.mel_bins, data.normalize_level), [u.transcript for u in made],
+                    [u.speaker for u in made])
 
 
 def perturbed_speeds(waveforms, seed: int, speeds=SPEEDS):
