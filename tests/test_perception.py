@@ -63,11 +63,15 @@ def test_normalize_level_makes_the_frames_independent_of_the_recording_level():
 
 
 def test_transcribe_computes_the_features_as_the_model_was_trained(tmp_path, capsys):
-    from helpers import speech_model_dir, write_wav_file
+    from helpers import speech_model_dir
     from seq2seq.model_dirs import load_perception_model
 
-    loud = (0.8 * np.sin(np.arange(3000) / 4) * np.hanning(3000)).astype(np.float32)
-    files = [write_wav_file(tmp_path / "loud.wav", loud), write_wav_file(tmp_path / "quiet.wav", 0.05 * loud)]
+    # 16-bit samples, the quiet file exactly 1/16 of the loud one (24 dB): a power of two, so peak
+    # normalisation gives bitwise-equal waveforms and the comparison is exact.
+    quiet = np.round(2000 * np.sin(np.arange(3000) / 4) * np.hanning(3000)).astype("<i2")
+    files = [str(tmp_path / "loud.wav"), str(tmp_path / "quiet.wav")]
+    write_wav(files[0], (quiet * 16).astype("<i2").tobytes())
+    write_wav(files[1], quiet.tobytes())
     level = speech_model_dir(tmp_path, "level", seed=5, normalize_level=True)
     expected = Recognizer(*load_perception_model(level), beam_size=1).decode(
         [np.asarray(log_mel(digits.read_wav(path), 16, normalize_level=True)) for path in files])
