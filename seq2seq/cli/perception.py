@@ -78,11 +78,9 @@ def ensemble(arguments) -> int:
 
 def _decode_files(arguments, task: str, read) -> int:
     """One output line per input file, in order; a file that cannot be read gets an empty line and an error."""
-    from seq2seq.model_dirs import load_perception_model
-    from seq2seq.perception.recognizer import Recognizer
-
-    from seq2seq.model_dirs import saved_config
+    from seq2seq.model_dirs import load_perception_model, saved_config
     from seq2seq.perception.config import PerceptionConfig
+    from seq2seq.perception.recognizer import Recognizer
 
     model, vocab = load_perception_model(arguments.model)
     if model.source["input"] != task:
@@ -106,6 +104,8 @@ def _decode_files(arguments, task: str, read) -> int:
         return 2
     return 0
 
+
+# The readers of `_decode_files`: `(path, the model's encoder, its PerceptionConfig or None) -> model input`.
 
 def _frames(path: str, encoder, config):
     import numpy as np
