@@ -23,12 +23,12 @@ from pathlib import Path
 import keras
 
 from seq2seq import config as config_lib
-from seq2seq.core.ensemble import Ensemble
+from seq2seq.core.ensemble import Ensemble, members_of
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
 from seq2seq.errors import UserError
 from seq2seq.lm.model import RNNLanguageModel
-from seq2seq.textio import atomic_directory, atomic_write
+from seq2seq.textio import atomic_directory, atomic_write, check_replaceable
 from seq2seq.translation.model import Seq2SeqModel
 
 LM_KIND = "seq2seq-language-model/1"
@@ -154,6 +154,14 @@ def saved_config(directory: str | Path, cls):
     return config
 
 
+def check_new_model_directory(directory: str | Path, overwrite: bool) -> None:
+    """Before any work: `directory` is new, or with `overwrite` a model directory (manifest.json and model.keras)."""
+    if Path(directory).exists() and not overwrite:
+        raise UserError(f"{directory}: exists; pass --overwrite to replace it.")
+    check_replaceable(directory, lambda path: all((path / name).is_file() for name in ("manifest.json", "model.keras")),
+                      "model directory")
+
+
 def check_model_directory(directory: str | Path, kind: str, files: tuple[str, ...]) -> Path:
     """Raises `UserError` unless `directory` is a complete model directory of `kind` (its manifest first)."""
     directory = Path(directory)
@@ -246,8 +254,7 @@ def load_perception_model(directory: str | Path) -> tuple[Seq2SeqModel | Ensembl
     directory = check_model_directory(directory, PERCEPTION_KIND, ("model.keras", "vocab.json"))
     vocab = Vocabulary.load(directory / "vocab.json")
     model = _load_keras_model(directory / "model.keras")
-    members = model.members if isinstance(model, Ensemble) else [model]
-    if not all(isinstance(member, Seq2SeqModel) for member in members) or model.source["input"] == "tokens":
+    if not all(isinstance(member, Seq2SeqModel) for member in members_of(model)) or model.source["input"] == "tokens":
         raise UserError(f"{directory}/model.keras: holds a {type(model).__name__} that reads no audio or images.")
     if model.target_vocab_size != len(vocab):
         raise UserError(f"{directory}: the model has {model.target_vocab_size} output words but vocab.json has "

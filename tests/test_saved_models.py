@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from seq2seq.cli import main
-from seq2seq.core.ensemble import Ensemble
+from seq2seq.core.ensemble import members_of
 from seq2seq.lm.model import RNNLanguageModel
 from seq2seq.lm.scoring import score_lines
 from seq2seq.model_dirs import (load_language_model, load_perception_model, load_translation_model,
@@ -41,8 +41,7 @@ def test_every_saved_model_loads(directory):
         assert isinstance(model, RNNLanguageModel) and model.vocab_size == len(vocab)
     elif kind.startswith("seq2seq-perception"):
         model, vocab = load_perception_model(directory)
-        members = model.members if isinstance(model, Ensemble) else [model]
-        assert all(isinstance(member, Seq2SeqModel) for member in members)
+        assert all(isinstance(member, Seq2SeqModel) for member in members_of(model))
         assert model.target_vocab_size == len(vocab)
     else:
         model, source, target = load_translation_model(directory)

@@ -37,16 +37,13 @@ def ensemble(arguments) -> int:
     """Writes one perception-model directory whose model is the ensemble of the given ones (members flattened)."""
     from pathlib import Path
 
-    from seq2seq.core.ensemble import Ensemble, input_of
-    from seq2seq.model_dirs import load_perception_model, save_perception_model, saved_config
+    from seq2seq.core.ensemble import Ensemble, input_of, members_of
+    from seq2seq.model_dirs import (check_new_model_directory, load_perception_model, save_perception_model,
+                                    saved_config)
     from seq2seq.perception.config import PerceptionConfig
-    from seq2seq.textio import check_replaceable
 
     output = Path(arguments.output)
-    if output.exists() and not arguments.overwrite:
-        raise UserError(f"{output}: exists; pass --overwrite to replace it.")
-    check_replaceable(output, lambda path: (path / "manifest.json").is_file() and (path / "model.keras").is_file(),
-                      "model directory")
+    check_new_model_directory(output, arguments.overwrite)
     members, first = [], arguments.models[0]
     vocab, config = None, saved_config(first, PerceptionConfig)
     if config is None:
@@ -68,7 +65,7 @@ def ensemble(arguments) -> int:
             raise UserError(f"{directory}: data.normalize_level is {own.data.normalize_level}, in {first} "
                             f"{config.data.normalize_level}; ensemble members must compute the same features.")
         vocab = words
-        members.extend(model.members if isinstance(model, Ensemble) else [model])
+        members.extend(members_of(model))
     if len(members) < 2:
         raise UserError("an ensemble needs at least two models; name two or more model directories.")
     save_perception_model(output, Ensemble(members, name="ensemble"), vocab, config)

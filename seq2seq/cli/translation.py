@@ -60,11 +60,10 @@ def build_vocab(arguments) -> int:
 def average_checkpoints(arguments) -> int:
     from seq2seq.translation.training import average_checkpoints as average
 
+    from seq2seq.model_dirs import check_new_model_directory
+
     output = Path(arguments.output)
-    if output.exists() and not arguments.overwrite:
-        raise UserError(f"{output}: exists; pass --overwrite to replace it.")
-    check_replaceable(output, lambda path: (path / "manifest.json").is_file() and (path / "model.keras").is_file(),
-                      "model directory")
+    check_new_model_directory(output, arguments.overwrite)
     files = average(arguments.run_dir, arguments.last, output, arguments.storage_dtype)
     print(f"averaged {', '.join(path.name for path in files)} into {output}")
     return 0

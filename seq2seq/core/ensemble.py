@@ -38,6 +38,11 @@ def input_of(model) -> dict:
     return {key: source[key] for key in INPUT_KEYS if key in source}
 
 
+def members_of(model) -> list:
+    """The models `model` searches with: an ensemble's members, or the model itself."""
+    return list(model.members) if isinstance(model, Ensemble) else [model]
+
+
 @keras.saving.register_keras_serializable(package="seq2seq")
 class Ensemble(keras.Model):
     """The mean next-token distribution of `members` (see the module doc).
@@ -79,10 +84,6 @@ class Ensemble(keras.Model):
     @property
     def target_vocab_size(self) -> int:
         return self.members[0].target_vocab_size
-
-    @property
-    def source_vocab_size(self) -> int:
-        return self.members[0].source_vocab_size
 
     def build(self, input_shape=None):
         for member in self.members:
