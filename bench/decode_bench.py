@@ -16,6 +16,9 @@ of its output (sacrebleu, against `--reference`).
 
 With `--precisions float32,bfloat16`, this checkout runs once per search
 precision (`translate --precision`; the row is named after the precision).
+With `--shortlist`, it also runs float32 with the model's lexical shortlist
+(`translate --shortlist`; the row "shortlist"; the model directory needs a
+`shortlist.npz`, see `seq2seq shortlist`).
 Without `--before`, only this checkout runs (e.g. for a model the other
 checkout does not have). With `--warm`, each checkout instead loads the model into its own
 `Translator` (the checkout's own copy of `--model`, a path relative to each
@@ -45,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_translate(tree: Path, model: str, source: str, beam: int, output: Path, precision: str) -> float:
     """Seconds the translate command reports for the whole file (cold)."""
     environment = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    options = [] if precision == "float32" else ["--precision", precision]
+    options = {"float32": [], "shortlist": ["--shortlist"]}.get(precision, ["--precision", precision])
     done = subprocess.run([sys.executable, "-m", "seq2seq", "translate", "--model", model, "--beam", str(beam),
                            *options, source, "-o", str(output)], cwd=tree, env=environment, capture_output=True,
                           text=True)
@@ -70,7 +73,11 @@ from seq2seq.textio import read_lines
 model_dir, source, beam, output, precision = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
 lines = read_lines(source)
 options = {} if precision == "float32" else {"precision": precision}  # (older checkouts have no such option)
-translator = Translator(*load_translation_model(model_dir), beam_size=beam, **options)
+loaded = load_translation_model(model_dir)
+if precision == "shortlist":
+    from seq2seq.translation.shortlist import load_shortlist
+    options = {"shortlist": load_shortlist(model_dir, loaded[0])}
+translator = Translator(*loaded, beam_size=beam, **options)
 translator.translate(lines)
 started = time.perf_counter()
 results = translator.translate(lines)
@@ -102,6 +109,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--precisions", default="float32",
                         help="search precisions for this checkout, e.g. float32,bfloat16 (`before`: float32)")
+    parser.add_argument("--shortlist", action="store_true",
+                        help="also run this checkout with the model's shortlist (translate --shortlist)")
     parser.add_argument("--warm", action="store_true",
                         help="time a second pass in one process per checkout (model: each checkout's own copy)")
     arguments = parser.parse_args()
@@ -114,7 +123,7 @@ def main() -> int:
     run, kind = (run_warm, "warm") if arguments.warm else (run_translate, "cold")
     lines, references = read_lines(source), read_lines(arguments.reference)
     words = sum(len(line.split()) for line in lines)
-    precisions = arguments.precisions.split(",")
+    precisions = arguments.precisions.split(",") + (["shortlist"] if arguments.shortlist else [])
     trees = {("this checkout" if precision == "float32" else precision): (ROOT, precision)
              for precision in precisions}
     if arguments.before:

@@ -60,11 +60,17 @@ def decode_lines(raw_lines, name: str, errors: str = "strict") -> Iterator[str]:
 
 def read_lines(path: str | os.PathLike, errors: str = "strict") -> list[str]:
     """All lines of a text file (`.gz` is decompressed); `-` reads standard input."""
+    return list(iterate_lines(path, errors))
+
+
+def iterate_lines(path: str | os.PathLike, errors: str = "strict") -> Iterator[str]:
+    """The lines of a text file, one at a time (as :func:`read_lines`, without holding them all)."""
     if str(path) == "-":
-        return list(decode_lines(sys.stdin.buffer, "<stdin>", errors))
+        yield from decode_lines(sys.stdin.buffer, "<stdin>", errors)
+        return
     try:
         with _open_binary(path) as handle:
-            return list(decode_lines(handle, str(path), errors))
+            yield from decode_lines(handle, str(path), errors)
     except (OSError, EOFError) as error:
         raise UserError(f"{path}: cannot read ({error}).") from None
 

@@ -243,6 +243,20 @@ CASES = [
      {"d/corpus.txt": b"precious\n"}, ("error", "d")),
     ("average storage unknown", ["average-checkpoints", "{tmp}", "-o", "{tmp}/a", "--storage-dtype", "int8"], {},
      ("error", "--storage-dtype")),
+    # --- shortlist (the command writes into --model, so these rows all stop before writing)
+    ("shortlist missing source", ["shortlist", "--model", "{mt}", "--source", "{tmp}/none.de", "--target",
+                                  "{tmp}/none.en"], {}, ("error", "none.de")),
+    ("shortlist sides of different lengths", ["shortlist", "--model", "{mt}", "--source", "{tmp}/a.de", "--target",
+                                              "{tmp}/a.en"], {"a.de": b"ein Hund\neine Katze\n", "a.en": b"a dog\n"},
+     ("error", "after line 1")),
+    ("shortlist invalid utf-8", ["shortlist", "--model", "{mt}", "--source", "{tmp}/a.de", "--target", "{tmp}/a.en"],
+     {"a.de": b"ein Hund\n\xff\n", "a.en": b"a dog\na cat\n"}, ("error", "a.de, line 2")),
+    ("shortlist per-source zero", ["shortlist", "--model", "{mt}", "--source", "{tmp}/a.de", "--target", "{tmp}/a.en",
+                                   "--per-source", "0"], {}, ("error", "--per-source")),
+    ("shortlist of a language model", ["shortlist", "--model", "{lm}", "--source", "{tmp}/a.de", "--target",
+                                       "{tmp}/a.en"], {}, ("error", "expected 'seq2seq-translation")),
+    ("translate shortlist missing", TRANSLATE + ["--shortlist", "{tmp}/in.de"], {"in.de": GOOD_DE},
+     ("error", "shortlist.npz: not found")),
     # --- speech recognition and captioning (issue 14): configs, models of another kind, bad files
     ("perception train task and input disagree", ["perception", "train", "{tmp}/c.yaml"],
      config("data: {task: speech}\nmodel: {encoder: {input: image}}\n"), ("error", "set model.encoder.input: audio")),
@@ -324,7 +338,7 @@ def test_hostile_input(argv, files, expected, toy_translation_dir, trained_lm_di
 
 def test_the_table_covers_every_command_with_a_hundred_cases():
     commands = {" ".join(argv[:2]) if argv[0] in ("lm", "perception") else argv[0] for _, argv, _, _ in CASES}
-    assert commands == {"translate", "evaluate", "compare", "train", "build-vocab", "average-checkpoints",
+    assert commands == {"translate", "evaluate", "compare", "train", "build-vocab", "average-checkpoints", "shortlist",
                         "lm score", "lm generate", "lm train", "perception train", "perception evaluate",
                         "transcribe", "caption"}
     assert len(CASES) >= 100

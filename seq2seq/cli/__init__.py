@@ -15,6 +15,7 @@ import sys
 
 from seq2seq.core.specials import SEARCH_PRECISIONS
 from seq2seq.errors import UserError
+from seq2seq.translation import shortlist as shortlists
 
 
 def _quiet_tensorflow() -> None:
@@ -105,6 +106,9 @@ def _decoding_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=SEARCH_PRECISIONS, default="float32",
                         help="bfloat16: multiply by bfloat16 copies of the weights, faster on CPUs with AMX, "
                              "outputs slightly different (see README, Performance)")
+    parser.add_argument("--shortlist", action="store_true",
+                        help="score only the words the batch's source words align to, from the model "
+                             "directory's shortlist.npz (built by `seq2seq shortlist`): faster, outputs may differ")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,6 +199,20 @@ def build_parser() -> argparse.ArgumentParser:
     average.add_argument("--storage-dtype", choices=("float32", "float16"), default="float32",
                          help="float16 halves model.keras (loading converts back to float32)")
     average.set_defaults(handler="seq2seq.cli.translation:average_checkpoints")
+
+    shortlist = commands.add_parser("shortlist", help="build a model's lexical shortlist (shortlist.npz) for "
+                                    "translate --shortlist: the target words each source word aligns to")
+    shortlist.add_argument("--model", required=True, help="translation-model directory (the file is written there)")
+    shortlist.add_argument("--source", required=True, help="source side of training pairs (plain or .gz)")
+    shortlist.add_argument("--target", required=True, help="target side, line by line with --source")
+    shortlist.add_argument("--per-source", type=_positive_int("--per-source"), default=shortlists.PER_SOURCE,
+                           help=f"target words kept per source word, most aligned first ({shortlists.PER_SOURCE})")
+    shortlist.add_argument("--frequent", type=_count("--frequent"), default=shortlists.FREQUENT,
+                           help=f"most frequent target words, always in the list ({shortlists.FREQUENT})")
+    shortlist.add_argument("--max-pairs", type=_positive_int("--max-pairs"), default=shortlists.MAX_PAIRS,
+                           help=f"read at most this many pairs, the first ones ({shortlists.MAX_PAIRS:,})")
+    shortlist.add_argument("--overwrite", action="store_true", help="replace an existing shortlist.npz")
+    shortlist.set_defaults(handler="seq2seq.cli.translation:shortlist")
 
     translate = commands.add_parser("translate", help="translate a text file, one sentence per line")
     translate.add_argument("--model", help="translation-model directory (default: the shipped "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -105,6 +106,11 @@ def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 
 
         language_model, lm_vocab = load_language_model(arguments.lm)
         check_vocabularies(lm_vocab, target_vocab, arguments.lm)
+    shortlist = None
+    if arguments.shortlist:
+        from seq2seq.translation.shortlist import load_shortlist
+
+        shortlist = load_shortlist(arguments.model or default_model(), model)
     return Translator(model, source_vocab, target_vocab, beam_size=arguments.beam, n_best=n_best,
                       alpha=arguments.alpha, max_length_ratio=arguments.max_length_ratio,
                       max_length_offset=arguments.max_length_offset,
@@ -112,7 +118,41 @@ def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 
                       temperature=arguments.temperature, top_k=arguments.top_k,
                       seed=arguments.seed if sampling else None,
                       language_model=language_model, lm_weight=arguments.lm_weight,
-                      precision=arguments.precision)
+                      precision=arguments.precision, shortlist=shortlist)
+
+
+def shortlist(arguments) -> int:
+    """`shortlist`: a model's lexical shortlist from its own attention on training pairs (see its module doc)."""
+    from seq2seq.model_dirs import load_translation_model
+    from seq2seq.textio import iterate_lines
+    from seq2seq.translation.shortlist import FILE_NAME, build_shortlist, coverage_note, is_shortlist
+    from seq2seq.translation.translator import stderr_progress
+
+    path = Path(arguments.model) / FILE_NAME
+    model, source_vocab, target_vocab = load_translation_model(arguments.model)
+    if path.exists() and not arguments.overwrite:
+        raise UserError(f"{path}: exists; pass --overwrite to replace it.")
+    if path.exists() and not is_shortlist(path):
+        raise UserError(f"{path}: exists and is not a shortlist written by seq2seq; --overwrite replaces only "
+                        "such a file. Move it away first.")
+    pairs = []
+    for source, target in itertools.zip_longest(iterate_lines(arguments.source), iterate_lines(arguments.target)):
+        if source is None or target is None:
+            raise UserError(f"--source {arguments.source} and --target {arguments.target}: one ends after line "
+                            f"{len(pairs)}, the other goes on; give the two sides of one corpus, line by line.")
+        if len(pairs) == arguments.max_pairs:
+            break
+        pairs.append((source, target))
+    update, close = stderr_progress(len(pairs), "aligning")
+    started = time.perf_counter()
+    try:
+        built = build_shortlist(model, source_vocab, target_vocab, pairs, arguments.per_source, arguments.frequent,
+                                progress=update)
+    finally:
+        close()
+    built.save(path)
+    print(f"wrote {path} in {time.perf_counter() - started:.1f}s: {coverage_note(built)}")
+    return 0
 
 
 def translate_with_progress(translator, lines: list[str], batch_size: int, progress: bool = True):

@@ -1,11 +1,46 @@
-"""The output layer: decoder or language-model states to vocabulary logits, tied or untied."""
+"""The output layer: decoder or language-model states to vocabulary logits, tied or untied.
+
+While :func:`restricted` is active, every :class:`OutputProjection` of a model
+computes the logits of a subset of the vocabulary only (a lexical shortlist,
+see :mod:`seq2seq.translation.shortlist`): it multiplies by those columns of its
+matrix, taken once before the search loop, not at every step.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import threading
 
 import keras
 from keras import layers, ops
 
 from seq2seq.core import precision
+
+_restriction = threading.local()
+
+
+def heads_of(model) -> list:
+    """Every :class:`OutputProjection` in `model` (an ensemble's or a fusion's several)."""
+    return [layer for layer in model._flatten_layers() if isinstance(layer, OutputProjection)]
+
+
+@contextlib.contextmanager
+def restricted(model, vocabulary):
+    """While active (in this thread), `model`'s output layers give logits `(..., len(vocabulary))`.
+
+    Column i is the logit of token `vocabulary[i]` (int32 ids). The columns
+    are gathered here, from the reduced-precision copies of the matrices when
+    :func:`seq2seq.core.precision.using` is active. None: no restriction.
+    """
+    if vocabulary is None:
+        yield
+        return
+    previous = getattr(_restriction, "columns", {})
+    _restriction.columns = {id(head): head.columns(vocabulary) for head in heads_of(model)}
+    try:
+        yield
+    finally:
+        _restriction.columns = previous
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -63,14 +98,26 @@ class OutputProjection(layers.Layer):
         self.bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="bias")
         self.built = True
 
-    def call(self, hidden):
+    def columns(self, vocabulary):
+        """`(matrix (units or embedding_dim, len(vocabulary)), bias)`: the columns of the ids in `vocabulary`."""
         if self.tie_embeddings:
-            if self.projection is not None:
-                hidden = self.projection(hidden)  # (..., embedding_dim)
-            product = precision.matmul(hidden, self._shared_matrix(), transpose=True)  # by (vocab, embedding_dim)
+            matrix = ops.transpose(ops.take(precision.current(self._shared_matrix()), vocabulary, axis=0))
         else:
-            product = precision.matmul(hidden, self.kernel)  # by (units, vocab)
-        logits = product + ops.cast(self.bias, hidden.dtype)  # (..., vocab)
+            matrix = ops.take(precision.current(self.kernel), vocabulary, axis=1)
+        return matrix, ops.take(self.bias, vocabulary, axis=0)
+
+    def call(self, hidden):
+        if self.projection is not None:  # (tied, units != embedding_dim)
+            hidden = self.projection(hidden)  # (..., embedding_dim)
+        columns = getattr(_restriction, "columns", {}).get(id(self))
+        if columns is not None:  # a shortlist's columns, gathered by `restricted`
+            matrix, bias = columns
+            product = ops.cast(ops.matmul(ops.cast(hidden, matrix.dtype), matrix), hidden.dtype)
+        elif self.tie_embeddings:
+            product, bias = precision.matmul(hidden, self._shared_matrix(), transpose=True), self.bias
+        else:
+            product, bias = precision.matmul(hidden, self.kernel), self.bias  # by (units, vocab)
+        logits = product + ops.cast(bias, hidden.dtype)  # (..., vocab, or the shortlist's length)
         return ops.cast(logits, "float32")
 
     def get_config(self):

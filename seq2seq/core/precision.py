@@ -62,6 +62,11 @@ def reduced(variable) -> bool:
     return id(variable) in getattr(_active, "copies", {})
 
 
+def current(variable):
+    """The reduced-precision copy of `variable` while one is active (see :func:`using`), else `variable`."""
+    return getattr(_active, "copies", {}).get(id(variable), variable)
+
+
 def matmul(x, variable, transpose: bool = False):
     """`x @ variable` (`variable` transposed with `transpose`) in x's dtype.
 

@@ -70,6 +70,17 @@ def never_emitted(log_probs):
     return ops.where(ops.logical_or(ids == PAD_ID, ids == BOS_ID), NEG_INF, log_probs)
 
 
+def token_ids(positions, vocabulary):
+    """The token ids of `positions` in the step's distribution: themselves, or `vocabulary[positions]`.
+
+    A state holds an int32 `vocabulary` when the model's output layers are
+    restricted to those ids (see :func:`seq2seq.core.output.restricted`):
+    `log_probs` then has one column per entry. It is sorted and holds the
+    special ids 0-3, so they keep their columns (`never_emitted` still applies).
+    """
+    return positions if vocabulary is None else ops.take(vocabulary, positions, axis=0)
+
+
 def sample(log_probs, uniform, temperature: float = 1.0, top_k: int | None = None):
     """One id per row drawn from softmax(log_probs / temperature), among the `top_k` most likely if set.
 
@@ -110,7 +121,7 @@ def greedy_steps(model, state, context, eos_id: int, steps, temperature: float |
     """Runs greedy search (or sampling) from `state` for at most `steps` more steps; returns the new state."""
     max_length = ops.shape(state["tokens"])[1]
     stop = ops.minimum(state["t"] + steps, max_length)
-    limits, uniforms = state["limits"], state["uniforms"]
+    limits, uniforms, vocabulary = state["limits"], state["uniforms"], state.get("vocabulary")
 
     def cond(t, tokens, previous, carry, finished, scores):
         return ops.logical_and(t < stop, ops.logical_not(ops.all(finished)))
@@ -124,6 +135,7 @@ def greedy_steps(model, state, context, eos_id: int, steps, temperature: float |
         else:
             chosen = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
         picked = ops.take_along_axis(log_probs, chosen[:, None], axis=-1)[:, 0]
+        chosen = token_ids(chosen, vocabulary)
         chosen = ops.where(finished, ops.zeros_like(chosen), chosen)
         scores = scores + ops.where(finished, ops.zeros_like(picked), picked)
         tokens = ops.slice_update(tokens, [0, t], chosen[:, None])
@@ -179,7 +191,7 @@ def beam_steps(model, state, context, eos_id: int, steps, alpha=0.0, early_stop:
     """Runs beam search from `state` for at most `steps` more steps; returns the new state."""
     batch, beam_size, max_length = ops.shape(state["tokens"])
     stop = ops.minimum(state["t"] + steps, max_length)
-    limits = state["limits"]
+    limits, vocabulary = state["limits"], state.get("vocabulary")
     offsets = ops.arange(batch, dtype="int32")[:, None] * beam_size
 
     def cond(t, tokens, previous, carry, finished, lengths, scores):
@@ -194,7 +206,7 @@ def beam_steps(model, state, context, eos_id: int, steps, alpha=0.0, early_stop:
         total = ops.reshape(scores[..., None] + log_probs, (batch, beam_size * vocab))
         scores, best = ops.top_k(total, beam_size)  # (batch, beam)
         best = ops.cast(best, "int32")
-        origin, chosen = best // vocab, best % vocab
+        origin, chosen = best // vocab, token_ids(best % vocab, vocabulary)
         carry = _gather(carry, ops.reshape(origin + offsets, (-1,)))
         tokens = ops.take_along_axis(tokens, origin[..., None], axis=1)
         finished = ops.take_along_axis(finished, origin, axis=1)

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from seq2seq.core import output
 from seq2seq.core import precision as reduced_precision
 from seq2seq.core.search import (_gather, beam_result, beam_start, beam_steps, greedy_start, greedy_steps,
                                  length_limit, max_target_length)
@@ -22,6 +23,8 @@ from seq2seq.core.specials import PAD_ID
 SENTENCE_ROWS = ("tokens", "finished", "lengths", "scores", "limits")
 # What `result` reads of a finished sentence (greedy state has no lengths).
 RESULT_ROWS = ("tokens", "lengths", "scores")
+# State entries of the whole batch, kept whole when finished sentences leave it.
+BATCH_ENTRIES = ("t", "vocabulary")
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -60,6 +63,12 @@ class Searcher(keras.Model):
             copies of the model's matrices, taken now (see
             :mod:`seq2seq.core.precision`; faster on CPUs with AMX, outputs
             slightly different). Make a new Searcher after changing the weights.
+        shortlist: an object whose `candidates(inputs)` gives the sorted int32
+            ids (the specials 0-3 among them) that each batch's search may
+            emit, e.g. a :class:`~seq2seq.translation.shortlist.Shortlist`:
+            the output layers then compute only those logits, and the softmax
+            normalises over them (TensorFlow only: the number of ids depends
+            on the batch). None: the whole vocabulary.
 
     Call arguments:
         inputs: int `(batch, input_len)` (a padded source, or a prompt).
@@ -73,7 +82,7 @@ class Searcher(keras.Model):
                  max_length: int | None = None, max_length_ratio: float = 1.5, max_length_offset: int = 10,
                  temperature: float | None = None, top_k: int | None = None, seed: int | None = None,
                  early_stop: bool = False, input_spec: tuple | None = None, compact_every: int | None = None,
-                 compact_multiple: int = 1, precision: str = "float32", **kwargs):
+                 compact_multiple: int = 1, precision: str = "float32", shortlist=None, **kwargs):
         super().__init__(**kwargs)
         sampling = temperature is not None or top_k is not None
         if temperature is not None and not temperature > 0:
@@ -87,7 +96,11 @@ class Searcher(keras.Model):
         if compact_every is not None and (sampling or compact_every < 1):
             raise ValueError("`compact_every` must be at least 1, and sampling runs in one loop. "
                              f"Received: compact_every={compact_every}, temperature={temperature}, top_k={top_k}")
+        if shortlist is not None and keras.backend.backend() != "tensorflow":
+            raise ValueError("a `shortlist` needs the TensorFlow backend: its size depends on the batch, "
+                             f"which {keras.backend.backend()} cannot compile. Received: a shortlist")
         self.model = model
+        self.shortlist = shortlist
         self.eos_id = eos_id
         self.beam_size, self.alpha = beam_size, alpha
         self.max_length = max_length
@@ -152,15 +165,20 @@ class Searcher(keras.Model):
         max_length, limits = self._limits(inputs)
         if self.beam_size == 1:
             sampling = self.temperature is not None or self.top_k is not None
-            return greedy_start(self.model, inputs, max_length, limits, sampling, self.seed_generator)
-        return beam_start(self.model, inputs, max_length, self.beam_size, limits)
+            state, context = greedy_start(self.model, inputs, max_length, limits, sampling, self.seed_generator)
+        else:
+            state, context = beam_start(self.model, inputs, max_length, self.beam_size, limits)
+        if self.shortlist is not None:
+            state["vocabulary"] = self.shortlist.candidates(inputs)
+        return state, context
 
     def steps(self, state, context, steps=None):
         """`state` after at most `steps` more steps (default: until every row has finished)."""
         steps = ops.shape(state["tokens"])[-1] if steps is None else steps
-        if self.beam_size == 1:
-            return greedy_steps(self.model, state, context, self.eos_id, steps, self.temperature, self.top_k)
-        return beam_steps(self.model, state, context, self.eos_id, steps, self.alpha, self.early_stop)
+        with output.restricted(self.model, state.get("vocabulary")):
+            if self.beam_size == 1:
+                return greedy_steps(self.model, state, context, self.eos_id, steps, self.temperature, self.top_k)
+            return beam_steps(self.model, state, context, self.eos_id, steps, self.alpha, self.early_stop)
 
     def result(self, state) -> dict:
         if self.beam_size == 1:
@@ -196,7 +214,7 @@ class Searcher(keras.Model):
             open_rows = open_rows[keep]
             if len(still):
                 rows = (keep[:, None] * per_sentence + np.arange(per_sentence)).reshape(-1)
-                state = {name: value if name == "t" else _gather(value, keep if name in SENTENCE_ROWS else rows)
-                         for name, value in state.items()}
+                state = {name: value if name in BATCH_ENTRIES
+                         else _gather(value, keep if name in SENTENCE_ROWS else rows) for name, value in state.items()}
                 context = _gather(context, rows)
         return self.result({**state, **{name: ops.convert_to_tensor(value) for name, value in done.items()}})

@@ -101,6 +101,12 @@ class Seq2SeqModel(keras.Model):
         return [pieces[i * per_layer:(i + 1) * per_layer] for i in range(core.num_layers)]
 
     def call(self, inputs, training=None, return_attention=False):
+        outputs, weights = self.attend(inputs, training)
+        logits = self.head(outputs)  # (batch, target_len, vocab)
+        return (logits, weights) if return_attention else logits
+
+    def attend(self, inputs, training=None):
+        """`(decoder outputs (batch, target_len, units), attention weights)` of `call`, before the output layer."""
         memory, states, source_mask = self.encoder(inputs[self.encoder.input_key], training=training)
         target_inputs = inputs["target_inputs"]
         if self.word_dropout == 1.0 or (training and self.word_dropout):
@@ -108,10 +114,7 @@ class Seq2SeqModel(keras.Model):
             dropped = ops.logical_and(dropped, ops.logical_and(ops.not_equal(target_inputs, BOS_ID),
                                                                ops.not_equal(target_inputs, PAD_ID)))
             target_inputs = ops.where(dropped, UNK_ID, target_inputs)
-        outputs, weights = self.decoder(target_inputs, memory, source_mask,
-                                        self.bridge_states(states), training=training)
-        logits = self.head(outputs)  # (batch, target_len, vocab)
-        return (logits, weights) if return_attention else logits
+        return self.decoder(target_inputs, memory, source_mask, self.bridge_states(states), training=training)
 
     # The decoding interface of seq2seq.core.search: encode once, then one step per token.
 

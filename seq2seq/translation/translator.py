@@ -80,6 +80,8 @@ class Translator:
             model sharing the target vocabulary (see :mod:`seq2seq.translation.fusion`).
         precision: "float32", or "bfloat16" for products with bfloat16 copies
             of the weights (see :mod:`seq2seq.core.precision`).
+        shortlist: a :class:`~seq2seq.translation.shortlist.Shortlist`: each
+            batch scores only its candidate words (None: the whole vocabulary).
     """
 
     def __init__(self, model: Seq2SeqModel, source_vocab: SubwordVocabulary, target_vocab: SubwordVocabulary,
@@ -87,7 +89,7 @@ class Translator:
                  alpha: float = 0.6, max_length_ratio: float = 1.5, max_length_offset: int = 10,
                  max_source_tokens: int = 250, temperature: float | None = None, top_k: int | None = None,
                  seed: int | None = None,
-                 language_model=None, lm_weight: float = 0.0, precision: str = "float32"):
+                 language_model=None, lm_weight: float = 0.0, precision: str = "float32", shortlist=None):
         if n_best > beam_size:
             raise ValueError(f"`n_best` must be at most `beam_size`. Received: n_best={n_best}, "
                              f"beam_size={beam_size}")
@@ -105,7 +107,7 @@ class Translator:
                                  early_stop=n_best == 1,  # the 1-best is exact; lower n-best entries need the rest
                                  compact_every=COMPACT_EVERY if beam_size > 1  # (sampling is greedy only)
                                  else None,  # greedy steps are too cheap: bursts cost more than they save
-                                 compact_multiple=COMPACT_MULTIPLE, precision=precision)
+                                 compact_multiple=COMPACT_MULTIPLE, precision=precision, shortlist=shortlist)
         self.stats = TranslationStats()
 
     def translate(self, lines: Sequence[str], batch_size: int = 64, progress=None) -> list[list[Hypothesis]]:
