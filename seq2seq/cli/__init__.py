@@ -19,12 +19,9 @@ from seq2seq.translation import shortlist as shortlists
 
 
 def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("GLOG_minloglevel", "3")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-    # TensorFlow's C++ start-up notices (CUDA probing, oneDNN) bypass Python
-    # logging; silence file descriptor 2 while it loads. Import errors still
-    # surface as Python exceptions afterwards.
+    for name in ("TF_CPP_MIN_LOG_LEVEL", "GLOG_minloglevel", "ABSL_MIN_LOG_LEVEL"):
+        os.environ.setdefault(name, "3")
+    # TensorFlow's C++ start-up notices bypass Python logging: silence fd 2 while it loads (errors still raise).
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
@@ -104,11 +101,8 @@ def _decoding_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sample from the K most likely tokens at each step (needs --beam 1)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed: the same seed gives the same samples")
     parser.add_argument("--precision", choices=SEARCH_PRECISIONS, default="float32",
-                        help="bfloat16: multiply by bfloat16 copies of the weights, faster on CPUs with AMX, "
-                             "outputs slightly different (see README, Performance)")
-    parser.add_argument("--shortlist", action="store_true",
-                        help="score only the words the batch's source words align to, from the model "
-                             "directory's shortlist.npz (built by `seq2seq shortlist`): faster, outputs may differ")
+                        help="bfloat16: products with bfloat16 weight copies (faster with AMX; outputs differ)")
+    parser.add_argument("--shortlist", action="store_true", help="score only the words in the model's shortlist.npz")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,17 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="float16 halves model.keras (loading converts back to float32)")
     average.set_defaults(handler="seq2seq.cli.translation:average_checkpoints")
 
-    shortlist = commands.add_parser("shortlist", help="build a model's lexical shortlist (shortlist.npz) for "
-                                    "translate --shortlist: the target words each source word aligns to")
-    shortlist.add_argument("--model", required=True, help="translation-model directory (the file is written there)")
-    shortlist.add_argument("--source", required=True, help="source side of training pairs (plain or .gz)")
-    shortlist.add_argument("--target", required=True, help="target side, line by line with --source")
-    shortlist.add_argument("--per-source", type=_positive_int("--per-source"), default=shortlists.PER_SOURCE,
-                           help=f"target words kept per source word, most aligned first ({shortlists.PER_SOURCE})")
-    shortlist.add_argument("--frequent", type=_count("--frequent"), default=shortlists.FREQUENT,
-                           help=f"most frequent target words, always in the list ({shortlists.FREQUENT})")
-    shortlist.add_argument("--max-pairs", type=_positive_int("--max-pairs"), default=shortlists.MAX_PAIRS,
-                           help=f"read at most this many pairs, the first ones ({shortlists.MAX_PAIRS:,})")
+    shortlist = commands.add_parser("shortlist", help="build a model's lexical shortlist for translate --shortlist")
+    for option, text in (("--model", "translation-model directory (shortlist.npz goes there)"),
+                         ("--source", "source side of training pairs"), ("--target", "target side, line by line")):
+        shortlist.add_argument(option, required=True, help=text)
+    for option, kind, default in (("--per-source", _positive_int, shortlists.PER_SOURCE), ("--frequent", _count,
+                                  shortlists.FREQUENT), ("--max-pairs", _positive_int, shortlists.MAX_PAIRS)):
+        shortlist.add_argument(option, type=kind(option), default=default, help=f"(default {default})")
     shortlist.add_argument("--overwrite", action="store_true", help="replace an existing shortlist.npz")
     shortlist.set_defaults(handler="seq2seq.cli.translation:shortlist")
 
