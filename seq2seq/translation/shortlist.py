@@ -75,9 +75,9 @@ class Shortlist:
         return ops.cast(ops.nonzero(hits > 0)[0], "int32")
 
     def save(self, path: str | Path) -> None:
+        frequent = np.setdiff1d(self.always, np.arange(len(SPECIALS)))
         with atomic_write(path, "wb", encoding=None) as handle:
-            np.savez_compressed(handle, table=self.table, frequent=np.setdiff1d(self.always, np.arange(len(SPECIALS))),
-                     pairs=np.int64(self.pairs))
+            np.savez_compressed(handle, table=self.table, frequent=frequent, pairs=np.int64(self.pairs))
 
     @classmethod
     def load(cls, path: str | Path, source_vocab_size: int, target_vocab_size: int) -> Shortlist:
