@@ -6,7 +6,7 @@ import pytest
 
 from seq2seq.translation.model import Seq2SeqModel
 from seq2seq.core.recurrent import RecurrentStack, core_arguments
-from seq2seq.core.specials import BOS_ID
+from seq2seq.core.specials import BOS_ID, CELLS
 
 ATTENTIONS = ["none", "bahdanau", "luong"]
 
@@ -55,9 +55,11 @@ def test_source_padding_does_not_change_the_output():
     np.testing.assert_allclose(np.asarray(model(padded)), np.asarray(model(inputs)), atol=1e-5)
 
 
+@pytest.mark.parametrize("decoder_cell", CELLS)
 @pytest.mark.parametrize("attention", ATTENTIONS)
-def test_stepwise_decoding_matches_teacher_forcing(attention):
-    model = small_model(attention, "lstm", "gru")
+def test_stepwise_decoding_matches_teacher_forcing(attention, decoder_cell):
+    """Teacher forcing computes the embeddings' input product and the output layer outside its loop; search does not."""
+    model = small_model(attention, "lstm", decoder_cell)
     inputs = batch()
     log_probs = np.asarray(keras.ops.log_softmax(model(inputs), axis=-1))
     context, carry, first = model.encode(inputs["source_ids"])

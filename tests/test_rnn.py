@@ -111,6 +111,22 @@ def test_step_by_step_equals_the_whole_sequence(cell):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_step_with_part_of_the_input_projected_beforehand_is_the_same_step(cell):
+    core = RecurrentStack(cell=cell, units=5, num_layers=2)
+    x = np.random.rand(2, 3, 7).astype("float32")
+    core(x)
+    states = [[np.random.rand(2, 5).astype("float32") for _ in layer] for layer in core.zero_state(2)]
+    expected, expected_states = core.step(x[:, 1], states)
+    for split in (4, 7):  # the leading features projected for every step at once: some, or all of them
+        product, rest = core.project_inputs(x[:, :, :split])
+        output, new_states = core.step(x[:, 1, split:] if split < 7 else None, states,
+                                        projected=(product[:, 1], rest))
+        np.testing.assert_allclose(np.asarray(output), np.asarray(expected), atol=1e-5)
+        for a, b in zip(sum(new_states, []), sum(expected_states, [])):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+
+
 def test_step_dropout_masks_are_drawn_per_batch_only_when_training():
     core = RecurrentStack(cell="gru", units=4, num_layers=3, dropout=0.5)
     core(np.ones((2, 1, 4), "float32"))

@@ -18,16 +18,38 @@ def core_arguments(core: "RecurrentStack") -> dict:
     return {key: config[key] for key in RNN_ARGUMENTS}
 
 
-def _lstm_step(cell, inputs, states):
-    """Keras' LSTM cell (fused gates i, f, c, o; no dropout), its products through :func:`precision.matmul`."""
-    h, c = states
-    z = precision.matmul(inputs, cell.kernel) + precision.matmul(h, cell.recurrent_kernel)
-    if cell.use_bias:
-        z = z + ops.cast(cell.bias, z.dtype)
-    i, f, g, o = ops.split(z, 4, axis=-1)
-    c = cell.recurrent_activation(f) * c + cell.recurrent_activation(i) * cell.activation(g)
-    h = cell.recurrent_activation(o) * cell.activation(c)
-    return h, [h, c]
+def _cell_step(kind: str, cell, product, states):
+    """One step of a Keras cell of `kind` from its input product `product` = inputs·kernel (no bias).
+
+    Keras' equations (LSTM with fused gates i, f, c, o; GRU with `reset_after`),
+    no dropout, the recurrent product through :func:`precision.matmul` (a
+    reduced-precision copy where one is active). For
+    :meth:`RecurrentStack.step`, whose callers may compute part of the input
+    product beforehand.
+    """
+    h = states[0]
+    recurrent = precision.matmul(h, cell.recurrent_kernel)
+    bias = ops.cast(cell.bias, product.dtype) if cell.use_bias else None
+    if kind == "lstm":
+        z = product + recurrent
+        if bias is not None:
+            z = z + bias
+        i, f, g, o = ops.split(z, 4, axis=-1)
+        c = cell.recurrent_activation(f) * states[1] + cell.recurrent_activation(i) * cell.activation(g)
+        h = cell.recurrent_activation(o) * cell.activation(c)
+        return h, [h, c]
+    if kind == "gru":
+        if bias is not None:
+            product, recurrent = product + bias[0], recurrent + bias[1]
+        x_z, x_r, x_h = ops.split(product, 3, axis=-1)
+        r_z, r_r, r_h = ops.split(recurrent, 3, axis=-1)
+        z = cell.recurrent_activation(x_z + r_z)
+        candidate = cell.activation(x_h + cell.recurrent_activation(x_r + r_r) * r_h)
+        h = z * h + (1 - z) * candidate
+        return h, [h]
+    z = product + recurrent
+    h = cell.activation(z if bias is None else z + bias)
+    return h, [h]
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -161,8 +183,30 @@ class RecurrentStack(layers.Layer):
         return [keras.random.dropout(ones, self.dropout, seed=layer.seed_generator)
                 for layer in self.dropout_layers]
 
-    def step(self, inputs, states, training=None, dropout_masks=None):
-        """One time step through every layer, calling the layers' own cells.
+    def project_inputs(self, inputs) -> tuple:
+        """The first layer's input product for the leading features of its input, for :meth:`step`.
+
+        A decoder whose step input is `[y_{t-1}; extra]` computes the
+        `y_{t-1}` part for the whole sequence at once, as one large matrix
+        product outside its time loop, and passes step t's product to
+        :meth:`step` as `projected`, with only `extra` as the inputs.
+
+        Args:
+            inputs: `(..., features)`, the leading `features` of the first layer's input.
+
+        Returns:
+            `(product, rest)`: `product` `(..., gates)` is `inputs` times those
+            rows of the first layer's kernel (no bias: :meth:`step` adds it);
+            `rest` is the kernel's other rows, taken here once, outside the
+            caller's loop (a slice inside it would cost a kernel-sized
+            gradient at every step).
+        """
+        kernel = self.recurrent_layers[0].cell.kernel
+        features = ops.shape(inputs)[-1]
+        return precision.matmul(inputs, kernel[:features]), ops.cast(kernel[features:], inputs.dtype)
+
+    def step(self, inputs, states, training=None, dropout_masks=None, projected=None):
+        """One time step through every layer, with the layers' own weights.
 
         The same weights as :meth:`call`, for decoders that must compute each
         step's input from the previous step (attention, input feeding, search).
@@ -171,10 +215,14 @@ class RecurrentStack(layers.Layer):
         and states stay in the compute dtype.
 
         Args:
-            inputs: `(batch, features)`.
+            inputs: `(batch, features)`; with `projected`, the trailing
+                features of the first layer's input only (or None when
+                `projected` covers all of it).
             states: as returned by :meth:`call`.
             dropout_masks: from :meth:`step_dropout_masks`; between-layer
                 dropout is applied only through these.
+            projected: `(product, rest)` from :meth:`project_inputs`, with
+                this step's `(batch, gates)` slice of the product; or None.
 
         Returns:
             `(outputs, states)` with outputs `(batch, units)`.
@@ -189,10 +237,17 @@ class RecurrentStack(layers.Layer):
             if index > 0 and dropout_masks is not None:
                 layer_input = layer_input * dropout_masks[index - 1]
             layer_states = list(states[index])
-            if self.cell == "lstm" and not training and precision.reduced(layer.cell.kernel):
-                outputs, layer_states = _lstm_step(layer.cell, layer_input, layer_states)
+            cell = layer.cell
+            if index == 0 and projected is not None:
+                product, rest = projected
+                if layer_input is not None:
+                    product = product + ops.matmul(layer_input, rest)
+                outputs, layer_states = _cell_step(self.cell, cell, product, layer_states)
+            elif self.cell == "lstm" and not training and precision.reduced(cell.kernel):
+                outputs, layer_states = _cell_step("lstm", cell, precision.matmul(layer_input, cell.kernel),
+                                                   layer_states)
             else:
-                outputs, layer_states = layer.cell(layer_input, layer_states, training=training)
+                outputs, layer_states = cell(layer_input, layer_states, training=training)
             if self.residual and index > 0:
                 outputs = outputs + layer_input  # (batch, output_units)
             new_states.append(list(layer_states) if isinstance(layer_states, (list, tuple))

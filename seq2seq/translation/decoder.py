@@ -93,50 +93,79 @@ class RNNDecoder(layers.Layer):
         feed = ops.zeros((batch, self.units if self.attention_kind == "luong" else 1), dtype=memory.dtype)
         return [initial_states, feed]
 
+    def _advance(self, inputs, carry, memory, keys, source_mask, training, dropout_masks, projected):
+        """The recurrent part of a step: `(hidden, context, weights, carry)` (context None without attention).
+
+        The core reads `[y_{t-1}; c_t]` (Bahdanau), `[y_{t-1}; h~_{t-1}]`
+        (Luong) or `y_{t-1}`: `inputs` is y_{t-1}'s embedding, or None when
+        `projected` (:meth:`RecurrentStack.project_inputs` of it) stands for it.
+        """
+        states, feed = carry
+        if self.attention_kind == "none":
+            hidden, states = self.core.step(inputs, states, training, dropout_masks, projected)
+            return hidden, None, ops.zeros((ops.shape(hidden)[0], ops.shape(memory)[1]), "float32"), [states, feed]
+        if self.attention_kind == "bahdanau":
+            context, weights = self.attention(states[-1][0], memory, keys, source_mask)  # query: top s_{t-1}
+            hidden, states = self.core.step(_join(inputs, context), states, training, dropout_masks, projected)
+        else:
+            hidden, states = self.core.step(_join(inputs, feed), states, training, dropout_masks, projected)
+            context, weights = self.attention(hidden, memory, keys, source_mask)
+        return hidden, context, weights, [states, feed]
+
+    def _output(self, hidden, context, embedded):
+        """The step's output from the core's output, the context and the input embedding (any leading axes)."""
+        if self.attention_kind == "none":
+            return hidden
+        if self.attention_kind == "bahdanau":
+            return self.combine(ops.concatenate([hidden, context, embedded], -1))
+        return self.combine(ops.concatenate([context, hidden], -1))
+
     def step(self, embedded, carry, memory, keys, source_mask, training=None, dropout_masks=None):
         """One decoder step: `(output (batch, units), weights (batch, source_len), carry)`."""
-        states, feed = carry
-        source_len = ops.shape(memory)[1]
-        if self.attention_kind == "none":
-            output, states = self.core.step(embedded, states, training, dropout_masks)
-            weights = ops.zeros((ops.shape(embedded)[0], source_len), "float32")
-        elif self.attention_kind == "bahdanau":
-            query = states[-1][0]  # top layer's s_{t-1}
-            context, weights = self.attention(query, memory, keys, source_mask)
-            hidden, states = self.core.step(ops.concatenate([embedded, context], -1), states, training,
-                                            dropout_masks)
-            output = self.combine(ops.concatenate([hidden, context, embedded], -1))
-        else:
-            hidden, states = self.core.step(ops.concatenate([embedded, feed], -1), states, training,
-                                            dropout_masks)
-            context, weights = self.attention(hidden, memory, keys, source_mask)
-            output = self.combine(ops.concatenate([context, hidden], -1))
-            feed = output
-        return output, weights, [states, feed]
+        hidden, context, weights, (states, feed) = self._advance(embedded, carry, memory, keys, source_mask,
+                                                                 training, dropout_masks, None)
+        output = self._output(hidden, context, embedded)
+        return output, weights, [states, output if self.attention_kind == "luong" else feed]
 
     def prepare(self, memory):
         """Attention keys computed once per source sentence (or None)."""
         return None if self.attention is None else self.attention.prepare(memory)
 
     def call(self, target_ids, memory, source_mask, initial_states, training=None):
+        """Teacher-forced decoding of whole sequences.
+
+        What does not depend on the previous step runs once per sequence, as
+        large matrix products outside the time loop: the embeddings' part of
+        the core's input product, and (except with Luong's input feeding,
+        whose output is fed back) the output layer.
+        """
         embedded = self.embedding_dropout(self.embedding(target_ids), training=training)  # (b, t, e)
         keys = self.prepare(memory)
         masks = self.core.step_dropout_masks(ops.shape(target_ids)[0], training)
-
+        product, rest = self.core.project_inputs(embedded)
+        product = ops.transpose(product, (1, 0, 2))  # time-major (t, b, gates)
+        feeding = self.attention_kind == "luong"
         batch, source_len = ops.shape(memory)[0], ops.shape(memory)[1]
 
-        # Keras' TensorFlow scan stacks outputs shaped like the carry, so each
-        # step's output and attention weights ride along in the carry.
-        def body(loop, embedded_t):
-            output, weights, carry = self.step(embedded_t, loop[0], memory, keys, source_mask,
-                                               training, masks)
-            loop = [carry, ops.cast(output, "float32"), weights]
+        # Keras' TensorFlow scan stacks outputs shaped like the carry, so what
+        # each step emits (its output with input feeding, else the core's
+        # output and the context) and its attention weights ride in the carry.
+        def body(loop, product_t):
+            hidden, context, weights, carry = self._advance(None, loop[0], memory, keys, source_mask,
+                                                            training, masks, (product_t, rest))
+            if feeding:
+                hidden = self._output(hidden, context, None)
+                carry = [carry[0], hidden]
+            emitted = [hidden] if context is None or feeding else [hidden, context]
+            loop = [carry, [ops.cast(value, "float32") for value in emitted], weights]
             return loop, loop
 
-        start = [self.initial_carry(initial_states, memory), ops.zeros((batch, self.units), "float32"),
+        widths = [self.units] if self.attention_kind != "bahdanau" else [self.units, ops.shape(memory)[-1]]
+        start = [self.initial_carry(initial_states, memory), [ops.zeros((batch, width), "float32") for width in widths],
                  ops.zeros((batch, source_len), "float32")]
-        _, (_, outputs, weights) = ops.scan(body, start, ops.transpose(embedded, (1, 0, 2)))  # time-major
-        outputs = ops.cast(ops.transpose(outputs, (1, 0, 2)), self.compute_dtype)  # (batch, target_len, units)
+        _, (_, emitted, weights) = ops.scan(body, start, product)
+        emitted = [ops.cast(ops.transpose(value, (1, 0, 2)), self.compute_dtype) for value in emitted]  # (b, t, .)
+        outputs = self._output(emitted[0], emitted[1], embedded) if len(emitted) == 2 else emitted[0]
         outputs = self.output_dropout(outputs, training=training)
         return outputs, ops.transpose(weights, (1, 0, 2))  # (batch, target_len, source_len)
 
@@ -144,3 +173,8 @@ class RNNDecoder(layers.Layer):
         return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
                 "rnn": core_arguments(self.core), "attention": self.attention_kind,
                 "attention_units": self.attention_units, "dropout": self.dropout}
+
+
+def _join(inputs, extra):
+    """`[inputs; extra]` along the features, or `extra` alone when `inputs` is None."""
+    return extra if inputs is None else ops.concatenate([inputs, extra], -1)
