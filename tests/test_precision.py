@@ -65,18 +65,21 @@ def test_snapshot_copies_the_matrices_once_and_refuses_unknown_precisions():
     assert set(SEARCH_PRECISIONS) == {"float32", "bfloat16"}
 
 
-def test_the_lstm_step_of_reduced_precision_matches_keras_cell_in_float32():
-    from seq2seq.core.recurrent import _lstm_step
+@pytest.mark.parametrize("kind", ["lstm", "gru", "simple"])
+def test_our_cell_step_matches_the_keras_cell_in_float32(kind):
+    """The equations reduced-precision search (LSTM) and projected teacher forcing (every cell) use."""
+    from seq2seq.core.recurrent import RecurrentStack, _cell_step
 
-    model = small_model()
-    cell = model.decoder.core.recurrent_layers[0].cell
+    core = RecurrentStack(cell=kind, units=16)
+    core(np.zeros((3, 1, 8), "float32"))
+    cell = core.recurrent_layers[0].cell
     rng = np.random.default_rng(4)
-    x = rng.normal(size=(3, cell.kernel.shape[0])).astype("float32")
-    h, c = (rng.normal(size=(3, 16)).astype("float32") for _ in range(2))
-    ours, (_, our_c) = _lstm_step(cell, x, [h, c])  # no copies active: float32 products
-    theirs, (_, their_c) = cell(x, [h, c], training=False)
-    np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(our_c), np.asarray(their_c), rtol=1e-5, atol=1e-6)
+    x = rng.normal(size=(3, 8)).astype("float32")
+    states = [rng.normal(size=(3, 16)).astype("float32") for _ in range(2 if kind == "lstm" else 1)]
+    ours, our_states = _cell_step(kind, cell, x @ np.asarray(cell.kernel), states)  # no copies active
+    theirs, their_states = cell(x, states, training=False)
+    for a, b in zip([ours, *our_states], [theirs, *their_states]):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("tie_embeddings", [False, True])
