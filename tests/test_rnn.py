@@ -134,3 +134,16 @@ def test_step_dropout_masks_are_drawn_per_batch_only_when_training():
     masks = core.step_dropout_masks(2, training=True)
     assert len(masks) == 2 and tuple(masks[0].shape) == (2, 4)
     assert set(np.unique(np.asarray(masks[0]))) <= {0.0, 2.0}
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_core_runs_in_a_graph_of_unknown_batch_and_length(bidirectional):
+    import tensorflow as tf
+
+    core = RecurrentStack(cell="gru", units=4, num_layers=2, bidirectional=bidirectional)
+    inputs = np.random.default_rng(1).normal(size=(2, 3, 4)).astype("float32")
+    mask = np.array([[True, True, True], [True, False, False]])
+    eager, _ = core(inputs, mask=mask)
+    graph = tf.function(lambda x, m: core(x, mask=m)[0],
+                        input_signature=[tf.TensorSpec((None, None, 4)), tf.TensorSpec((None, None), tf.bool)])
+    np.testing.assert_allclose(np.asarray(graph(inputs, mask)), np.asarray(eager), rtol=1e-5, atol=1e-6)
