@@ -105,6 +105,23 @@ def test_perplexity_weighs_every_token_alike_across_batches():
     assert float(metric.result()) == pytest.approx(24 ** (1 / 3), rel=1e-5)
 
 
+@pytest.mark.parametrize("smoothing", [0.1, 0.3])
+def test_perplexity_beside_a_smoothed_loss_is_still_unsmoothed(smoothing):
+    """Told the loss's ε, the metric derives log p(y) from the smoothed value: the same figure, 24^(1/3)."""
+    metric = Perplexity(label_smoothing=smoothing)
+    metric.update_state(TARGETS, LOGITS)
+    assert float(metric.result()) == pytest.approx(24 ** (1 / 3), rel=1e-5)
+    metric = Perplexity.from_config(metric.get_config())
+    assert metric.label_smoothing == smoothing
+    rng = np.random.default_rng(0)
+    targets, logits = rng.integers(1, 50, (3, 7)).astype("int32"), rng.normal(size=(3, 7, 50)).astype("float32")
+    targets[1, 4:] = 0
+    plain = Perplexity()
+    plain.update_state(targets, logits)
+    metric.update_state(targets, logits)
+    assert float(metric.result()) == pytest.approx(float(plain.result()), rel=1e-5)
+
+
 def test_perplexity_sample_weight_drops_a_row():
     metric = Perplexity()
     metric.update_state(TARGETS, LOGITS, sample_weight=np.array([[1.0], [0.0]], "float32"))

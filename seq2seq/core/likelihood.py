@@ -81,19 +81,33 @@ class MaskedCrossEntropy(keras.losses.Loss):
 class Perplexity(keras.metrics.Metric):
     """exp(mean negative log-likelihood per target token); padding is not counted (no smoothing).
 
+    Args:
+        label_smoothing: the training loss's ε (:class:`MaskedCrossEntropy`).
+            The metric then computes the loss's smoothed value with the same
+            operations and takes the smoothing term off exactly (the smoothed
+            value is log p(y) - ε·(logit_y - mean_v logit_v)), so TensorFlow's
+            graph optimiser merges its pass over the vocabulary with the
+            loss's instead of running a second softmax. The figure is the same
+            either way.
+
     Call arguments:
         y_true: int `(batch, time)` target ids.
         y_pred: float logits `(batch, time, vocab)`.
     """
 
-    def __init__(self, name: str = "perplexity", pad_id: int = PAD_ID, **kwargs):
+    def __init__(self, name: str = "perplexity", pad_id: int = PAD_ID, label_smoothing: float = 0.0, **kwargs):
         super().__init__(name=name, **kwargs)
         self.pad_id = pad_id
+        self.label_smoothing = label_smoothing
         self.total_nll = self.add_variable(shape=(), initializer="zeros", name="total_nll")
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        log_likelihood, mask = token_log_likelihood(y_pred, y_true, self.pad_id)
+        log_likelihood, mask = token_log_likelihood(y_pred, y_true, self.pad_id, self.label_smoothing)
+        if self.label_smoothing:  # back to log p(y): add ε·(logit_y - mean logit)
+            logits = ops.cast(y_pred, "float32")
+            picked = ops.squeeze(ops.take_along_axis(logits, ops.cast(y_true, "int32")[..., None], axis=-1), -1)
+            log_likelihood += self.label_smoothing * (picked - ops.mean(logits, axis=-1)) * mask
         if sample_weight is not None:
             weight = ops.cast(sample_weight, "float32")
             log_likelihood, mask = log_likelihood * weight, mask * weight
@@ -104,7 +118,7 @@ class Perplexity(keras.metrics.Metric):
         return ops.exp(self.total_nll / ops.maximum(self.count, 1.0))
 
     def get_config(self):
-        return {**super().get_config(), "pad_id": self.pad_id}
+        return {**super().get_config(), "pad_id": self.pad_id, "label_smoothing": self.label_smoothing}
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")

@@ -30,7 +30,7 @@ def compile_model(model: Seq2SeqModel, config: TranslationConfig) -> None:
     model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate, training.clip_norm,
                                                  training.ema_momentum),
                   loss=MaskedCrossEntropy(label_smoothing=training.label_smoothing),
-                  metrics=[Perplexity(), TokenCount()])
+                  metrics=[Perplexity(label_smoothing=training.label_smoothing), TokenCount()])
 
 
 def warm_start(model: Seq2SeqModel, source, target, directory: str) -> None:
