@@ -86,9 +86,10 @@ class Perplexity(keras.metrics.Metric):
             The metric then computes the loss's smoothed value with the same
             operations and takes the smoothing term off exactly (the smoothed
             value is log p(y) - ε·(logit_y - mean_v logit_v)), so TensorFlow's
-            graph optimiser merges its pass over the vocabulary with the
-            loss's instead of running a second softmax. The figure is the same
-            either way.
+            graph optimiser can merge its pass over the vocabulary with the
+            loss's identical one instead of running a second softmax (in a
+            training step the loss and the metric see the same logits). The
+            figure is the same either way.
 
     Call arguments:
         y_true: int `(batch, time)` target ids.
