@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 
 from seq2seq import config as config_lib
-from seq2seq.core.ensemble import Ensemble, members_of
+from seq2seq.core.ensemble import Ensemble, members_of, save_keras_file
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
 from seq2seq.errors import UserError
@@ -84,7 +84,7 @@ def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict
         raise ValueError(f"`storage_dtype` must be one of {STORAGE_DTYPES}. Received: {storage_dtype!r}")
     directory = Path(directory)
     with atomic_directory(directory) as temporary:
-        inference_copy(model, storage_dtype).save(temporary / "model.keras")
+        save_keras_file(inference_copy(model, storage_dtype), temporary / "model.keras")
         for name, item in files.items():
             item.save(temporary / name)
         if experiment_config is not None:

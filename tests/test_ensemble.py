@@ -106,3 +106,24 @@ def test_ensemble_command_refuses_what_would_mislead(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     assert main(["perception", "ensemble", str(first), str(first), "--output", str(tmp_path / "out")]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_saving_holds_every_serialized_object_until_the_file_is_written(tmp_path):
+    """Keras keys shared objects by id(); save_keras_file keeps them alive, then restores Keras' function."""
+    from keras.src.saving import serialization_lib
+
+    from seq2seq.core.ensemble import save_keras_file
+
+    original = serialization_lib.record_object_after_serialization
+    seen = []
+    model = keras.Sequential([keras.Input((None, 3)), keras.layers.Bidirectional(keras.layers.GRU(2))])
+    serialization_lib.record_object_after_serialization = lambda obj, config: (seen.append(id(obj)),
+                                                                               original(obj, config))
+    try:
+        save_keras_file(model, tmp_path / "m.keras")
+    finally:
+        serialization_lib.record_object_after_serialization = original
+    assert serialization_lib.record_object_after_serialization is original
+    assert seen, "saving serialized nothing through Keras' sharing hook"
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.layers[0].backward_layer.go_backwards and not loaded.layers[0].forward_layer.go_backwards
