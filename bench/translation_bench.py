@@ -38,7 +38,7 @@ from seq2seq.training import POLICIES, configure_precision, resolve_precision  #
 from seq2seq.translation.config import TranslationConfig  # noqa: E402
 from seq2seq.translation.data import batches, build_vocabularies  # noqa: E402
 from seq2seq.translation.model import build_model  # noqa: E402
-from seq2seq.translation.training import compile_model  # noqa: E402
+from seq2seq.training import compile_model  # noqa: E402
 from seq2seq.translation.translator import Translator  # noqa: E402
 
 

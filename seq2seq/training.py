@@ -21,6 +21,14 @@ def _cpu_flags() -> set[str]:
 
 
 def _gpu_compute_capability() -> tuple[int, int] | None:
+    if keras.backend.backend() == "jax":
+        import jax
+
+        gpus = [device for device in jax.devices() if device.platform == "gpu"]
+        if not gpus:
+            return None
+        major, _, minor = str(getattr(gpus[0], "compute_capability", "0.0")).partition(".")
+        return int(major or 0), int(minor or 0)
     if keras.backend.backend() != "tensorflow":
         return None
     import tensorflow as tf
@@ -110,6 +118,17 @@ def make_optimizer(name: str, learning_rate: float, clip_norm: float | None,
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate, **options)
     return keras.optimizers.Adam(learning_rate, **options)
+
+
+def compile_model(model: keras.Model, config) -> None:
+    """Compiles a translator (or perception model) with the optimizer, loss and metrics of `config.training`."""
+    from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
+
+    training = config.training
+    model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate, training.clip_norm,
+                                           training.ema_momentum),
+                  loss=MaskedCrossEntropy(label_smoothing=training.label_smoothing),
+                  metrics=[Perplexity(label_smoothing=training.label_smoothing), TokenCount()])
 
 
 def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbacks.Callback],

@@ -19,7 +19,7 @@ from seq2seq.perception.recognizer import Recognizer
 from seq2seq.run_folder import training_run
 from seq2seq.training import configure_precision, copy_weights, progress_verbosity, standard_callbacks
 from seq2seq.translation.model import build_model
-from seq2seq.translation.training import compile_model
+from seq2seq.training import compile_model
 
 VOCABULARY = "vocab.json"
 

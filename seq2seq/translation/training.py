@@ -11,26 +11,17 @@ import tensorflow as tf
 
 from seq2seq import config as config_lib
 from seq2seq.callbacks import EpochCheckpoints, EpochNumber, KeepBest, Throughput, ValidationScore
-from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.distribute import (is_chief, make_strategy, scope, shard_by_data, work_around_keras_multi_worker,
                                 worker_folder)
 from seq2seq.errors import UserError
 from seq2seq.model_dirs import LAYOUT, save_translation_model, upgrade_weights_file, weights_layout
 from seq2seq.run_folder import training_run
-from seq2seq.training import (configure_precision, copy_weights, cudnn_warning, make_optimizer,
-                              progress_verbosity, restored_dtype_policy, standard_callbacks)
+from seq2seq.training import (compile_model, configure_precision, copy_weights, cudnn_warning, progress_verbosity,
+                              restored_dtype_policy, standard_callbacks)
 from seq2seq.translation.config import TranslationConfig
 from seq2seq.translation.data import batches, build_vocabularies, corpus_text_pairs
 from seq2seq.translation.model import Seq2SeqModel, build_model
-
-
-def compile_model(model: Seq2SeqModel, config: TranslationConfig) -> None:
-    training = config.training
-    model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate, training.clip_norm,
-                                                 training.ema_momentum),
-                  loss=MaskedCrossEntropy(label_smoothing=training.label_smoothing),
-                  metrics=[Perplexity(label_smoothing=training.label_smoothing), TokenCount()])
 
 
 def warm_start(model: Seq2SeqModel, source, target, directory: str) -> None:

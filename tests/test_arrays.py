@@ -1,0 +1,154 @@
+"""Training from token arrays (seq2seq.translation.arrays, pipelines.arrays): batches, sampling, the whole round."""
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+import yaml
+
+from helpers import DATA, toy_translation_config
+from pipelines.arrays import bucketed, pack, unpack, weighted_batches
+from seq2seq import config as config_lib
+from seq2seq.core.specials import BOS_ID, EOS_ID
+from seq2seq.errors import UserError
+from seq2seq.translation import arrays
+from seq2seq.translation.model import build_model
+
+
+def pair(source_length, target_length, first=10):
+    return np.arange(first, first + source_length), np.arange(first + 100, first + 100 + target_length)
+
+
+def rows_of(batches):
+    """The `(source, target)` pairs in batches, read back from the padded arrays (rows without target dropped)."""
+    found = []
+    for inputs, targets in batches:
+        for source, row, target in zip(inputs["source_ids"], inputs["target_inputs"], targets):
+            assert row[0] == BOS_ID
+            if target.any():
+                end = list(target).index(EOS_ID)
+                np.testing.assert_array_equal(row[1:end + 1], target[:end])  # inputs are the targets shifted
+                found.append((tuple(source[source > 0]), tuple(target[:end])))
+    return found
+
+
+def test_batches_have_one_shape_per_bucket_and_hold_every_pair_once():
+    pairs = [pair(n, m) for n, m in [(1, 1), (3, 2), (4, 3), (2, 7), (5, 5), (8, 7), (6, 2), (3, 3), (9, 1)]]
+    batches = list(bucketed(pairs, [4, 8], 16, BOS_ID, EOS_ID, rest=True))
+    for inputs, targets in batches:
+        length = inputs["source_ids"].shape[1]
+        assert length in (4, 8) and inputs["source_ids"].shape == inputs["target_inputs"].shape == targets.shape
+        assert len(targets) == 16 // length  # leftovers are padded to the same shape, with empty targets
+    kept = Counter((tuple(s), tuple(t)) for s, t in pairs if max(len(s), len(t) + 1) <= 8)
+    assert Counter(rows_of(batches)) == kept
+    assert len(kept) == 8  # (9, 1) is longer than 8: skipped; (2, 7) fits with its <eos>
+
+
+def test_leftovers_are_returned_without_rest():
+    drained = _drain(bucketed([pair(2, 2)] * 5, [4], 8, BOS_ID, EOS_ID))  # two pairs a batch
+    assert len(list(drained)) == 2
+    assert len(drained.left) == 1
+
+
+class _drain:
+    """Iterates a generator and keeps its return value as `left`."""
+
+    def __init__(self, generator):
+        self.generator, self.left = generator, None
+
+    def __iter__(self):
+        self.left = yield from self.generator
+
+
+def test_weighted_batches_follow_the_weights_within_two_points():
+    rng = np.random.default_rng(0)
+    corpora = []
+    for first in (10, 20, 30):  # a corpus' sources start with its own id; lengths drawn alike for all
+        lengths = rng.integers(1, 12, size=40)
+        sources = [np.full(n, first) for n in lengths]
+        corpora.append((str(first), sources, [np.full(n, 5) for n in lengths]))
+    stream = weighted_batches(corpora, [5.0, 3.0, 2.0], [6, 12], 48, BOS_ID, EOS_ID, seed=3, pool=500)
+    counts = Counter()
+    for _ in range(1500):
+        counts.update(source[0] for source, _ in rows_of([next(stream)]))
+    total = sum(counts.values())
+    assert total > 6000
+    for first, share in ((10, 0.5), (20, 0.3), (30, 0.2)):
+        assert counts[first] / total == pytest.approx(share, abs=0.02)
+
+
+def test_pack_and_unpack_are_inverse():
+    sequences = [[4, 5, 6], [], [7]]
+    assert [list(ids) for ids in unpack(*pack(sequences))] == sequences
+
+
+def test_learning_rate_warms_up_holds_then_falls_to_five_percent():
+    assert [arrays.learning_rate(1.0, epoch, 0.0) for epoch in (0, 1, 2)] == [0.25, 0.5, 1.0]
+    assert arrays.learning_rate(1.0, 9, 0.4) == 1.0
+    assert arrays.learning_rate(1.0, 9, 0.7) == pytest.approx(0.525)
+    assert arrays.learning_rate(1.0, 9, 1.0) == pytest.approx(0.05) == arrays.learning_rate(1.0, 9, 1.5)
+
+
+def toy_model(config):
+    model = build_model(config.model, 60, 60)
+    model.build()
+    return model
+
+
+def test_weight_chunks_round_trip_and_refuse_another_architecture(tmp_path, monkeypatch):
+    config = toy_translation_config(tmp_path)
+    monkeypatch.setattr(arrays, "CHUNK_BYTES", 4_000)  # several chunks
+    model = toy_model(config)
+    paths = arrays.save_weight_chunks(model, tmp_path / "weights")
+    assert len(paths) > 2 and all(path.stat().st_size < 12_000 for path in paths)
+    copy = toy_model(config)
+    arrays.load_weight_chunks(copy, tmp_path / "weights")
+    for mine, theirs in zip(model.get_weights(), copy.get_weights()):
+        np.testing.assert_allclose(theirs, mine, rtol=1e-3, atol=1e-4)  # stored as float16
+    wider = config_lib.from_dict(type(config), {**config_lib.to_dict(config),
+                                                "model": {**config_lib.to_dict(config)["model"], "attention_units": 8}})
+    with pytest.raises(UserError, match="not the one that trained them"):
+        arrays.load_weight_chunks(toy_model(wider), tmp_path / "weights")
+
+
+def two_corpora_config(tmp_path):
+    german, english = (DATA / "toy.de").read_text().splitlines(), (DATA / "toy.en").read_text().splitlines()
+    for name, rows in (("a", slice(0, 6)), ("b", slice(6, 10))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train.de").write_text("\n".join(german[rows]) + "\n")
+        (tmp_path / name / "train.en").write_text("\n".join(english[rows]) + "\n")
+    data = config_lib.to_dict(toy_translation_config(tmp_path / "run", steps_per_epoch=2))
+    data["data"] = {"dir": str(tmp_path), "train": [{"prefix": "a/train", "weight": 0.7},
+                                                    {"prefix": "b/train", "weight": 0.3}],
+                    "valid": [{"prefix": "a/train"}, {"prefix": "b/train"}], "test": []}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_export_train_import_round_gives_a_model_directory(tmp_path, toy_translation_dir):
+    from seq2seq.model_dirs import load_translation_model
+
+    config, corpora = two_corpora_config(tmp_path), str(tmp_path / "corpora.npz")
+    assert arrays.main(["export", config, "--vocab", str(toy_translation_dir), "-o", corpora]) == 0
+    assert [label for label, _, _ in arrays.load_corpora(tmp_path / "corpora.npz", "train")] == ["a", "b"]
+    out = tmp_path / "out"
+    assert arrays.main(["train", config, corpora, "-o", str(out), "--minutes", "0.02", "--buckets", "12,24,41"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["history"] and all(np.isfinite(epoch["loss"]) for epoch in summary["history"])
+    assert set(summary["validation_loss_last"]) == {"a", "b"} and summary["chosen"] in ("last", "average")
+    model_dir = tmp_path / "model"
+    assert arrays.main(["import", config, str(out), "--vocab", str(toy_translation_dir), "-o", str(model_dir)]) == 0
+    model, source, _ = load_translation_model(model_dir)
+    assert source.model_proto == (toy_translation_dir / "source.spm").read_bytes()
+    with np.load(out / "weights-0.npz") as chunk:
+        first = chunk[chunk.files[0]]
+    np.testing.assert_array_equal(model.weights[0].numpy().astype(np.float16), first)
+
+
+def test_train_refuses_a_file_that_is_not_an_export(tmp_path, capsys):
+    config, bad = two_corpora_config(tmp_path), tmp_path / "corpora.npz"
+    bad.write_text("not numpy\n")
+    assert arrays.main(["train", config, str(bad), "-o", str(tmp_path / "out"), "--minutes", "1"]) == 2
+    assert f"{bad}: not an exported corpus file" in capsys.readouterr().err
