@@ -20,10 +20,13 @@ JAX but no TensorFlow trains the same model (the same config, the same
   learning rate is `training.learning_rate`, a quarter and a half of it in
   the first two epochs, then held until 40 % of the time and lowered
   linearly to 5 % of it at the end (set at epoch starts, from the time
-  used). The weights after each epoch of the last `--average` share of
+  used). The weights after each epoch of the last 15 % of
   the time are averaged; the mean loss over the validation sets picks the
   average or the last weights. Weights come back as float16 `weights-K.npz`
-  chunks of at most 15 MB each (`summary.json` holds the history).
+  chunks of about 15 MB (a larger variable gets a chunk of its own), with
+  `summary.json` (history, validation loss per set). The corpus weights
+  are read from CONFIG at training time, so they can change without a new
+  export.
 - `import` builds the model of CONFIG, loads those weights and writes a
   model directory (float16 storage).
 """
@@ -66,7 +69,6 @@ def export_arrays(config: TranslationConfig, vocab_dir: Path, output: Path) -> d
             for side, sequences in (("source", [s for s, _ in encoded]), ("target", [t for _, t in encoded])):
                 arrays[f"{split}{index}_{side}"], arrays[f"{split}{index}_{side}_offsets"] = pack(sequences)
             arrays[f"{split}{index}_label"] = np.array(label)
-    arrays["weights"] = np.array([corpus.weight for corpus in config.data.train], np.float64)
     arrays["vocab_sizes"] = np.array([len(source), len(target)], np.int64)
     with atomic_write(output, "wb") as handle:
         np.savez_compressed(handle, **arrays)
@@ -143,7 +145,10 @@ def validation_loss(model, corpora, buckets: list[int], max_tokens: int) -> dict
 
 
 def save_weight_chunks(model, folder: Path) -> list[Path]:
-    """`folder/weights-K.npz`: every variable of `model` (by position and path) as float16, at most CHUNK_BYTES each."""
+    """`folder/weights-K.npz`: every variable of `model` (by position and path) as float16, CHUNK_BYTES a file.
+
+    A variable larger than CHUNK_BYTES gets a file of its own.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     chunks, current, size = [], {}, 0
     for position, variable in enumerate(model.weights):
