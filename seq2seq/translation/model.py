@@ -180,4 +180,3 @@ def build_model(model_config, source_vocab_size: int, target_vocab_size: int,
         attention_units=model_config.attention_units, dropout=model_config.dropout,
         tie_embeddings=model_config.tie_embeddings, source=spec, word_dropout=model_config.word_dropout,
         name="seq2seq")
-
