@@ -16,8 +16,9 @@ of its output (sacrebleu, against `--reference`).
 
 With `--precisions float32,bfloat16`, this checkout runs once per search
 precision (`translate --precision`; the row is named after the precision).
-With `--shortlist`, it also runs float32 with the model's lexical shortlist
-(`translate --shortlist`; the row "shortlist"; the model directory needs a
+With `--shortlist`, it also runs each precision with the model's lexical
+shortlist (`translate --shortlist`; the rows "shortlist" for float32 and
+"PRECISION+shortlist" for the others; the model directory needs a
 `shortlist.npz`, see `seq2seq shortlist`).
 Without `--before`, only this checkout runs (e.g. for a model the other
 checkout does not have). With `--warm`, each checkout instead loads the model into its own
@@ -48,7 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_translate(tree: Path, model: str, source: str, beam: int, output: Path, precision: str) -> float:
     """Seconds the translate command reports for the whole file (cold)."""
     environment = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    options = {"float32": [], "shortlist": ["--shortlist"]}.get(precision, ["--precision", precision])
+    base, _, shortlist = precision.partition("+")
+    options = ([] if base == "float32" else ["--precision", base]) + (["--shortlist"] if shortlist else [])
     done = subprocess.run([sys.executable, "-m", "seq2seq", "translate", "--model", model, "--beam", str(beam),
                            *options, source, "-o", str(output)], cwd=tree, env=environment, capture_output=True,
                           text=True)
@@ -72,11 +74,12 @@ except ImportError:  # a checkout from before the redesign
 from seq2seq.textio import read_lines
 model_dir, source, beam, output, precision = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
 lines = read_lines(source)
-options = {} if precision == "float32" else {"precision": precision}  # (older checkouts have no such option)
+base, _, shortlist = precision.partition("+")
+options = {} if base == "float32" else {"precision": base}  # (older checkouts have no such option)
 loaded = load_translation_model(model_dir)
-if precision == "shortlist":
+if shortlist:
     from seq2seq.translation.shortlist import load_shortlist
-    options = {"shortlist": load_shortlist(model_dir, loaded[0])}
+    options["shortlist"] = load_shortlist(model_dir, loaded[0])
 translator = Translator(*loaded, beam_size=beam, **options)
 translator.translate(lines)
 started = time.perf_counter()
@@ -110,7 +113,7 @@ def main() -> int:
     parser.add_argument("--precisions", default="float32",
                         help="search precisions for this checkout, e.g. float32,bfloat16 (`before`: float32)")
     parser.add_argument("--shortlist", action="store_true",
-                        help="also run this checkout with the model's shortlist (translate --shortlist)")
+                        help="also run each precision with the model's shortlist (translate --shortlist)")
     parser.add_argument("--warm", action="store_true",
                         help="time a second pass in one process per checkout (model: each checkout's own copy)")
     arguments = parser.parse_args()
@@ -123,9 +126,10 @@ def main() -> int:
     run, kind = (run_warm, "warm") if arguments.warm else (run_translate, "cold")
     lines, references = read_lines(source), read_lines(arguments.reference)
     words = sum(len(line.split()) for line in lines)
-    precisions = arguments.precisions.split(",") + (["shortlist"] if arguments.shortlist else [])
-    trees = {("this checkout" if precision == "float32" else precision): (ROOT, precision)
-             for precision in precisions}
+    precisions = arguments.precisions.split(",")
+    precisions += [f"{precision}+shortlist" for precision in precisions] if arguments.shortlist else []
+    trees = {{"float32": "this checkout", "float32+shortlist": "shortlist"}.get(precision, precision):
+             (ROOT, precision) for precision in precisions}
     if arguments.before:
         trees["before"] = (Path(arguments.before).resolve(), "float32")
     for beam in (int(value) for value in arguments.beams.split(",")):

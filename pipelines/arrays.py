@@ -44,27 +44,28 @@ def pad_batch(batch: list[tuple[np.ndarray, np.ndarray]], length: int, bos_id: i
 
 
 def bucketed(pairs, buckets: list[int], max_tokens: int, bos_id: int, eos_id: int, rest: bool = False):
-    """Fixed-shape batches from `pairs`: a bucket of length L holds `max_tokens // L` pairs of length at most L.
+    """`(batches, leftovers)`: fixed-shape batches from `pairs`; a bucket of length L holds `max_tokens // L` pairs.
 
     A pair's length is its longer side (the target counted with `<eos>`);
-    longer pairs are skipped. Yields `(inputs, targets)` for every full
-    batch, then, with `rest`, the leftovers in smaller batches; without it,
-    returns the leftovers (fewer than a batch per bucket).
+    longer pairs are skipped. `batches` lists `(inputs, targets)` for every
+    full batch in the order they fill; with `rest`, the leftovers follow in
+    smaller batches (padded to the same shape) and `leftovers` is empty;
+    without it, `leftovers` holds them (fewer than a batch per bucket).
     """
-    waiting = [[] for _ in buckets]
+    waiting, batches = [[] for _ in buckets], []
     for pair in pairs:
         index = int(np.searchsorted(buckets, max(len(pair[0]), len(pair[1]) + 1)))
         if index == len(buckets):
             continue
         waiting[index].append(pair)
         if len(waiting[index]) == max(1, max_tokens // buckets[index]):
-            yield pad_batch(waiting[index], buckets[index], bos_id, eos_id)
+            batches.append(pad_batch(waiting[index], buckets[index], bos_id, eos_id))
             waiting[index] = []
     if rest:
-        for group, length in zip(waiting, buckets):
-            if group:
-                yield pad_batch(group, length, bos_id, eos_id, max(1, max_tokens // length))
-    return [pair for group in waiting for pair in group]
+        batches += [pad_batch(group, length, bos_id, eos_id, max(1, max_tokens // length))
+                    for group, length in zip(waiting, buckets) if group]
+        return batches, []
+    return batches, [pair for group in waiting for pair in group]
 
 
 def weighted_batches(corpora, weights: list[float], buckets: list[int], max_tokens: int, bos_id: int, eos_id: int,
@@ -87,13 +88,6 @@ def weighted_batches(corpora, weights: list[float], buckets: list[int], max_toke
             pair = orders[index][cursors[index]]
             cursors[index] += 1
             draws.append((corpora[index][1][pair], corpora[index][2][pair]))
-        generator = bucketed(left + draws, buckets, max_tokens, bos_id, eos_id)
-        batches = []
-        while True:
-            try:
-                batches.append(next(generator))
-            except StopIteration as stop:
-                left = stop.value
-                break
+        batches, left = bucketed(left + draws, buckets, max_tokens, bos_id, eos_id)
         for position in rng.permutation(len(batches)):
             yield batches[position]

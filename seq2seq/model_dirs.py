@@ -231,8 +231,7 @@ def load_language_model(directory: str | Path) -> tuple[RNNLanguageModel, TokenV
 def load_translation_model(directory: str | Path) -> tuple[Seq2SeqModel, SubwordVocabulary, SubwordVocabulary]:
     """Loads `(model, source_vocab, target_vocab)` from a translation-model directory."""
     directory = check_model_directory(directory, TRANSLATION_KIND, TRANSLATION_FILES)
-    source = SubwordVocabulary.load(directory / "source.spm")
-    target = SubwordVocabulary.load(directory / "target.spm")
+    source, target = SubwordVocabulary.load_pair(directory)
     model = _load_keras_model(directory / "model.keras", model_layout(directory))
     if not isinstance(model, Seq2SeqModel):
         raise UserError(f"{directory}/model.keras: holds a {type(model).__name__}, expected a translation model.")

@@ -87,3 +87,8 @@ class SubwordVocabulary:
             raise UserError(f"{path}: not a SentencePiece model of this toolkit ({error}); "
                             "copy the whole model directory again.") from None
         return vocabulary
+
+    @classmethod
+    def load_pair(cls, folder: str | Path) -> tuple["SubwordVocabulary", "SubwordVocabulary"]:
+        """`(source, target)` from `folder/source.spm` and `folder/target.spm` (a model or run folder)."""
+        return cls.load(Path(folder) / "source.spm"), cls.load(Path(folder) / "target.spm")

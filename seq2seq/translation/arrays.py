@@ -57,7 +57,7 @@ def export_arrays(config: TranslationConfig, vocab_dir: Path, output: Path) -> d
     from seq2seq.core.subwords import SubwordVocabulary
     from seq2seq.translation.data import corpus_text_pairs
 
-    source, target = SubwordVocabulary.load(vocab_dir / "source.spm"), SubwordVocabulary.load(vocab_dir / "target.spm")
+    source, target = SubwordVocabulary.load_pair(vocab_dir)
     arrays, counts = {}, {}
     for split in ("train", "valid"):
         for index, (label, pairs) in enumerate(corpus_text_pairs(config, split)):
@@ -75,21 +75,25 @@ def export_arrays(config: TranslationConfig, vocab_dir: Path, output: Path) -> d
     return counts
 
 
-def load_corpora(path: Path, split: str) -> list[tuple[str, list[np.ndarray], list[np.ndarray]]]:
-    """`(label, sources, targets)` of each corpus of `split` in an exported file."""
+def load_corpora(path: Path) -> tuple[dict[str, list[tuple[str, list[np.ndarray], list[np.ndarray]]]], list[int]]:
+    """`({split: [(label, sources, targets) of each corpus]}, [source, target vocabulary size])` of an exported file."""
     try:
-        data = np.load(path)
-    except (OSError, ValueError) as error:
+        with np.load(path) as data:
+            splits = {}
+            for split in ("train", "valid"):
+                corpora, index = [], 0
+                while f"{split}{index}_source" in data:
+                    key = f"{split}{index}"
+                    corpora.append((str(data[f"{key}_label"]),
+                                    unpack(data[f"{key}_source"], data[f"{key}_source_offsets"]),
+                                    unpack(data[f"{key}_target"], data[f"{key}_target_offsets"])))
+                    index += 1
+                if not corpora:
+                    raise UserError(f"{path}: holds no {split} corpus; write it with `export`.")
+                splits[split] = corpora
+            return splits, [int(size) for size in data["vocab_sizes"]]
+    except (OSError, ValueError, KeyError) as error:
         raise UserError(f"{path}: not an exported corpus file ({error}); write one with `export`.") from None
-    corpora, index = [], 0
-    while f"{split}{index}_source" in data:
-        key = f"{split}{index}"
-        corpora.append((str(data[f"{key}_label"]), unpack(data[f"{key}_source"], data[f"{key}_source_offsets"]),
-                        unpack(data[f"{key}_target"], data[f"{key}_target_offsets"])))
-        index += 1
-    if not corpora:
-        raise UserError(f"{path}: holds no {split} corpus; write it with `export`.")
-    return corpora
 
 
 def learning_rate(peak: float, epoch: int, used: float) -> float:
@@ -138,7 +142,7 @@ def validation_loss(model, corpora, buckets: list[int], max_tokens: int) -> dict
     losses = {}
     for label, sources, targets in corpora:
         pairs = [(s[:buckets[-1]], t[:buckets[-1] - 1]) for s, t in zip(sources, targets)]
-        batches = list(bucketed(pairs, buckets, max_tokens, BOS_ID, EOS_ID, rest=True))
+        batches, _ = bucketed(pairs, buckets, max_tokens, BOS_ID, EOS_ID, rest=True)
         result = model.evaluate((batch for batch in batches), steps=len(batches), verbose=0, return_dict=True)
         losses[label] = float(np.log(result["perplexity"]))
     return losses
@@ -192,7 +196,8 @@ def train_arrays(config: TranslationConfig, corpora_file: Path, output: Path, mi
     from seq2seq.training import compile_model, configure_precision
     from seq2seq.translation.model import build_model
 
-    train, valid = load_corpora(corpora_file, "train"), load_corpora(corpora_file, "valid")
+    splits, (source_size, target_size) = load_corpora(corpora_file)
+    train, valid = splits["train"], splits["valid"]
     weights = [corpus.weight for corpus in config.data.train]
     if len(weights) != len(train):
         raise UserError(f"{corpora_file}: {len(train)} training corpora, the config has {len(weights)}; "
@@ -200,8 +205,6 @@ def train_arrays(config: TranslationConfig, corpora_file: Path, output: Path, mi
     keras.utils.set_random_seed(config.training.seed)
     precision = configure_precision(config.training.mixed_precision, announce=True)
     print(f"backend: {keras.backend.backend()}", flush=True)
-    with np.load(corpora_file) as data:
-        source_size, target_size = (int(size) for size in data["vocab_sizes"])
     model = build_model(config.model, source_size, target_size)
     model.build()
     compile_model(model, config)
@@ -238,7 +241,7 @@ def import_arrays(config: TranslationConfig, weights_dir: Path, vocab_dir: Path,
     from seq2seq.model_dirs import save_translation_model
     from seq2seq.translation.model import build_model
 
-    source, target = SubwordVocabulary.load(vocab_dir / "source.spm"), SubwordVocabulary.load(vocab_dir / "target.spm")
+    source, target = SubwordVocabulary.load_pair(vocab_dir)
     model = build_model(config.model, len(source), len(target))
     model.build()
     load_weight_chunks(model, weights_dir)

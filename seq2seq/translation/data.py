@@ -101,7 +101,7 @@ def build_vocabularies(config: TranslationConfig, run_dir: Path,
     """
     source_file, target_file = run_dir / "source.spm", run_dir / "target.spm"
     if source_file.exists() and target_file.exists() and not retrain:
-        return SubwordVocabulary.load(source_file), SubwordVocabulary.load(target_file)
+        return SubwordVocabulary.load_pair(run_dir)
     vocabulary = config.vocabulary
     pairs = vocabulary_sample(config)
     print(f"training SentencePiece ({vocabulary.model_type}, {vocabulary.size}, "

@@ -152,7 +152,7 @@ def average_checkpoints(run_dir: str | Path, last: int, output: str | Path,
                         "(training.keep_checkpoints sets how many a run keeps).")
     files = files[-last:]
     config = config_lib.load(TranslationConfig, run_dir / "config.yaml")
-    source, target = SubwordVocabulary.load(run_dir / "source.spm"), SubwordVocabulary.load(run_dir / "target.spm")
+    source, target = SubwordVocabulary.load_pair(run_dir)
     with restored_dtype_policy():
         configure_precision(config.training.mixed_precision)
         model = build_model(config.model, len(source), len(target))
