@@ -138,8 +138,13 @@ def test_export_train_import_round_gives_a_model_directory(tmp_path, toy_transla
     np.testing.assert_array_equal(model.weights[0].numpy().astype(np.float16), first)
 
 
-def test_train_refuses_a_file_that_is_not_an_export(tmp_path, capsys):
+@pytest.mark.parametrize("write", [lambda handle: handle.write(b"not numpy\n"),
+                                   lambda handle: np.save(handle, np.arange(3)),  # one array, not an archive
+                                   lambda handle: np.savez(handle, other=np.arange(3))],  # other arrays
+                         ids=["text", "npy", "other-npz"])
+def test_train_refuses_a_file_that_is_not_an_export(tmp_path, capsys, write):
     config, bad = two_corpora_config(tmp_path), tmp_path / "corpora.npz"
-    bad.write_text("not numpy\n")
+    with open(bad, "wb") as handle:  # a handle: np.save and np.savez given a path would add their own suffix
+        write(handle)
     assert arrays.main(["train", config, str(bad), "-o", str(tmp_path / "out"), "--minutes", "1"]) == 2
     assert f"{bad}: not an exported corpus file" in capsys.readouterr().err

@@ -78,22 +78,24 @@ def export_arrays(config: TranslationConfig, vocab_dir: Path, output: Path) -> d
 def load_corpora(path: Path) -> tuple[dict[str, list[tuple[str, list[np.ndarray], list[np.ndarray]]]], list[int]]:
     """`({split: [(label, sources, targets) of each corpus]}, [source, target vocabulary size])` of an exported file."""
     try:
-        with np.load(path) as data:
-            splits = {}
-            for split in ("train", "valid"):
-                corpora, index = [], 0
-                while f"{split}{index}_source" in data:
-                    key = f"{split}{index}"
-                    corpora.append((str(data[f"{key}_label"]),
-                                    unpack(data[f"{key}_source"], data[f"{key}_source_offsets"]),
-                                    unpack(data[f"{key}_target"], data[f"{key}_target_offsets"])))
-                    index += 1
-                if not corpora:
-                    raise UserError(f"{path}: holds no {split} corpus; write it with `export`.")
-                splits[split] = corpora
-            return splits, [int(size) for size in data["vocab_sizes"]]
-    except (OSError, ValueError, KeyError) as error:
+        data = np.load(path)
+    except (OSError, ValueError) as error:
         raise UserError(f"{path}: not an exported corpus file ({error}); write one with `export`.") from None
+    if not isinstance(data, np.lib.npyio.NpzFile) or "vocab_sizes" not in data:
+        raise UserError(f"{path}: not an exported corpus file (no vocab_sizes array); write one with `export`.")
+    with data:
+        splits = {}
+        for split in ("train", "valid"):
+            corpora, index = [], 0
+            while f"{split}{index}_source" in data:
+                key = f"{split}{index}"
+                corpora.append((str(data[f"{key}_label"]), unpack(data[f"{key}_source"], data[f"{key}_source_offsets"]),
+                                unpack(data[f"{key}_target"], data[f"{key}_target_offsets"])))
+                index += 1
+            if not corpora:
+                raise UserError(f"{path}: holds no {split} corpus; write it with `export`.")
+            splits[split] = corpora
+        return splits, [int(size) for size in data["vocab_sizes"]]
 
 
 def learning_rate(peak: float, epoch: int, used: float) -> float:
