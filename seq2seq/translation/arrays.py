@@ -81,9 +81,11 @@ def load_corpora(path: Path) -> tuple[dict[str, list[tuple[str, list[np.ndarray]
         data = np.load(path)
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: not an exported corpus file ({error}); write one with `export`.") from None
-    if not isinstance(data, np.lib.npyio.NpzFile) or "vocab_sizes" not in data:
-        raise UserError(f"{path}: not an exported corpus file (no vocab_sizes array); write one with `export`.")
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise UserError(f"{path}: not an exported corpus file (one array, not an archive); write one with `export`.")
     with data:
+        if "vocab_sizes" not in data:
+            raise UserError(f"{path}: not an exported corpus file (no vocab_sizes array); write one with `export`.")
         splits = {}
         for split in ("train", "valid"):
             corpora, index = [], 0
