@@ -140,8 +140,10 @@ def test_export_train_import_round_gives_a_model_directory(tmp_path, toy_transla
 
 @pytest.mark.parametrize("write", [lambda handle: handle.write(b"not numpy\n"),
                                    lambda handle: np.save(handle, np.arange(3)),  # one array, not an archive
-                                   lambda handle: np.savez(handle, other=np.arange(3))],  # other arrays
-                         ids=["text", "npy", "other-npz"])
+                                   lambda handle: np.savez(handle, other=np.arange(3)),  # other arrays
+                                   lambda handle: np.savez(handle, vocab_sizes=np.array([5, 5]),
+                                                           train0_source=np.arange(3))],  # written in part
+                         ids=["text", "npy", "other-npz", "partial-npz"])
 def test_train_refuses_a_file_that_is_not_an_export(tmp_path, capsys, write):
     config, bad = two_corpora_config(tmp_path), tmp_path / "corpora.npz"
     with open(bad, "wb") as handle:  # a handle: np.save and np.savez given a path would add their own suffix

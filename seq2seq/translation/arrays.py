@@ -37,6 +37,7 @@ import argparse
 import json
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -77,27 +78,34 @@ def export_arrays(config: TranslationConfig, vocab_dir: Path, output: Path) -> d
 
 def load_corpora(path: Path) -> tuple[dict[str, list[tuple[str, list[np.ndarray], list[np.ndarray]]]], list[int]]:
     """`({split: [(label, sources, targets) of each corpus]}, [source, target vocabulary size])` of an exported file."""
+    def refused(reason) -> UserError:
+        return UserError(f"{path}: not an exported corpus file ({reason}); write one with `export`.")
+
     try:
         data = np.load(path)
     except (OSError, ValueError) as error:
-        raise UserError(f"{path}: not an exported corpus file ({error}); write one with `export`.") from None
+        raise refused(error) from None
     if not isinstance(data, np.lib.npyio.NpzFile):
-        raise UserError(f"{path}: not an exported corpus file (one array, not an archive); write one with `export`.")
+        raise refused("one array, not an archive")
     with data:
         if "vocab_sizes" not in data:
-            raise UserError(f"{path}: not an exported corpus file (no vocab_sizes array); write one with `export`.")
-        splits = {}
-        for split in ("train", "valid"):
-            corpora, index = [], 0
-            while f"{split}{index}_source" in data:
-                key = f"{split}{index}"
-                corpora.append((str(data[f"{key}_label"]), unpack(data[f"{key}_source"], data[f"{key}_source_offsets"]),
-                                unpack(data[f"{key}_target"], data[f"{key}_target_offsets"])))
-                index += 1
-            if not corpora:
-                raise UserError(f"{path}: holds no {split} corpus; write it with `export`.")
-            splits[split] = corpora
-        return splits, [int(size) for size in data["vocab_sizes"]]
+            raise refused("no vocab_sizes array")
+        try:  # members are read lazily: a partly written or damaged archive fails here
+            splits = {}
+            for split in ("train", "valid"):
+                corpora, index = [], 0
+                while f"{split}{index}_source" in data:
+                    key = f"{split}{index}"
+                    corpora.append((str(data[f"{key}_label"]),
+                                    unpack(data[f"{key}_source"], data[f"{key}_source_offsets"]),
+                                    unpack(data[f"{key}_target"], data[f"{key}_target_offsets"])))
+                    index += 1
+                if not corpora:
+                    raise UserError(f"{path}: holds no {split} corpus; write it with `export`.")
+                splits[split] = corpora
+            return splits, [int(size) for size in data["vocab_sizes"]]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raise refused(error) from None
 
 
 def learning_rate(peak: float, epoch: int, used: float) -> float:
