@@ -14,19 +14,20 @@ A translation-model directory holds `model.keras`, `source.spm` and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 
 import keras
 
 from seq2seq import config as config_lib
-from seq2seq.core.ensemble import Ensemble, members_of, save_keras_file
+from seq2seq.core.ensemble import Ensemble, members_of
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
 from seq2seq.errors import UserError
+from seq2seq.layouts import LAYOUT, upgrade_layout_1
 from seq2seq.lm.model import RNNLanguageModel
 from seq2seq.textio import atomic_directory, atomic_write, check_replaceable
 from seq2seq.translation.model import Seq2SeqModel
@@ -39,9 +40,6 @@ TRANSLATION_FILES = ("model.keras", "source.spm", "target.spm", "manifest.json")
 
 
 STORAGE_DTYPES = ("float32", "float16")
-# Layout 2 holds the output layer in `head` (an OutputProjection); layout 1, the models of
-# version 0.1 (the shipped ones among them), in the model itself. See `upgrade_layout_1`.
-LAYOUT = 2
 
 
 def copy_model(model: keras.Model, dtype: str = "float32", stateful: bool = False,
@@ -74,6 +72,40 @@ def inference_copy(model: keras.Model, dtype: str = "float32") -> keras.Model:
     return copy_model(model, dtype)
 
 
+@contextlib.contextmanager
+def serialized_objects_held():
+    """Within it, every object Keras serializes stays alive, so no two get the same `id()`.
+
+    Keras' shared-object detection (`keras.src.saving.serialization_lib`,
+    active while a `.keras` file is saved or loaded) keys the configs it has
+    seen by `id(obj)` without holding the objects. When one is freed, a later
+    object can get its id and be taken for the same object. Saving, a
+    temporary made during `get_config` then wrote a Bidirectional's backward
+    layer as a reference to its forward layer. Loading, `Bidirectional`
+    serializes the fresh recurrent layer it is given (our models build their
+    layers from hyperparameters in `from_config`, inside Keras' sharing
+    scope); when the layer of an earlier Bidirectional had been freed and its
+    id reused, the new wrapper got that earlier backward layer as both its
+    forward and backward layer, and loading failed ("Forward layer and
+    backward layer should have different `go_backwards` value"): one CI run
+    in several loading `saved_models/speech_digits`.
+    """
+    from keras.src.saving import serialization_lib
+
+    original = serialization_lib.record_object_after_serialization
+    held = []
+
+    def record(obj, config):
+        held.append(obj)
+        original(obj, config)
+
+    serialization_lib.record_object_after_serialization = record
+    try:
+        yield
+    finally:
+        serialization_lib.record_object_after_serialization = original
+
+
 def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict[str, object],
                      experiment_config=None, metrics: dict | None = None, storage_dtype: str = "float32") -> Path:
     """Writes a model directory atomically (complete or not at all).
@@ -84,7 +116,8 @@ def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict
         raise ValueError(f"`storage_dtype` must be one of {STORAGE_DTYPES}. Received: {storage_dtype!r}")
     directory = Path(directory)
     with atomic_directory(directory) as temporary:
-        save_keras_file(inference_copy(model, storage_dtype), temporary / "model.keras")
+        with serialized_objects_held():
+            inference_copy(model, storage_dtype).save(temporary / "model.keras")
         for name, item in files.items():
             item.save(temporary / name)
         if experiment_config is not None:
@@ -197,12 +230,11 @@ def model_layout(directory: Path) -> int:
 def _load_keras_model(path: Path, layout: int = LAYOUT) -> keras.Model:
     """The Keras model in `path` (RNNLanguageModel and Seq2SeqModel are registered by this module's imports)."""
     try:
-        if layout < LAYOUT:
-            with tempfile.TemporaryDirectory() as folder:
-                model = keras.saving.load_model(upgrade_layout_1(path, Path(folder)), compile=False,
-                                                safe_mode=True)
-        else:
-            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        with serialized_objects_held(), contextlib.ExitStack() as stack:
+            readable = path
+            if layout < LAYOUT:
+                readable = upgrade_layout_1(path, Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            model = keras.saving.load_model(readable, compile=False, safe_mode=True)
     except Exception as error:  # a damaged zip, a foreign format, a newer Keras
         raise UserError(f"{path}: cannot load the model ({type(error).__name__}: "
                         f"{str(error).splitlines()[0] if str(error) else ''}).") from None
@@ -259,61 +291,3 @@ def load_perception_model(directory: str | Path) -> tuple[Seq2SeqModel | Ensembl
         raise UserError(f"{directory}: the model has {model.target_vocab_size} output words but vocab.json has "
                         f"{len(vocab)}; the files come from different models.")
     return model, vocab
-
-
-def weights_layout(path: str | Path) -> int:
-    """The weight layout of a `.weights.h5` file (an epoch checkpoint, a resume backup): 1 or 2."""
-    import h5py
-
-    with h5py.File(path, "r") as store:
-        return 2 if "head" in store else 1
-
-
-def _move_layout_1_weights(weights: Path, tied: bool) -> None:
-    """Moves the output layer's weights of a layout-1 weights file to where layout 2 keeps them.
-
-    Layout 1 kept the output bias of a tied model as the model's own variable
-    (`vars/0`) and the output `Dense` (untied) or the tied projection under
-    `layers/dense*`; layout 2 keeps them in `head` (kernel and bias, or bias
-    and `head/projection`). Every other model weight has the same path in
-    both. (Optimizer slots are left alone: their order changed for tied
-    models, which is why layout-1 backups cannot be resumed.)
-    """
-    import h5py
-
-    with h5py.File(weights, "r+") as store:
-        dense = sorted(name for name in store.get("layers", {}) if name.startswith("dense"))
-        if tied:
-            moves = [("vars/0", "head/vars/0")] + [(f"layers/{name}/vars/0", "head/projection/vars/0")
-                                                    for name in dense]
-        else:
-            moves = [(f"layers/{dense[0]}/vars/{index}", f"head/vars/{index}") for index in (0, 1)]
-        for source, target in moves:
-            store.require_group(target.rsplit("/", 1)[0])
-            store.move(source, target)
-
-
-def upgrade_weights_file(path: Path, folder: Path, tied: bool) -> Path:
-    """A layout-2 copy in `folder` of the layout-1 weights file `path` (see `_move_layout_1_weights`)."""
-    copy = folder / Path(path).name
-    shutil.copyfile(path, copy)
-    _move_layout_1_weights(copy, tied)
-    return copy
-
-
-def upgrade_layout_1(path: Path, folder: Path) -> Path:
-    """A copy of a layout-1 `model.keras` in `folder`, with its weights where layout 2 keeps them.
-
-    The weights move as in `_move_layout_1_weights`; the architecture
-    arguments of layout 1 are read by the models' `from_config`.
-    """
-    copy, weights = folder / "model.keras", folder / "model.weights.h5"
-    with zipfile.ZipFile(path) as old, zipfile.ZipFile(copy, "w") as new:
-        tied = json.loads(old.read("config.json"))["config"].get("tie_embeddings", False)
-        weights.write_bytes(old.read("model.weights.h5"))
-        _move_layout_1_weights(weights, tied)
-        for name in old.namelist():
-            if name != "model.weights.h5":
-                new.writestr(name, old.read(name))
-        new.write(weights, "model.weights.h5")
-    return copy

@@ -70,7 +70,7 @@ def refuse_old_backup(run_dir: Path) -> None:
     Its optimizer slots are in another order than today's, so it cannot be
     resumed exactly; its epoch checkpoints still average and its model still loads.
     """
-    from seq2seq.model_dirs import LAYOUT, weights_layout
+    from seq2seq.layouts import LAYOUT, weights_layout
 
     backup = run_dir / "backup" / "latest.weights.h5"
     try:

@@ -1,5 +1,9 @@
 """Ensembles: the mean of the members' distributions, searched like one model, saved and loaded as one."""
 
+import builtins
+import gc
+import weakref
+
 import keras
 import numpy as np
 import pytest
@@ -108,22 +112,61 @@ def test_ensemble_command_refuses_what_would_mislead(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
-def test_saving_holds_every_serialized_object_until_the_file_is_written(tmp_path):
-    """Keras keys shared objects by id(); save_keras_file keeps them alive, then restores Keras' function."""
+class ReusedIds:
+    """`id()` as CPython's allocator hands it out: a freed object's id goes to the next new object."""
+
+    def __init__(self):
+        self.free, self.live, self.count = [], {}, 0
+
+    def __call__(self, obj):
+        key = builtins.id(obj)
+        if key in self.live and self.live[key][0]() is obj:
+            return self.live[key][1]
+        gc.collect()  # Keras layers sit in reference cycles: free the unreachable ones now, not by chance
+        if self.free:
+            fake = self.free.pop()
+        else:
+            self.count += 1
+            fake = self.count
+        try:
+            ref = weakref.ref(obj, lambda _, fake=fake, key=key: (self.free.append(fake), self.live.pop(key, None)))
+        except TypeError:  # not weakly referenceable (dicts, ...): never freed here
+            return key
+        self.live[key] = (ref, fake)
+        return fake
+
+
+def bidirectional_ensemble() -> Ensemble:
+    def member(seed):
+        keras.utils.set_random_seed(seed)
+        model = Seq2SeqModel(12, 12, embedding_dim=8, encoder={**SMALL, "num_layers": 2, "bidirectional": True},
+                             decoder={"cell": "lstm", "units": 16}, attention="bahdanau", attention_units=8)
+        model.build()
+        return model
+    return Ensemble([member(1), member(2)])
+
+
+def test_saving_and_loading_survive_keras_ids_being_reused(tmp_path, monkeypatch):
+    """Keras keys the objects it serializes by id(); a freed object's id reused must not merge two layers.
+
+    Loading an ensemble of bidirectional models failed once in CI (a
+    Bidirectional got an earlier backward layer as both its directions). With
+    ids handed out as CPython does, plain `load_model` shows that failure; the
+    model directories' loader and writer hold every object Keras serializes.
+    """
     from keras.src.saving import serialization_lib
 
-    from seq2seq.core.ensemble import save_keras_file
+    from seq2seq.model_dirs import _load_keras_model, serialized_objects_held
 
-    original = serialization_lib.record_object_after_serialization
-    seen = []
-    model = keras.Sequential([keras.Input((None, 3)), keras.layers.Bidirectional(keras.layers.GRU(2))])
-    serialization_lib.record_object_after_serialization = lambda obj, config: (seen.append(id(obj)),
-                                                                               original(obj, config))
-    try:
-        save_keras_file(model, tmp_path / "m.keras")
-    finally:
-        serialization_lib.record_object_after_serialization = original
-    assert serialization_lib.record_object_after_serialization is original
-    assert seen, "saving serialized nothing through Keras' sharing hook"
-    loaded = keras.saving.load_model(tmp_path / "m.keras")
-    assert loaded.layers[0].backward_layer.go_backwards and not loaded.layers[0].forward_layer.go_backwards
+    model = bidirectional_ensemble()
+    monkeypatch.setattr(serialization_lib, "id", ReusedIds(), raising=False)
+    with serialized_objects_held():
+        model.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="go_backwards"):  # the failure the loader guards against
+        keras.saving.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
+    loaded = _load_keras_model(tmp_path / "m.keras")
+    for member in loaded.members:
+        for layer in member.encoder.core.recurrent_layers:
+            assert layer.backward_layer.go_backwards and not layer.forward_layer.go_backwards
+    assert serialization_lib.record_object_after_serialization.__name__ == "record_object_after_serialization"
+    np.testing.assert_allclose(loaded.members[1].get_weights()[0], model.members[1].get_weights()[0])

@@ -124,30 +124,3 @@ class Ensemble(keras.Model):
         config = dict(config)
         members = [keras.saving.deserialize_keras_object(member) for member in config.pop("members")]
         return cls(members, **config)
-
-
-def save_keras_file(model: keras.Model, path) -> None:
-    """`model.save(path)`, with every object Keras serializes held alive until the file is written.
-
-    Keras' shared-object detection (`keras.src.saving.serialization_lib`)
-    keys the configs it has seen by `id(obj)` without holding the objects;
-    when a temporary made during `get_config` is freed, a later layer can get
-    its id and be written as a reference to the earlier config. A clean-clone
-    CI run hit this once in an ensemble of an ensemble (nested members'
-    configs): a Bidirectional's backward layer was saved as its forward
-    layer, and the file no longer loaded.
-    """
-    from keras.src.saving import serialization_lib
-
-    original = serialization_lib.record_object_after_serialization
-    kept = []
-
-    def record(obj, config):
-        kept.append(obj)  # no id is reused while the file is written
-        original(obj, config)
-
-    serialization_lib.record_object_after_serialization = record
-    try:
-        model.save(path)
-    finally:
-        serialization_lib.record_object_after_serialization = original

@@ -15,7 +15,8 @@ from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.distribute import (is_chief, make_strategy, scope, shard_by_data, work_around_keras_multi_worker,
                                 worker_folder)
 from seq2seq.errors import UserError
-from seq2seq.model_dirs import LAYOUT, save_translation_model, upgrade_weights_file, weights_layout
+from seq2seq.layouts import LAYOUT, upgrade_weights_file, weights_layout
+from seq2seq.model_dirs import save_translation_model
 from seq2seq.run_folder import training_run
 from seq2seq.training import (compile_model, configure_precision, copy_weights, cudnn_warning, progress_verbosity,
                               restored_dtype_policy, standard_callbacks)
