@@ -39,6 +39,7 @@ def fail(message: object, status: int = 2) -> NoReturn:
 
 # --------------------------------------------------------------------------- the machine and the process
 
+
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far (ru_maxrss of RUSAGE_SELF, KiB on Linux) in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -66,11 +67,15 @@ def warn_if_busy() -> None:
     """Other processes distort every figure; torch's OpenMP threads suffer most when starved."""
     load = os.getloadavg()[0]
     if load > 0.5:
-        print(f"warning: load average {load:.1f} before starting: other processes are running, so the "
-              "figures will be distorted (run alone on the machine for real measurements)", flush=True)
+        print(
+            f"warning: load average {load:.1f} before starting: other processes are running, so the "
+            "figures will be distorted (run alone on the machine for real measurements)",
+            flush=True,
+        )
 
 
 # --------------------------------------------------------------------------- timed training steps
+
 
 def without_autotune(dataset):
     """`dataset` with tf.data autotuning off, so that its thread use does not vary between steps."""
@@ -111,8 +116,15 @@ def token_steps(records: list[tuple[float, float | None]], shapes: list[tuple[in
     """
     steps, previous, seen = [], 0.0, set()
     for (seconds, cumulative), shape in zip(records, shapes):
-        steps.append({"seconds": seconds, "tokens": cumulative - previous, "positions": shape[0] * shape[1],
-                      "sentences": shape[0], "timed": shape[1] in seen})
+        steps.append(
+            {
+                "seconds": seconds,
+                "tokens": cumulative - previous,
+                "positions": shape[0] * shape[1],
+                "sentences": shape[0],
+                "timed": shape[1] in seen,
+            }
+        )
         previous = cumulative
         seen.add(shape[1])
     return steps
@@ -125,14 +137,19 @@ def throughput(steps: list[dict]) -> dict:
     `positions` (padded target positions), `sentences` and `timed` (False for
     warm-up steps).
     """
+
     def rate(selected):
         seconds = sum(step["seconds"] for step in selected)
         return sum(step["tokens"] for step in selected) / seconds if seconds else None
 
     tokens = sum(step["tokens"] for step in steps)
-    return {"steady_tokens_per_s": rate([step for step in steps if step["timed"]]),
-            "timed_steps": sum(1 for step in steps if step["timed"]), "all_tokens_per_s": rate(steps),
-            "steps": len(steps), "tokens_per_step": tokens / len(steps) if steps else None,
-            "padding_share": 1 - tokens / max(1, sum(step["positions"] for step in steps)),
-            "train_seconds": sum(step["seconds"] for step in steps),
-            "batch_sentences": sorted({step["sentences"] for step in steps})}
+    return {
+        "steady_tokens_per_s": rate([step for step in steps if step["timed"]]),
+        "timed_steps": sum(1 for step in steps if step["timed"]),
+        "all_tokens_per_s": rate(steps),
+        "steps": len(steps),
+        "tokens_per_step": tokens / len(steps) if steps else None,
+        "padding_share": 1 - tokens / max(1, sum(step["positions"] for step in steps)),
+        "train_seconds": sum(step["seconds"] for step in steps),
+        "batch_sentences": sorted({step["sentences"] for step in steps}),
+    }

@@ -12,7 +12,6 @@ import statistics
 
 from common import cpu_name
 
-
 FIGURES = [  # label, phase, key, format
     ("training target tokens/s (steady)", "train", "steady_tokens_per_s", "{:,.0f}"),
     ("training target tokens/s (all steps)", "train", "all_tokens_per_s", "{:,.0f}"),
@@ -33,7 +32,7 @@ def median_of(rounds: list[dict], side: str, phase: str, key) -> float | None:
     values = []
     for result in rounds:
         value = result[f"{side}_{phase}"]
-        for part in (key if isinstance(key, tuple) else (key,)):
+        for part in key if isinstance(key, tuple) else (key,):
             value = value.get(part) if isinstance(value, dict) else None
         if value is not None:
             values.append(value)
@@ -45,8 +44,14 @@ def report(rounds: list[dict], arguments, setup: dict) -> None:
     for label, phase, key, form in FIGURES:
         ours, joey = (median_of(rounds, side, phase, key) for side in ("ours", "joey"))
         ratio = f"{ours / joey:.2f}" if ours is not None and joey else "n/a"
-        rows.append((label, form.format(ours) if ours is not None else "n/a",
-                     form.format(joey) if joey is not None else "n/a", ratio))
+        rows.append(
+            (
+                label,
+                form.format(ours) if ours is not None else "n/a",
+                form.format(joey) if joey is not None else "n/a",
+                ratio,
+            )
+        )
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     print()
     for number, row in enumerate(rows):
@@ -57,24 +62,36 @@ def report(rounds: list[dict], arguments, setup: dict) -> None:
     first = rounds[0]
     ours_train, joey_train = first["ours_train"], first["joey_train"]
     log_figure = median_of(rounds, "joey", "train", "log_tokens_per_s")
-    print(f"\nJoey's own log 'Tokens per Sec' (whole loop incl. on-the-fly tokenization and data loading): "
-          f"{log_figure:,.0f}" if log_figure else "\nJoey's log had no 'Tokens per Sec' line")
-    print(f"timed steps per round: seq2seq {[r['ours_train']['timed_steps'] for r in rounds]} "
-          f"of {arguments.steps} "
-          f"(first step of each bucket shape = graph tracing left out), Joey "
-          f"{[r['joey_train']['timed_steps'] for r in rounds]} of {arguments.steps} (first step left out)")
-    print(f"sentences per batch seen: seq2seq {ours_train['batch_sentences']}, "
-          f"Joey {joey_train['batch_sentences']} "
-          f"(64 unless a bucket/epoch ran out)")
-    decoding = ("the trained models given (--model / --joey-model)" if arguments.model and arguments.joey_model
-                else f"models trained for only {arguments.steps} steps in this run"
-                + (" (seq2seq: --model)" if arguments.model else "")
-                + (" (Joey: --joey-model)" if arguments.joey_model else "")
-                + ": short or degenerate outputs distort decoding speed")
-    print(f"decoding: {setup['data']['test_lines']} test sentences, batches of 64, warm-up pass untimed; "
-          f"{decoding}")
-    print(f"steps {arguments.steps}, rounds {arguments.rounds} (order per round: seq2seq then Joey), "
-          f"{os.cpu_count()} CPUs ({cpu_name()})")
+    print(
+        f"\nJoey's own log 'Tokens per Sec' (whole loop incl. on-the-fly tokenization and data loading): "
+        f"{log_figure:,.0f}"
+        if log_figure
+        else "\nJoey's log had no 'Tokens per Sec' line"
+    )
+    print(
+        f"timed steps per round: seq2seq {[r['ours_train']['timed_steps'] for r in rounds]} "
+        f"of {arguments.steps} "
+        f"(first step of each bucket shape = graph tracing left out), Joey "
+        f"{[r['joey_train']['timed_steps'] for r in rounds]} of {arguments.steps} (first step left out)"
+    )
+    print(
+        f"sentences per batch seen: seq2seq {ours_train['batch_sentences']}, "
+        f"Joey {joey_train['batch_sentences']} "
+        f"(64 unless a bucket/epoch ran out)"
+    )
+    decoding = (
+        "the trained models given (--model / --joey-model)"
+        if arguments.model and arguments.joey_model
+        else f"models trained for only {arguments.steps} steps in this run"
+        + (" (seq2seq: --model)" if arguments.model else "")
+        + (" (Joey: --joey-model)" if arguments.joey_model else "")
+        + ": short or degenerate outputs distort decoding speed"
+    )
+    print(f"decoding: {setup['data']['test_lines']} test sentences, batches of 64, warm-up pass untimed; {decoding}")
+    print(
+        f"steps {arguments.steps}, rounds {arguments.rounds} (order per round: seq2seq then Joey), "
+        f"{os.cpu_count()} CPUs ({cpu_name()})"
+    )
     print(f"threads: seq2seq {ours_train['threads']}; Joey {joey_train['threads']}")
     print(f"precision: seq2seq {ours_train['mixed_precision']}, Joey float32")
     print(f"vocabulary: {setup['spm']} ({setup['pieces']} pieces; Joey vocab file {setup['joey_vocab']})")

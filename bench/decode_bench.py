@@ -41,6 +41,7 @@ import sys
 from pathlib import Path
 
 from common import fail, host_line, warn_if_busy
+
 from seq2seq.textio import read_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,9 +52,26 @@ def run_translate(tree: Path, model: str, source: str, beam: int, output: Path, 
     environment = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
     base, _, shortlist = precision.partition("+")
     options = ([] if base == "float32" else ["--precision", base]) + (["--shortlist"] if shortlist else [])
-    done = subprocess.run([sys.executable, "-m", "seq2seq", "translate", "--model", model, "--beam", str(beam),
-                           *options, source, "-o", str(output)], cwd=tree, env=environment, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seq2seq",
+            "translate",
+            "--model",
+            model,
+            "--beam",
+            str(beam),
+            *options,
+            source,
+            "-o",
+            str(output),
+        ],
+        cwd=tree,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         fail(f"translate in {tree} failed: {done.stderr.strip().splitlines()[-1:]}")
     match = re.search(r"translated (\d+) lines in ([\d.]+)s", done.stderr)
@@ -94,9 +112,13 @@ print(f"translated {len(lines)} lines in {seconds:.2f}s")
 def run_warm(tree: Path, model: str, source: str, beam: int, output: Path, precision: str) -> float:
     """Seconds of a second, warm pass over the file in one process of the checkout `tree`."""
     environment = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", WARM_WORKER, str(tree), model, source, str(beam), str(output),
-                           precision],
-                          cwd=tree, env=environment, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_WORKER, str(tree), model, source, str(beam), str(output), precision],
+        cwd=tree,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         fail(f"the warm worker in {tree} failed: {done.stderr.strip().splitlines()[-1:]}")
     return float(re.search(r"translated \d+ lines in ([\d.]+)s", done.stdout).group(1))
@@ -110,12 +132,21 @@ def main() -> int:
     parser.add_argument("--reference", default="../shared/data/news/dev.en.gz")
     parser.add_argument("--beams", default="5,1")
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--precisions", default="float32",
-                        help="search precisions for this checkout, e.g. float32,bfloat16 (`before`: float32)")
-    parser.add_argument("--shortlist", action="store_true",
-                        help="also run each precision with the model's shortlist (translate --shortlist)")
-    parser.add_argument("--warm", action="store_true",
-                        help="time a second pass in one process per checkout (model: each checkout's own copy)")
+    parser.add_argument(
+        "--precisions",
+        default="float32",
+        help="search precisions for this checkout, e.g. float32,bfloat16 (`before`: float32)",
+    )
+    parser.add_argument(
+        "--shortlist",
+        action="store_true",
+        help="also run each precision with the model's shortlist (translate --shortlist)",
+    )
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="time a second pass in one process per checkout (model: each checkout's own copy)",
+    )
     arguments = parser.parse_args()
     from sacrebleu.metrics import BLEU
 
@@ -128,8 +159,10 @@ def main() -> int:
     words = sum(len(line.split()) for line in lines)
     precisions = arguments.precisions.split(",")
     precisions += [f"{precision}+shortlist" for precision in precisions] if arguments.shortlist else []
-    trees = {{"float32": "this checkout", "float32+shortlist": "shortlist"}.get(precision, precision):
-             (ROOT, precision) for precision in precisions}
+    trees = {
+        {"float32": "this checkout", "float32+shortlist": "shortlist"}.get(precision, precision): (ROOT, precision)
+        for precision in precisions
+    }
     if arguments.before:
         trees["before"] = (Path(arguments.before).resolve(), "float32")
     for beam in (int(value) for value in arguments.beams.split(",")):
@@ -142,10 +175,12 @@ def main() -> int:
             median = statistics.median(seconds[name])
             hypotheses = read_lines(f"/tmp/decode_bench_{name.replace(' ', '_')}_{beam}.en")
             bleu = BLEU().corpus_score(hypotheses, [references]).score
-            print(f"{name:>13}: beam {beam}: {median:6.1f} s {kind} for {len(lines)} lines = "
-                  f"{len(lines) / median:6.1f} sentences/s, {words / median:7.1f} source words/s; BLEU {bleu:.2f} "
-                  f"({Path(arguments.model).name} on {Path(arguments.source).name}; rounds {seconds[name]})",
-                  flush=True)
+            print(
+                f"{name:>13}: beam {beam}: {median:6.1f} s {kind} for {len(lines)} lines = "
+                f"{len(lines) / median:6.1f} sentences/s, {words / median:7.1f} source words/s; BLEU {bleu:.2f} "
+                f"({Path(arguments.model).name} on {Path(arguments.source).name}; rounds {seconds[name]})",
+                flush=True,
+            )
     return 0
 
 

@@ -45,8 +45,12 @@ def main(argv=None) -> int:
     arguments = parser.parse_args(argv)
     for directory in arguments.models:
         model, vocab = load_language_model(directory)
-        options = dict(prompt=arguments.prompt, max_tokens=arguments.max_tokens, temperature=arguments.temperature,
-                       num_samples=arguments.num_samples)
+        options = dict(
+            prompt=arguments.prompt,
+            max_tokens=arguments.max_tokens,
+            temperature=arguments.temperature,
+            num_samples=arguments.num_samples,
+        )
         started = time.perf_counter()
         texts = generate(model, vocab, seed=0, **options)
         cold = time.perf_counter() - started
@@ -58,9 +62,12 @@ def main(argv=None) -> int:
             seconds = time.perf_counter() - started
             warm.append((generated_tokens(texts, arguments.prompt, vocab) / seconds, seconds))
         rate, seconds = max(warm)
-        print(f"{Path(directory).name}: {arguments.num_samples} samples x <= {arguments.max_tokens} tokens; "
-              f"cold {cold_tokens / cold:.0f} tokens/s ({cold:.2f} s incl. tracing); "
-              f"warm {rate:.0f} tokens/s (best of {arguments.rounds}, {seconds:.2f} s)", flush=True)
+        print(
+            f"{Path(directory).name}: {arguments.num_samples} samples x <= {arguments.max_tokens} tokens; "
+            f"cold {cold_tokens / cold:.0f} tokens/s ({cold:.2f} s incl. tracing); "
+            f"warm {rate:.0f} tokens/s (best of {arguments.rounds}, {seconds:.2f} s)",
+            flush=True,
+        )
     return 0
 
 

@@ -132,8 +132,17 @@ from pathlib import Path
 from common import REPO, BenchError, fail, peak_rss_mib, warn_if_busy
 from compare_report import report
 from compare_setup import ARCH, BEAMS, DEFAULT_CONFIG, DEFAULT_DATA, SOURCE, prepare_data, resolve_spm, spm_pieces
-from joey_side import (JOEY_VENV, ensure_joey_venv, joey_config, joey_decode_config, joey_decode_worker,
-                       joey_train_worker, read_yaml, write_joey_vocab, write_yaml)
+from joey_side import (
+    JOEY_VENV,
+    ensure_joey_venv,
+    joey_config,
+    joey_decode_config,
+    joey_decode_worker,
+    joey_train_worker,
+    read_yaml,
+    write_joey_vocab,
+    write_yaml,
+)
 from ours_side import our_overrides, our_versions, ours_decode_worker, ours_train_worker
 
 SCRIPT = Path(__file__).resolve()  # each worker runs this file again: `SCRIPT --worker NAME --job FILE`
@@ -141,8 +150,12 @@ SCRIPT = Path(__file__).resolve()  # each worker runs this file again: `SCRIPT -
 
 # --------------------------------------------------------------------------- workers (each in a fresh process)
 
-WORKERS = {"ours-train": ours_train_worker, "ours-decode": ours_decode_worker,
-           "joey-train": joey_train_worker, "joey-decode": joey_decode_worker}
+WORKERS = {
+    "ours-train": ours_train_worker,
+    "ours-decode": ours_decode_worker,
+    "joey-train": joey_train_worker,
+    "joey-decode": joey_decode_worker,
+}
 
 
 def run_worker_here(name: str, job_file: str) -> int:
@@ -168,8 +181,9 @@ def launch(python: Path | str, name: str, job: dict, work: Path, tag: str) -> di
     started = time.perf_counter()
     with log_file.open("w", encoding="utf-8") as log:
         command = [str(python), str(SCRIPT), "--worker", name, "--job", str(job_file)]
-        code = subprocess.run(command, cwd=REPO if name.startswith("ours") else work, env=env, stdout=log,
-                              stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(
+            command, cwd=REPO if name.startswith("ours") else work, env=env, stdout=log, stderr=subprocess.STDOUT
+        ).returncode
     print(f"{time.perf_counter() - started:.0f} s", flush=True)
     if code != 0 or not Path(job["result"]).is_file():
         tail = "\n".join(log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-30:])
@@ -179,57 +193,111 @@ def launch(python: Path | str, name: str, job: dict, work: Path, tag: str) -> di
 
 # --------------------------------------------------------------------------- one round
 
+
 def run_round(index: int, arguments, setup: dict) -> dict:
     work, data, threads = setup["work"], setup["data"], arguments.threads
     ours_dir = work / f"ours_round{index}" / "model"
-    result = {"ours_train": launch(sys.executable, "ours-train", {
-        "config": str(arguments.config), "overrides": setup["our_overrides"], "spm": str(setup["spm"]),
-        "steps": arguments.steps, "batch_sentences": ARCH["batch_sentences"], "export_dir": str(ours_dir),
-        "threads": threads}, work, f"r{index}-ours-train")}
-    result["ours_decode"] = launch(sys.executable, "ours-decode", {
-        "model_dir": str(arguments.model or ours_dir), "source": str(data["test_source"]) + f".{SOURCE}",
-        "beams": list(BEAMS), "threads": threads}, work, f"r{index}-ours-decode")
+    result = {
+        "ours_train": launch(
+            sys.executable,
+            "ours-train",
+            {
+                "config": str(arguments.config),
+                "overrides": setup["our_overrides"],
+                "spm": str(setup["spm"]),
+                "steps": arguments.steps,
+                "batch_sentences": ARCH["batch_sentences"],
+                "export_dir": str(ours_dir),
+                "threads": threads,
+            },
+            work,
+            f"r{index}-ours-train",
+        )
+    }
+    result["ours_decode"] = launch(
+        sys.executable,
+        "ours-decode",
+        {
+            "model_dir": str(arguments.model or ours_dir),
+            "source": str(data["test_source"]) + f".{SOURCE}",
+            "beams": list(BEAMS),
+            "threads": threads,
+        },
+        work,
+        f"r{index}-ours-decode",
+    )
     joey_dir = work / f"joey_round{index}"
     train_cfg = joey_config(data, setup["spm"], setup["joey_vocab"], joey_dir, arguments.steps)
     config_file = write_yaml(train_cfg, work / f"joey_round{index}.yaml")
-    result["joey_train"] = launch(setup["joey_python"], "joey-train", {"config": str(config_file),
-                                  "threads": threads}, work, f"r{index}-joey-train")
+    result["joey_train"] = launch(
+        setup["joey_python"],
+        "joey-train",
+        {"config": str(config_file), "threads": threads},
+        work,
+        f"r{index}-joey-train",
+    )
     if arguments.joey_model:
         model_dir = Path(arguments.joey_model).resolve()
         decode_cfg = joey_decode_config(read_yaml(model_dir / "config.yaml"), model_dir, data, None)
     else:
         decode_cfg = joey_decode_config(train_cfg, joey_dir, data, Path(result["joey_train"]["checkpoint"]))
     decode_file = write_yaml(decode_cfg, work / f"joey_round{index}_decode.yaml")
-    result["joey_decode"] = launch(setup["joey_python"], "joey-decode", {
-        "config": str(decode_file), "beams": list(BEAMS), "threads": threads,
-        "log": str(work / "logs" / f"r{index}-joey-decode.joey.log")}, work, f"r{index}-joey-decode")
+    result["joey_decode"] = launch(
+        setup["joey_python"],
+        "joey-decode",
+        {
+            "config": str(decode_file),
+            "beams": list(BEAMS),
+            "threads": threads,
+            "log": str(work / "logs" / f"r{index}-joey-decode.joey.log"),
+        },
+        work,
+        f"r{index}-joey-decode",
+    )
     return result
 
 
 # --------------------------------------------------------------------------- main
 
+
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[1:]))
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[1:]),
+    )
     parser.add_argument("--steps", type=int, default=300, help="training steps per toolkit and round (300)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds, each training both toolkits (2)")
-    parser.add_argument("--test-lines", type=int, default=0,
-                        help="decode the first N test sentences (default 0: all 1,000)")
-    parser.add_argument("--spm", help="SentencePiece model for both sides and both languages (default: "
-                                      "VOCAB_DIR/source.spm, built with `seq2seq build-vocab` if missing)")
-    parser.add_argument("--vocab-dir", default="/tmp/bench_vocab",
-                        help="where the default SentencePiece model is kept (as in translation_bench.py)")
+    parser.add_argument(
+        "--test-lines", type=int, default=0, help="decode the first N test sentences (default 0: all 1,000)"
+    )
+    parser.add_argument(
+        "--spm",
+        help="SentencePiece model for both sides and both languages (default: "
+        "VOCAB_DIR/source.spm, built with `seq2seq build-vocab` if missing)",
+    )
+    parser.add_argument(
+        "--vocab-dir",
+        default="/tmp/bench_vocab",
+        help="where the default SentencePiece model is kept (as in translation_bench.py)",
+    )
     parser.add_argument("--model", help="our trained model directory, for the decoding figures")
     parser.add_argument("--joey-model", help="a trained Joey NMT model directory, for the decoding figures")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA), help=f"Multi30k .gz files ({DEFAULT_DATA})")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="our base config (architecture is pinned)")
     parser.add_argument("--work-dir", default="/tmp/joey_compare", help="configs, logs, models, plain data")
     parser.add_argument("--joey-venv", default=str(JOEY_VENV), help="Joey NMT virtual environment")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="intra-op threads of each side (default: all CPUs, %(default)s here)")
-    parser.add_argument("--our-mixed-precision", action="store_true",
-                        help="train ours in mixed bfloat16 (default float32, as Joey on CPU)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="intra-op threads of each side (default: all CPUs, %(default)s here)",
+    )
+    parser.add_argument(
+        "--our-mixed-precision",
+        action="store_true",
+        help="train ours in mixed bfloat16 (default float32, as Joey on CPU)",
+    )
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
@@ -257,11 +325,16 @@ def setup_run(arguments) -> dict:
     joey_versions = ensure_joey_venv(Path(arguments.joey_venv))
     spm = resolve_spm(arguments, data).resolve()
     pieces = spm_pieces(spm)
-    return {"work": work, "data": data, "spm": spm, "pieces": len(pieces),
-            "joey_vocab": write_joey_vocab(pieces, work / "joey_vocab.txt"),
-            "joey_python": Path(arguments.joey_venv) / "bin" / "python",
-            "our_overrides": our_overrides(data, arguments.our_mixed_precision),
-            "versions": (our_versions(), joey_versions)}
+    return {
+        "work": work,
+        "data": data,
+        "spm": spm,
+        "pieces": len(pieces),
+        "joey_vocab": write_joey_vocab(pieces, work / "joey_vocab.txt"),
+        "joey_python": Path(arguments.joey_venv) / "bin" / "python",
+        "our_overrides": our_overrides(data, arguments.our_mixed_precision),
+        "versions": (our_versions(), joey_versions),
+    }
 
 
 def main(argv=None) -> int:

@@ -25,8 +25,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-
 from common import host_line, peak_rss_mib, timed_fit, without_autotune  # noqa: E402
+
 from seq2seq import config as config_lib  # noqa: E402
 from seq2seq.lm.config import LMConfig  # noqa: E402
 from seq2seq.lm.scoring import corpus_score, score_lines  # noqa: E402
@@ -53,28 +53,39 @@ def bench(model_dir: Path, data_dir: str | None, steps: int) -> None:
     model, vocab = load_language_model(model_dir)
     corpus = LMCorpus(config.data)
     batch, window = config.training.batch_size, config.training.window_length
-    print(f"== {model_dir}  ({vocab.level}-level {model.core.cell} {model.core.num_layers}x{model.core.units}, "
-          f"{model.count_params():,} parameters)")
+    print(
+        f"== {model_dir}  ({vocab.level}-level {model.core.cell} {model.core.num_layers}x{model.core.units}, "
+        f"{model.count_params():,} parameters)"
+    )
     valid = stream_perplexity(model, corpus.windows("valid", vocab, batch, window), batch, window)
-    print(f"valid stream perplexity: {valid:.2f}" +
-          (f"  ({np.log(valid):.4f} nats/char)" if vocab.level == "char" else ""))
+    print(
+        f"valid stream perplexity: {valid:.2f}"
+        + (f"  ({np.log(valid):.4f} nats/char)" if vocab.level == "char" else "")
+    )
     if corpus.test_path is not None:
         test = stream_perplexity(model, corpus.windows("test", vocab, batch, window), batch, window)
         print(f"test stream perplexity: {test:.2f}")
         lines = read_lines(corpus.test_path)
     else:
-        lines = read_lines(corpus.valid_path)[corpus.train_lines:] if config.data.valid is None \
+        lines = (
+            read_lines(corpus.valid_path)[corpus.train_lines :]
+            if config.data.valid is None
             else read_lines(corpus.valid_path)
+        )
     score_lines(model, vocab, lines[:64])  # warm-up (tracing)
     started = time.perf_counter()
     scores = score_lines(model, vocab, lines, batch_size=64)
     elapsed = time.perf_counter() - started
     total = corpus_score(scores)
-    print(f"lm score: {len(lines)} lines, {total.tokens} tokens, {total.tokens / elapsed:,.0f} tokens/s, "
-          f"sentence-level corpus perplexity {total.perplexity:.2f}")
+    print(
+        f"lm score: {len(lines)} lines, {total.tokens} tokens, {total.tokens / elapsed:,.0f} tokens/s, "
+        f"sentence-level corpus perplexity {total.perplexity:.2f}"
+    )
     speed = training_tokens_per_second(model, config, corpus.windows("train", vocab, batch, window), steps)
-    print(f"training: {speed:,.0f} tokens/s (batch {batch} x window {window}, "
-          f"mixed_precision={config.training.mixed_precision}, median of {steps} steps)")
+    print(
+        f"training: {speed:,.0f} tokens/s (batch {batch} x window {window}, "
+        f"mixed_precision={config.training.mixed_precision}, median of {steps} steps)"
+    )
     print(f"peak RSS so far: {peak_rss_mib():,.0f} MiB", flush=True)
 
 

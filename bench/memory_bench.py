@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from common import REPO, cpu_name, fail
+
 from seq2seq.textio import read_lines
 
 
@@ -33,23 +34,41 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=10000)
     parser.add_argument("--beam", type=int, default=5)
     arguments = parser.parse_args()
-    lines = read_lines(arguments.source)[:arguments.lines]
+    lines = read_lines(arguments.source)[: arguments.lines]
     if len(lines) < arguments.lines:
         fail(f"{arguments.source} has only {len(lines)} lines; --lines asks for {arguments.lines}")
     with tempfile.TemporaryDirectory() as folder:
         source, output = Path(folder) / "input.de", Path(folder) / "output.en"
         source.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "seq2seq", "translate", "--model", arguments.model,
-                               "--beam", str(arguments.beam), str(source), "-o", str(output)], cwd=REPO,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "seq2seq",
+                "translate",
+                "--model",
+                arguments.model,
+                "--beam",
+                str(arguments.beam),
+                str(source),
+                "-o",
+                str(output),
+            ],
+            cwd=REPO,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             fail(f"translate failed: {done.stderr.strip().splitlines()[-1:]}")
         translated = len(output.read_text(encoding="utf-8").splitlines())
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     summary = [line for line in done.stderr.splitlines() if line.startswith("translated ")]
     print(f"host: {os.cpu_count()} CPUs, {cpu_name()}")
-    print(f"seq2seq translate --model {arguments.model} --beam {arguments.beam}: {len(lines)} lines of "
-          f"{arguments.source} in, {translated} out; peak RSS {peak:,.0f} MiB")
+    print(
+        f"seq2seq translate --model {arguments.model} --beam {arguments.beam}: {len(lines)} lines of "
+        f"{arguments.source} in, {translated} out; peak RSS {peak:,.0f} MiB"
+    )
     print(summary[-1] if summary else "(no 'translated' line on stderr)")
     return 0
 

@@ -5,7 +5,8 @@ Usage (from the repository root, nothing else running):
         [--bursts none,16,8,4]
 
 Batches the source as `seq2seq translate` does (sorted by length, at most 64
-sentences and `BATCH_TOKENS` padded source subwords a batch) and decodes each with beam 5 (warm: a first pass compiles). Prints:
+sentences and `BATCH_TOKENS` padded source subwords a batch) and decodes each with beam 5
+(warm: a first pass compiles). Prints:
 
 - per batch: the source width, the steps the search loop ran, the longest
   best hypothesis, the length limit, and the batch's time;
@@ -36,9 +37,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from common import host_line, warn_if_busy  # noqa: E402
 from keras import ops  # noqa: E402
 
-from common import host_line, warn_if_busy  # noqa: E402
 from seq2seq.core.search import length_limit  # noqa: E402
 from seq2seq.core.searcher import Searcher  # noqa: E402
 from seq2seq.model_dirs import load_translation_model  # noqa: E402
@@ -74,7 +75,7 @@ def main() -> int:
     for chunk in length_batches(list(enumerate(ids)), BATCH, BATCH_TOKENS):
         array = np.zeros((len(chunk), len(chunk[-1][1])), "int32")
         for row, (_, line_ids) in enumerate(chunk):
-            array[row, :len(line_ids)] = line_ids
+            array[row, : len(line_ids)] = line_ids
         batches.append(array)
     searcher = Searcher(model, eos_id=target_vocab.eos_id, beam_size=BEAM, alpha=0.6, early_stop=True)
     for batch in batches:  # compile (one graph for every shape)
@@ -95,16 +96,21 @@ def main() -> int:
         wasted += int((steps - best).sum())
         rows += len(batch)
         print(f"{batch.shape[1]:>5} {steps:>5} {int(best.max()):>4} {int(limits.max()):>5} {seconds:>7.2f}")
-    print(f"beam {BEAM}: {rows} sentences in {total:.1f} s warm ({rows / total:.1f} sentences/s); "
-          f"sentence-steps run beyond each sentence's best hypothesis: {wasted}")
+    print(
+        f"beam {BEAM}: {rows} sentences in {total:.1f} s warm ({rows / total:.1f} sentences/s); "
+        f"sentence-steps run beyond each sentence's best hypothesis: {wasted}"
+    )
     padded, real = sum(batch.size for batch in batches), sum(int((batch != 0).sum()) for batch in batches)
-    print(f"source padding: {padded - real} of {padded} source positions ({100 * (padded - real) / padded:.1f} %), "
-          "each read by the encoder once and by the attention at every step")
+    print(
+        f"source padding: {padded - real} of {padded} source positions ({100 * (padded - real) / padded:.1f} %), "
+        "each read by the encoder once and by the attention at every step"
+    )
 
     batch = batches[len(batches) // 2]
     context, carry, first = model.encode(batch)
     repeat = lambda structure: tf.nest.map_structure(  # noqa: E731
-        lambda x: None if x is None else ops.repeat(x, BEAM, axis=0), structure)
+        lambda x: None if x is None else ops.repeat(x, BEAM, axis=0), structure
+    )
     context, carry, first = repeat(context), repeat(carry), repeat(first)
     memory, keys, mask = context
     decoder = model.decoder
@@ -117,19 +123,29 @@ def main() -> int:
     parts = {
         "encoder (once per batch)": timed(lambda x: model.encode(x), batch),
         "one decoding step": timed(lambda t, c: model.decode_step(t, c, context), first, carry),
-        "  recurrent core": timed(lambda e, s: decoder.core.step(ops.concatenate([e, memory[:, 0]], -1), s),
-                                  embedded, states),
+        "  recurrent core": timed(
+            lambda e, s: decoder.core.step(ops.concatenate([e, memory[:, 0]], -1), s), embedded, states
+        ),
         "  attention": timed(lambda q: decoder.attention(q, memory, keys, mask), query),
-        "  output projection + log-softmax": timed(lambda h: ops.log_softmax(model.head(decoder.combine(
-            ops.concatenate([h, memory[:, 0], embedded], -1))), axis=-1), hidden),
-        "beam bookkeeping (top-k, gathers)": timed(lambda s: tf.nest.map_structure(
-            lambda x: ops.take(x, ops.arange(ops.shape(x)[0]), axis=0), (ops.top_k(s, BEAM), carry)), scores),
+        "  output projection + log-softmax": timed(
+            lambda h: ops.log_softmax(
+                model.head(decoder.combine(ops.concatenate([h, memory[:, 0], embedded], -1))), axis=-1
+            ),
+            hidden,
+        ),
+        "beam bookkeeping (top-k, gathers)": timed(
+            lambda s: tf.nest.map_structure(
+                lambda x: ops.take(x, ops.arange(ops.shape(x)[0]), axis=0), (ops.top_k(s, BEAM), carry)
+            ),
+            scores,
+        ),
     }
     print(f"median-width batch: {batch.shape[0]} sentences x beam {BEAM}, width {batch.shape[1]}, vocabulary {vocab}")
     for name, seconds in parts.items():
         print(f"  {name:<36} {1000 * seconds:7.2f} ms")
-    bursts(model, target_vocab, batches, [None if value == "none" else int(value)
-                                          for value in arguments.bursts.split(",")])
+    bursts(
+        model, target_vocab, batches, [None if value == "none" else int(value) for value in arguments.bursts.split(",")]
+    )
     return 0
 
 
@@ -149,15 +165,18 @@ def bursts(model, target_vocab, batches, sizes) -> None:
     print(f"sentence-steps: {certain} until each sentence's 1-best is certain, {ended} until it ends")
     outputs = {}
     for size in sizes:
-        searcher = Searcher(model, eos_id=target_vocab.eos_id, beam_size=BEAM, alpha=0.6, early_stop=True,
-                            compact_every=size)
+        searcher = Searcher(
+            model, eos_id=target_vocab.eos_id, beam_size=BEAM, alpha=0.6, early_stop=True, compact_every=size
+        )
         searcher.search(batches[0][:2])  # compile
         started = time.perf_counter()
         outputs[size] = [searcher.search(batch)["tokens"][:, 0] for batch in batches]
         seconds = time.perf_counter() - started
         same = sum(int((a == b).all(axis=1).sum()) for a, b in zip(outputs[size], outputs[sizes[0]]))
-        print(f"compact_every={size}: {sum(map(len, batches)) / seconds:.1f} sentences/s warm; "
-              f"1-best identical to compact_every={sizes[0]} for {same} sentences")
+        print(
+            f"compact_every={size}: {sum(map(len, batches)) / seconds:.1f} sentences/s warm; "
+            f"1-best identical to compact_every={sizes[0]} for {same} sentences"
+        )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import threading
 import time
 
 from common import fail, host_line, warn_if_busy
+
 from seq2seq.textio import read_lines
 
 
@@ -63,8 +64,9 @@ def drive(port: int, name: str, sentences: list[str], clients: int, seconds: flo
         while time.monotonic() < stop:
             body = json.dumps({"instances": [sentences[index % len(sentences)]]})
             began = time.monotonic()
-            connection.request("POST", f"/v1/models/{name}:predict", body=body,
-                               headers={"Content-Type": "application/json"})
+            connection.request(
+                "POST", f"/v1/models/{name}:predict", body=body, headers={"Content-Type": "application/json"}
+            )
             response = connection.getresponse()
             response.read()
             ended = time.monotonic()
@@ -84,9 +86,12 @@ def drive(port: int, name: str, sentences: list[str], clients: int, seconds: flo
     if errors:
         fail(f"requests failed with status {errors[0]}")
     latencies.sort()
-    return {"sentences_per_s": len(latencies) / seconds, "p50_ms": 1000 * statistics.median(latencies),
-            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-            "requests": len(latencies)}
+    return {
+        "sentences_per_s": len(latencies) / seconds,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "requests": len(latencies),
+    }
 
 
 def main() -> int:
@@ -101,15 +106,32 @@ def main() -> int:
     print(host_line())
     sentences = [line for line in read_lines(arguments.source) if line.strip()]
     port, name = free_port(), "bench"
-    server = subprocess.Popen([sys.executable, "-m", "seq2seq", "serve", "--model", arguments.model, "--port",
-                               str(port), "--name", name, "--beam", str(arguments.beam)])
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seq2seq",
+            "serve",
+            "--model",
+            arguments.model,
+            "--port",
+            str(port),
+            "--name",
+            name,
+            "--beam",
+            str(arguments.beam),
+        ]
+    )
     try:
         wait_until_up(port, name, server)
         for clients in (int(count) for count in arguments.clients.split(",")):
             figures = drive(port, name, sentences, clients, arguments.seconds)
-            print(f"{clients:>2} clients: {figures['sentences_per_s']:6.1f} sentences/s, p50 {figures['p50_ms']:6.0f} ms,"
-                  f" p99 {figures['p99_ms']:6.0f} ms ({figures['requests']} one-sentence requests in "
-                  f"{arguments.seconds:.0f} s, beam {arguments.beam}, {arguments.model})", flush=True)
+            print(
+                f"{clients:>2} clients: {figures['sentences_per_s']:6.1f} sentences/s, p50 {figures['p50_ms']:6.0f} ms,"
+                f" p99 {figures['p99_ms']:6.0f} ms ({figures['requests']} one-sentence requests in "
+                f"{arguments.seconds:.0f} s, beam {arguments.beam}, {arguments.model})",
+                flush=True,
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -31,14 +31,19 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from common import fail, host_line, peak_rss_mib, throughput, timed_fit, token_steps, without_autotune  # noqa: E402
+
 from seq2seq import config as config_lib  # noqa: E402
 from seq2seq.model_dirs import load_translation_model  # noqa: E402
 from seq2seq.textio import read_lines  # noqa: E402
-from seq2seq.training import POLICIES, configure_precision, resolve_precision  # noqa: E402
+from seq2seq.training import (  # noqa: E402
+    POLICIES,
+    compile_model,  # noqa: E402
+    configure_precision,
+    resolve_precision,
+)
 from seq2seq.translation.config import TranslationConfig  # noqa: E402
 from seq2seq.translation.data import batches, build_vocabularies  # noqa: E402
 from seq2seq.translation.model import build_model  # noqa: E402
-from seq2seq.training import compile_model  # noqa: E402
 from seq2seq.translation.translator import Translator  # noqa: E402
 
 
@@ -63,8 +68,7 @@ def timed_training(config: TranslationConfig, dataset, source, target, steps: in
 
 def training_speed(config: TranslationConfig, source, target, steps: int) -> tuple[float, int]:
     """Target tokens/s over the timed steps of the config's own training batches, and their number."""
-    _, records = timed_training(config, batches(config, "train", source, target, report=False), source, target,
-                                steps)
+    _, records = timed_training(config, batches(config, "train", source, target, report=False), source, target, steps)
     figures = throughput(records)
     return figures["steady_tokens_per_s"], figures["timed_steps"]
 
@@ -84,9 +88,12 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--vocab-dir", default="/tmp/bench_vocab", help="where to train/keep SentencePiece models")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--precisions", default=None,
-                        help="comma-separated training.mixed_precision values measured side by side, e.g. "
-                             "float32,bfloat16,auto (default: the config's)")
+    parser.add_argument(
+        "--precisions",
+        default=None,
+        help="comma-separated training.mixed_precision values measured side by side, e.g. "
+        "float32,bfloat16,auto (default: the config's)",
+    )
     arguments = parser.parse_args()
     config = config_lib.load(TranslationConfig, arguments.config, arguments.overrides)
     print(host_line())
@@ -98,12 +105,14 @@ def main() -> int:
     for precision in precisions:
         if precision not in POLICIES and precision != "auto":
             fail(f"--precisions: {precision!r} is not one of auto, {', '.join(POLICIES)}")
-        measured = dataclasses.replace(config, training=dataclasses.replace(config.training,
-                                                                            mixed_precision=precision))
+        measured = dataclasses.replace(config, training=dataclasses.replace(config.training, mixed_precision=precision))
         speed, timed = training_speed(measured, source, target, arguments.steps)
         picked = "" if precision != "auto" else f" -> {resolve_precision('auto')[0]}"
-        print(f"training ({precision}{picked}): {speed:,.0f} target tokens/s ({timed} timed steps, max_tokens "
-              f"{config.training.max_tokens})", flush=True)
+        print(
+            f"training ({precision}{picked}): {speed:,.0f} target tokens/s ({timed} timed steps, max_tokens "
+            f"{config.training.max_tokens})",
+            flush=True,
+        )
     if arguments.model:
         local = [corpus for corpus in config.data.test if corpus.prefix is not None]
         if not local:
@@ -111,8 +120,10 @@ def main() -> int:
         files = config.data.files(local[0].prefix)
         lines = read_lines(files[0])
         for beam in (1, 5):
-            print(f"translate {files[0].name}: {translation_speed(arguments.model, lines, beam):,.1f} "
-                  f"sentences/s ({'greedy' if beam == 1 else f'beam {beam}'}, {len(lines)} sentences)")
+            print(
+                f"translate {files[0].name}: {translation_speed(arguments.model, lines, beam):,.1f} "
+                f"sentences/s ({'greedy' if beam == 1 else f'beam {beam}'}, {len(lines)} sentences)"
+            )
     print(f"peak RSS: {peak_rss_mib():,.0f} MiB", flush=True)
     return 0
 

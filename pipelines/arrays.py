@@ -21,11 +21,12 @@ def pack(sequences: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 def unpack(flat: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
     """The id arrays of `pack`'s output."""
-    return [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+    return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
-def pad_batch(batch: list[tuple[np.ndarray, np.ndarray]], length: int, bos_id: int, eos_id: int,
-              rows: int | None = None):
+def pad_batch(
+    batch: list[tuple[np.ndarray, np.ndarray]], length: int, bos_id: int, eos_id: int, rows: int | None = None
+):
     """`({"source_ids", "target_inputs"}, targets)` arrays `(rows, length)` of `(source ids, target ids)` pairs.
 
     Decoder inputs are `<bos> y1 .. yn`, targets `y1 .. yn <eos>`, 0-padded.
@@ -35,11 +36,11 @@ def pad_batch(batch: list[tuple[np.ndarray, np.ndarray]], length: int, bos_id: i
     rows = rows or len(batch)
     source, inputs, targets = (np.zeros((rows, length), np.int32) for _ in range(3))
     inputs[:, 0] = bos_id
-    source[len(batch):, :len(batch[0][0])] = batch[0][0]
+    source[len(batch) :, : len(batch[0][0])] = batch[0][0]
     for row, (s, t) in enumerate(batch):
-        source[row, :len(s)] = s
-        inputs[row, 1:len(t) + 1] = t
-        targets[row, :len(t)], targets[row, len(t)] = t, eos_id
+        source[row, : len(s)] = s
+        inputs[row, 1 : len(t) + 1] = t
+        targets[row, : len(t)], targets[row, len(t)] = t, eos_id
     return {"source_ids": source, "target_inputs": inputs}, targets
 
 
@@ -62,14 +63,25 @@ def bucketed(pairs, buckets: list[int], max_tokens: int, bos_id: int, eos_id: in
             batches.append(pad_batch(waiting[index], buckets[index], bos_id, eos_id))
             waiting[index] = []
     if rest:
-        batches += [pad_batch(group, length, bos_id, eos_id, max(1, max_tokens // length))
-                    for group, length in zip(waiting, buckets) if group]
+        batches += [
+            pad_batch(group, length, bos_id, eos_id, max(1, max_tokens // length))
+            for group, length in zip(waiting, buckets)
+            if group
+        ]
         return batches, []
     return batches, [pair for group in waiting for pair in group]
 
 
-def weighted_batches(corpora, weights: list[float], buckets: list[int], max_tokens: int, bos_id: int, eos_id: int,
-                     seed: int, pool: int = 50_000):
+def weighted_batches(
+    corpora,
+    weights: list[float],
+    buckets: list[int],
+    max_tokens: int,
+    bos_id: int,
+    eos_id: int,
+    seed: int,
+    pool: int = 50_000,
+):
     """Endless training batches: pairs drawn from the corpora with probabilities `weights` (normalized).
 
     Pools of `pool` draws are bucketed and their batches shuffled; what a

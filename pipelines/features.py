@@ -38,11 +38,9 @@ def log_mel(samples, mel_bins: int = 40, sample_rate: int = SAMPLE_RATE, normali
         samples = tf.math.divide_no_nan(samples, peak)
     frame_length = int(round(FRAME_SECONDS * sample_rate))
     samples = tf.pad(samples, [[0, tf.maximum(0, frame_length - tf.size(samples))]])
-    spectrum = tf.signal.stft(samples, frame_length, int(round(HOP_SECONDS * sample_rate)), FFT_LENGTH,
-                              pad_end=True)
+    spectrum = tf.signal.stft(samples, frame_length, int(round(HOP_SECONDS * sample_rate)), FFT_LENGTH, pad_end=True)
     power = tf.math.square(tf.abs(spectrum))
-    filters = tf.signal.linear_to_mel_weight_matrix(mel_bins, FFT_LENGTH // 2 + 1, sample_rate, 20.0,
-                                                    sample_rate / 2)
+    filters = tf.signal.linear_to_mel_weight_matrix(mel_bins, FFT_LENGTH // 2 + 1, sample_rate, 20.0, sample_rate / 2)
     energies = tf.math.log(tf.tensordot(power, filters, 1) + 1e-6)
     mean, variance = tf.nn.moments(energies, axes=[0])
     normalised = (energies - mean) / tf.sqrt(variance + 1e-5)
@@ -54,9 +52,12 @@ def with_word_targets(bos_id: int, eos_id: int):
     bos = tf.constant([bos_id], tf.int32)
     eos = tf.constant([eos_id], tf.int32)
     return lambda dataset: dataset.map(
-        lambda features, words: ({"source_features": features, "target_inputs": tf.concat([bos, words], 0)},
-                                 tf.concat([words, eos], 0)),
-        num_parallel_calls=tf.data.AUTOTUNE)
+        lambda features, words: (
+            {"source_features": features, "target_inputs": tf.concat([bos, words], 0)},
+            tf.concat([words, eos], 0),
+        ),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
 
 
 def padded_batches(batch_size: int):

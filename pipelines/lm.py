@@ -22,7 +22,9 @@ def next_token_pairs(vocab: TokenVocabulary):
     eos = tf.constant([vocab.eos_id], tf.int32)
     return lambda dataset: dataset.map(
         lambda ids: (tf.concat([bos, ids], 0), tf.concat([ids, eos], 0)),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
 
 
 def stream_windows(batch_size: int, window_length: int, name: str = "text"):
@@ -34,14 +36,17 @@ def stream_windows(batch_size: int, window_length: int, name: str = "text"):
     (truncated back-propagation through time, Zaremba et al. 2014). The tail
     that does not fill a window is dropped.
     """
+
     def apply(pairs: tf.data.Dataset) -> tf.data.Dataset:
         everything = pairs.ragged_batch(1 << 30).get_single_element()
         inputs, targets = everything[0].flat_values, everything[1].flat_values  # (tokens,)
         per_stream = int(tf.size(inputs)) // batch_size
         windows = per_stream // window_length
         if windows < 1:
-            raise UserError(f"{name}: {int(tf.size(inputs))} tokens are too few for batch_size="
-                            f"{batch_size} x window_length={window_length}; use smaller values.")
+            raise UserError(
+                f"{name}: {int(tf.size(inputs))} tokens are too few for batch_size="
+                f"{batch_size} x window_length={window_length}; use smaller values."
+            )
         used = batch_size * windows * window_length
 
         def cut(stream):
@@ -59,11 +64,11 @@ def sentence_batches(batch_size: int, length_multiple: int = 16):
     Lengths are padded up to a multiple of `length_multiple`, so a compiled
     model sees few distinct shapes (and traces few graphs).
     """
+
     def pad_to_multiple(inputs, targets):
         length = tf.shape(inputs)[1]
         extra = (length_multiple - length % length_multiple) % length_multiple
         padding = [[0, 0], [0, extra]]
         return tf.pad(inputs, padding), tf.pad(targets, padding)
 
-    return lambda dataset: (dataset.padded_batch(batch_size, padded_shapes=([None], [None]))
-                            .map(pad_to_multiple))
+    return lambda dataset: dataset.padded_batch(batch_size, padded_shapes=([None], [None])).map(pad_to_multiple)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
@@ -13,8 +14,10 @@ if TYPE_CHECKING:  # type hints only: pipelines use no model code
 
 def read_text_lines(paths: Sequence[str | Path]) -> tf.data.Dataset:
     """Lines of text files, in order; `.gz` files are decompressed."""
-    datasets = [tf.data.TextLineDataset(str(path), compression_type="GZIP" if str(path).endswith(".gz") else "")
-                for path in paths]
+    datasets = [
+        tf.data.TextLineDataset(str(path), compression_type="GZIP" if str(path).endswith(".gz") else "")
+        for path in paths
+    ]
     dataset = datasets[0]
     for other in datasets[1:]:
         dataset = dataset.concatenate(other)
@@ -24,7 +27,8 @@ def read_text_lines(paths: Sequence[str | Path]) -> tf.data.Dataset:
 def lookup_table(vocab: Vocabulary) -> tf.lookup.StaticHashTable:
     """Token string -> id, unknown tokens -> `<unk>`."""
     initializer = tf.lookup.KeyValueTensorInitializer(
-        tf.constant(vocab.tokens), tf.range(len(vocab.tokens), dtype=tf.int32))
+        tf.constant(vocab.tokens), tf.range(len(vocab.tokens), dtype=tf.int32)
+    )
     return tf.lookup.StaticHashTable(initializer, default_value=vocab.unk_id)
 
 
@@ -43,8 +47,7 @@ def tokenize(vocab: TokenVocabulary):
     """
     if vocab.level == "subword":
         tokenizer = sentencepiece_tokenizer(vocab.model_proto)
-        return lambda dataset: dataset.map(tokenizer.tokenize, num_parallel_calls=tf.data.AUTOTUNE,
-                                           deterministic=True)
+        return lambda dataset: dataset.map(tokenizer.tokenize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     table = lookup_table(vocab)
 
     def to_ids(line):

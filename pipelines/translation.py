@@ -29,15 +29,18 @@ def parallel_text_files(source_path: str | Path, target_path: str | Path) -> tf.
 
     source_count, target_count = check_utf8(source_path), check_utf8(target_path)
     if source_count != target_count:
-        raise UserError(f"parallel files differ in length: {source_path} has {source_count} lines, "
-                        f"{target_path} has {target_count}. Line N of one must translate line N of the other.")
+        raise UserError(
+            f"parallel files differ in length: {source_path} has {source_count} lines, "
+            f"{target_path} has {target_count}. Line N of one must translate line N of the other."
+        )
     if source_count == 0:
         raise UserError(f"{source_path}: the file is empty.")
     return tf.data.Dataset.zip((read_text_lines([source_path]), read_text_lines([target_path])))
 
 
-def tfds_translation(name: str, split: str, source_language: str, target_language: str,
-                     data_dir: str | None = None) -> tf.data.Dataset:
+def tfds_translation(
+    name: str, split: str, source_language: str, target_language: str, data_dir: str | None = None
+) -> tf.data.Dataset:
     """`(source, target)` string pairs from a tensorflow-datasets translation dataset.
 
     `name` is a registered dataset (`wmt14_translate/de-en`), which must
@@ -50,7 +53,7 @@ def tfds_translation(name: str, split: str, source_language: str, target_languag
 
     try:
         if name.startswith("folder:"):
-            folder = name[len("folder:"):]
+            folder = name[len("folder:") :]
             if not Path(folder).is_dir():
                 raise FileNotFoundError(f"folder {folder} not found")
             builder = tfds.folder_dataset.TranslateFolder(folder)
@@ -62,8 +65,10 @@ def tfds_translation(name: str, split: str, source_language: str, target_languag
     languages = list(getattr(features, "keys", lambda: [])())
     if source_language not in languages or target_language not in languages:
         configs = [config.name for config in (builder.BUILDER_CONFIGS or [])]
-        raise UserError(f"tfds dataset {name!r} has languages {languages}, not {source_language!r} and "
-                        f"{target_language!r}. Configs of this dataset: {configs or 'none'}.")
+        raise UserError(
+            f"tfds dataset {name!r} has languages {languages}, not {source_language!r} and "
+            f"{target_language!r}. Configs of this dataset: {configs or 'none'}."
+        )
     splits = list(builder.info.splits.keys())
     base_split = split.split("[")[0].split("+")[0]
     if splits and base_split not in splits:  # splits are known once the dataset is prepared
@@ -71,10 +76,13 @@ def tfds_translation(name: str, split: str, source_language: str, target_languag
     try:
         dataset = builder.as_dataset(split=split, shuffle_files=False)
     except (AssertionError, ValueError) as error:
-        raise UserError(f"tfds dataset {name!r}, split {split!r}: {str(error).splitlines()[0]} "
-                        "(prepare it first with tfds build, where downloading is possible).") from None
-    return dataset.map(lambda example: (example[source_language], example[target_language]),
-                       num_parallel_calls=tf.data.AUTOTUNE)
+        raise UserError(
+            f"tfds dataset {name!r}, split {split!r}: {str(error).splitlines()[0]} "
+            "(prepare it first with tfds build, where downloading is possible)."
+        ) from None
+    return dataset.map(
+        lambda example: (example[source_language], example[target_language]), num_parallel_calls=tf.data.AUTOTUNE
+    )
 
 
 def tokenize_pairs(source_model: bytes, target_model: bytes):
@@ -83,8 +91,9 @@ def tokenize_pairs(source_model: bytes, target_model: bytes):
 
     source = sentencepiece_tokenizer(source_model)
     target = source if target_model == source_model else sentencepiece_tokenizer(target_model)
-    return lambda dataset: dataset.map(lambda s, t: (source.tokenize(s), target.tokenize(t)),
-                                       num_parallel_calls=tf.data.AUTOTUNE)
+    return lambda dataset: dataset.map(
+        lambda s, t: (source.tokenize(s), target.tokenize(t)), num_parallel_calls=tf.data.AUTOTUNE
+    )
 
 
 def to_model_inputs(bos_id: int, eos_id: int):
@@ -96,7 +105,8 @@ def to_model_inputs(bos_id: int, eos_id: int):
     eos = tf.constant([eos_id], tf.int32)
     return lambda dataset: dataset.map(
         lambda s, t: ({"source_ids": s, "target_inputs": tf.concat([bos, t], 0)}, tf.concat([t, eos], 0)),
-        num_parallel_calls=tf.data.AUTOTUNE)
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
 
 
 def _lengths(inputs, targets):
@@ -105,6 +115,7 @@ def _lengths(inputs, targets):
 
 def filter_by_length(max_source: int, max_target: int):
     """Keeps pairs with 1..max_source source tokens and at most max_target target tokens (with <eos>)."""
+
     def keep(inputs, targets):
         source_len, target_len = _lengths(inputs, targets)
         return (source_len >= 1) & (source_len <= max_source) & (target_len <= max_target)
@@ -114,6 +125,7 @@ def filter_by_length(max_source: int, max_target: int):
 
 def count_filtered(dataset: tf.data.Dataset, max_source: int, max_target: int) -> tuple[int, int]:
     """`(kept, total)` pairs for `filter_by_length` (one pass over the data)."""
+
     def add(counts, element):
         source_len, target_len = _lengths(*element)
         kept = (source_len >= 1) & (source_len <= max_source) & (target_len <= max_target)
@@ -138,5 +150,9 @@ def bucket_by_tokens(max_tokens: int, boundaries: list[int]):
         return tf.maximum(tf.size(inputs["source_ids"]), tf.size(targets))
 
     return lambda dataset: dataset.bucket_by_sequence_length(
-        length, bucket_boundaries=boundaries, bucket_batch_sizes=sizes,
-        pad_to_bucket_boundary=True, drop_remainder=False)
+        length,
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=sizes,
+        pad_to_bucket_boundary=True,
+        drop_remainder=False,
+    )

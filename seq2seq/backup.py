@@ -13,6 +13,7 @@ from pathlib import Path
 
 import keras
 
+from seq2seq.compat import ema_weights_in_model, swap_ema_weights
 from seq2seq.textio import atomic_directory, recover_directory
 
 
@@ -43,7 +44,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     STATE = ("wait", "best", "best_epoch", "cooldown_counter")
 
-    def __init__(self, backup_dir: str, stateful=(), ema: "EMAForValidation | None" = None):
+    def __init__(self, backup_dir: str, stateful=(), ema: EMAForValidation | None = None):
         super().__init__(backup_dir, delete_checkpoint=False)
         self.stateful = {type(callback).__name__: callback for callback in stateful}
         self.ema = ema
@@ -78,19 +79,19 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             states[name] = {**state, "monitor": getattr(callback, "monitor", None)}
         return states
 
-    def _save_model(self):
-        swapped = self.ema is not None and self.ema._ema_weights_in_model
+    def on_epoch_end(self, epoch, logs=None):
+        """Writes the backup of the finished epoch `epoch` (0-based) in place of Keras' in-place save."""
+        swapped = self.ema is not None and ema_weights_in_model(self.ema)
         if swapped:
-            self.ema._swap_variables()  # raw weights into the model, the average into the optimizer
+            swap_ema_weights(self.ema)  # raw weights into the model, the average into the optimizer
         try:
             with atomic_directory(self.backup_dir) as temporary:
                 self.model.save_weights(str(temporary / "latest.weights.h5"), overwrite=True)
                 with open(temporary / "training_metadata.json", "w", encoding="utf-8") as handle:
-                    json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen,
-                               "callbacks": self._states()}, handle)
+                    json.dump({"epoch": epoch + 1, "batch": 0, "callbacks": self._states()}, handle)
         finally:
             if swapped:
-                self.ema._swap_variables()
+                swap_ema_weights(self.ema)
 
 
 class EMAForValidation(keras.callbacks.SwapEMAWeights):
@@ -107,6 +108,5 @@ class EMAForValidation(keras.callbacks.SwapEMAWeights):
         super().__init__(swap_on_epoch=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self._ema_weights_in_model:
-            self._swap_variables()
-            self._ema_weights_in_model = True
+        if not ema_weights_in_model(self):
+            swap_ema_weights(self)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import keras
 
@@ -57,9 +56,11 @@ class StopOnNaN(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            raise UserError(f"the training loss became {float(loss)} at epoch {self._epoch + 1}, step {batch + 1}; "
-                            "the run folder keeps the last finished epoch. Lower training.learning_rate or set "
-                            "training.clip_norm, then run the same command to resume.")
+            raise UserError(
+                f"the training loss became {float(loss)} at epoch {self._epoch + 1}, step {batch + 1}; "
+                "the run folder keeps the last finished epoch. Lower training.learning_rate or set "
+                "training.clip_norm, then run the same command to resume."
+            )
 
 
 class Throughput(keras.callbacks.Callback):
@@ -102,8 +103,9 @@ class KeepBest(keras.callbacks.Callback):
     overwrite a better model with a worse one.
     """
 
-    def __init__(self, export: Callable[[int, dict], None], state_file: str | Path,
-                 monitor: str = "val_loss", mode: str = "min"):
+    def __init__(
+        self, export: Callable[[int, dict], None], state_file: str | Path, monitor: str = "val_loss", mode: str = "min"
+    ):
         super().__init__()
         self.export = export
         self.state_file = Path(state_file)
@@ -170,10 +172,18 @@ class ValidationScore(keras.callbacks.Callback):
         metric: "bleu" (higher is better) or "wer" (lower is better).
     """
 
-    def __init__(self, translate: Callable[[list], list[str]], sets: list[tuple[str, list, list[str]]],
-                 every_steps: int | None = None, samples: int = 3, log_file: str | Path | None = None,
-                 keep_best: KeepBest | None = None, tensorboard_dir: str | Path | None = None,
-                 print_fn: Callable[[str], None] = print, metric: str = "bleu"):
+    def __init__(
+        self,
+        translate: Callable[[list], list[str]],
+        sets: list[tuple[str, list, list[str]]],
+        every_steps: int | None = None,
+        samples: int = 3,
+        log_file: str | Path | None = None,
+        keep_best: KeepBest | None = None,
+        tensorboard_dir: str | Path | None = None,
+        print_fn: Callable[[str], None] = print,
+        metric: str = "bleu",
+    ):
         super().__init__()
         if not sets:
             raise ValueError("ValidationScore needs at least one validation set.")
@@ -210,8 +220,10 @@ class ValidationScore(keras.callbacks.Callback):
         seconds = time.perf_counter() - started
         count = sum(len(sources) for _, sources, _ in self.sets)
         details = "" if len(per_set) == 1 else " = mean of " + ", ".join(f"{n} {s:.2f}" for n, s in per_set.items())
-        self.print_fn(f"validation {self.label} {score:.2f}{details} (epoch {epoch + 1}, step {step}; "
-                      f"{count} examples in {seconds:.1f} s)")
+        self.print_fn(
+            f"validation {self.label} {score:.2f}{details} (epoch {epoch + 1}, step {step}; "
+            f"{count} examples in {seconds:.1f} s)"
+        )
         sources, references, outputs = first
         for index in range(min(self.samples, len(outputs))):
             source = f"  source     {sources[index]}\n" if isinstance(sources[index], str) else ""
@@ -275,7 +287,7 @@ class EpochCheckpoints(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         with atomic_path(self.directory / f"epoch-{epoch + 1:03d}.weights.h5") as temporary:
             self.model.save_weights(str(temporary), overwrite=True)
-        for old in epoch_checkpoints(self.directory)[:-self.keep]:
+        for old in epoch_checkpoints(self.directory)[: -self.keep]:
             old.unlink()
 
 

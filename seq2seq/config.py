@@ -25,8 +25,14 @@ from seq2seq.errors import UserError
 T = TypeVar("T")
 
 
-def option(default: Any, *, choices: tuple | None = None, minimum: float | None = None,
-           maximum: float | None = None, doc: str = "") -> Any:
+def option(
+    default: Any,
+    *,
+    choices: tuple | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    doc: str = "",
+) -> Any:
     """A dataclass field with validation metadata (choices and an inclusive range)."""
     metadata = {"choices": choices, "minimum": minimum, "maximum": maximum, "doc": doc}
     if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
@@ -41,8 +47,9 @@ def nested(cls: type) -> Any:
 
 def _type_name(kind: Any) -> str:
     if isinstance(kind, type):
-        return {"str": "a string", "int": "an integer", "float": "a number",
-                "bool": "true or false"}.get(kind.__name__, kind.__name__)
+        return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false"}.get(
+            kind.__name__, kind.__name__
+        )
     return str(kind)
 
 
@@ -61,8 +68,10 @@ def _convert(value: Any, kind: Any, key: str, source: str) -> Any:
         return tuple(_convert(item, inner, f"{key}[{index}]", source) for index, item in enumerate(value))
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, dict):
-            raise UserError(f"{source}: key `{key}` must be a mapping of "
-                            f"{sorted(f.name for f in dataclasses.fields(kind))}. Received: {value!r}")
+            raise UserError(
+                f"{source}: key `{key}` must be a mapping of "
+                f"{sorted(f.name for f in dataclasses.fields(kind))}. Received: {value!r}"
+            )
         return from_dict(kind, value, source=source, prefix=f"{key}.")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -71,8 +80,9 @@ def _convert(value: Any, kind: Any, key: str, source: str) -> Any:
     if kind is str and isinstance(value, str) and not value.strip():
         raise UserError(f"{source}: key `{key}` must not be empty. Received: {key}={value!r}")
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise UserError(f"{source}: key `{key}` must be {_type_name(kind)}. "
-                        f"Received: {key}={value!r} ({type(value).__name__})")
+        raise UserError(
+            f"{source}: key `{key}` must be {_type_name(kind)}. Received: {key}={value!r} ({type(value).__name__})"
+        )
     return value
 
 
@@ -88,8 +98,10 @@ def from_dict(cls: type[T], data: dict, source: str = "config", prefix: str = ""
     fields = {field.name: field for field in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise UserError(f"{source}: unknown key `{prefix}{unknown[0]}`. "
-                        f"Known keys here: {', '.join(prefix + name for name in fields)}.")
+        raise UserError(
+            f"{source}: unknown key `{prefix}{unknown[0]}`. "
+            f"Known keys here: {', '.join(prefix + name for name in fields)}."
+        )
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in data.items():
@@ -114,12 +126,14 @@ def from_dict(cls: type[T], data: dict, source: str = "config", prefix: str = ""
 
 def to_dict(config: Any) -> dict:
     """The config as plain YAML-able data (tuples become lists)."""
+
     def plain(value):
         if isinstance(value, tuple):
             return [plain(item) for item in value]
         if isinstance(value, dict):
             return {key: plain(item) for key, item in value.items()}
         return value
+
     return plain(dataclasses.asdict(config))
 
 
@@ -189,8 +203,10 @@ class RNNConfig:
 
     def __post_init__(self):
         if self.activation != "tanh" and self.cell != "simple":
-            raise ValueError(f"key `activation` applies to cell: simple only; "
-                             f"{self.cell} uses tanh. Received: activation={self.activation!r}")
+            raise ValueError(
+                f"key `activation` applies to cell: simple only; "
+                f"{self.cell} uses tanh. Received: activation={self.activation!r}"
+            )
 
 
 def require_unidirectional(rnn: RNNConfig, key: str, reason: str) -> None:

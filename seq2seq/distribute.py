@@ -47,8 +47,10 @@ def make_strategy(kind: str):
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     except (ValueError, RuntimeError, tf.errors.OpError) as error:
-        raise UserError(f"training.distribute={kind}: the strategy cannot start ({str(error).splitlines()[0]}). "
-                        "multi_worker needs TF_CONFIG describing the cluster; tpu needs a TPU.") from None
+        raise UserError(
+            f"training.distribute={kind}: the strategy cannot start ({str(error).splitlines()[0]}). "
+            "multi_worker needs TF_CONFIG describing the cluster; tpu needs a TPU."
+        ) from None
 
 
 def scope(strategy):
@@ -90,48 +92,3 @@ def shard_by_data(dataset):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
-
-
-def work_around_keras_multi_worker(model, strategy) -> None:
-    """Patches two Keras 3.15 bugs of `fit` under `MultiWorkerMirroredStrategy` on `model` (only there).
-
-    1. Before the first step, Keras builds the model on one batch, which it
-       gets by `strategy.reduce("MEAN", batch)`; that refuses a batch that
-       is a dict or a tuple (keras-team/keras#20329), and would average
-       token ids of batches with different shapes if it did not. Here the
-       batch is the first local replica's (only its shapes matter).
-    2. Keras averages each step's scalar logs across workers with
-       `strategy.reduce("MEAN", value, axis=0)`, which fails on a scalar.
-       Here the steps return each log as a one-element vector, which that
-       reduction turns back into the scalar mean across workers.
-
-    Remove when Keras fixes them (the two-process test in
-    tests/test_distribute.py shows whether it still needs this).
-    """
-    import types
-
-    import tensorflow as tf
-    from keras import tree
-
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return
-
-    def first_replica(value):
-        if isinstance(value, tf.distribute.DistributedValues):
-            return strategy.experimental_local_results(value)[0]
-        return value
-
-    def maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, batches in iterator:
-                data_batch = tree.map_structure(first_replica, next(batches))
-                break
-        with strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
-
-    model._maybe_symbolic_build = types.MethodType(maybe_symbolic_build, model)
-    for name in ("train_step", "test_step"):
-        def vector_logs(data, step=getattr(model, name)):
-            return {key: tf.reshape(value, (1,)) for key, value in step(data).items()}
-
-        setattr(model, name, vector_logs)

@@ -35,8 +35,11 @@ def read_history(path: str | Path) -> list[dict[str, float]]:
         raise UserError(f"{path}: cannot read the training history ({error}).") from None
     by_epoch: dict[int, dict[str, float]] = {}
     for number, row in enumerate(rows, start=2):
-        values = {key: value for key, value in ((key, _number(cell)) for key, cell in row.items())
-                  if key is not None and value is not None}
+        values = {
+            key: value
+            for key, value in ((key, _number(cell)) for key, cell in row.items())
+            if key is not None and value is not None
+        }
         if "epoch" not in values:
             raise UserError(f"{path}, line {number}: no epoch number; not a history.csv of `seq2seq train`.")
         by_epoch[int(values["epoch"])] = values

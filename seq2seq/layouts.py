@@ -39,8 +39,9 @@ def _move_layout_1_weights(weights: Path, tied: bool) -> None:
     with h5py.File(weights, "r+") as store:
         dense = sorted(name for name in store.get("layers", {}) if name.startswith("dense"))
         if tied:
-            moves = [("vars/0", "head/vars/0")] + [(f"layers/{name}/vars/0", "head/projection/vars/0")
-                                                    for name in dense]
+            moves = [("vars/0", "head/vars/0")] + [
+                (f"layers/{name}/vars/0", "head/projection/vars/0") for name in dense
+            ]
         else:
             moves = [(f"layers/{dense[0]}/vars/{index}", f"head/vars/{index}") for index in (0, 1)]
         for source, target in moves:

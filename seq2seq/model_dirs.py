@@ -23,6 +23,7 @@ from pathlib import Path
 import keras
 
 from seq2seq import config as config_lib
+from seq2seq.compat import serialized_objects_held
 from seq2seq.core.ensemble import Ensemble, members_of
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
@@ -42,8 +43,9 @@ TRANSLATION_FILES = ("model.keras", "source.spm", "target.spm", "manifest.json")
 STORAGE_DTYPES = ("float32", "float16")
 
 
-def copy_model(model: keras.Model, dtype: str = "float32", stateful: bool = False,
-               input_shape: tuple = (None, None)) -> keras.Model:
+def copy_model(
+    model: keras.Model, dtype: str = "float32", stateful: bool = False, input_shape: tuple = (None, None)
+) -> keras.Model:
     """The same weights in a rebuilt model: `dtype` weights, `stateful` or not, built for `input_shape`.
 
     A stateful copy needs a fixed batch size in `input_shape`.
@@ -72,42 +74,15 @@ def inference_copy(model: keras.Model, dtype: str = "float32") -> keras.Model:
     return copy_model(model, dtype)
 
 
-@contextlib.contextmanager
-def serialized_objects_held():
-    """Within it, every object Keras serializes stays alive, so no two get the same `id()`.
-
-    Keras' shared-object detection (`keras.src.saving.serialization_lib`,
-    active while a `.keras` file is saved or loaded) keys the configs it has
-    seen by `id(obj)` without holding the objects. When one is freed, a later
-    object can get its id and be taken for the same object. Saving, a
-    temporary made during `get_config` then wrote a Bidirectional's backward
-    layer as a reference to its forward layer. Loading, `Bidirectional`
-    serializes the fresh recurrent layer it is given (our models build their
-    layers from hyperparameters in `from_config`, inside Keras' sharing
-    scope); when the layer of an earlier Bidirectional had been freed and its
-    id reused, the new wrapper got that earlier backward layer as both its
-    forward and backward layer, and loading failed ("Forward layer and
-    backward layer should have different `go_backwards` value"): one CI run
-    in several loading `saved_models/speech_digits`.
-    """
-    from keras.src.saving import serialization_lib
-
-    original = serialization_lib.record_object_after_serialization
-    held = []
-
-    def record(obj, config):
-        held.append(obj)
-        original(obj, config)
-
-    serialization_lib.record_object_after_serialization = record
-    try:
-        yield
-    finally:
-        serialization_lib.record_object_after_serialization = original
-
-
-def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict[str, object],
-                     experiment_config=None, metrics: dict | None = None, storage_dtype: str = "float32") -> Path:
+def _write_directory(
+    directory: Path,
+    kind: str,
+    model: keras.Model,
+    files: dict[str, object],
+    experiment_config=None,
+    metrics: dict | None = None,
+    storage_dtype: str = "float32",
+) -> Path:
     """Writes a model directory atomically (complete or not at all).
 
     `files` maps file names to objects with a `save(path)` method.
@@ -129,8 +104,9 @@ def _write_directory(directory: Path, kind: str, model: keras.Model, files: dict
         if card.exists():
             shutil.copy2(card, temporary / "README.md")
         with atomic_write(temporary / "manifest.json") as handle:
-            json.dump({"kind": kind, "layout": LAYOUT, "keras": keras.__version__,
-                       "storage_dtype": storage_dtype}, handle)
+            json.dump(
+                {"kind": kind, "layout": LAYOUT, "keras": keras.__version__, "storage_dtype": storage_dtype}, handle
+            )
     return directory
 
 
@@ -144,25 +120,39 @@ def load_vocabulary(path: Path) -> TokenVocabulary:
     return SubwordVocabulary.load(path) if path.suffix == ".spm" else Vocabulary.load(path)
 
 
-def save_language_model(directory: str | Path, model: keras.Model, vocab,
-                        experiment_config=None, metrics: dict | None = None) -> Path:
+def save_language_model(
+    directory: str | Path, model: keras.Model, vocab, experiment_config=None, metrics: dict | None = None
+) -> Path:
     """Writes a language-model directory atomically."""
-    return _write_directory(Path(directory), LM_KIND, model, {vocabulary_file_name(vocab.level): vocab},
-                            experiment_config, metrics)
+    return _write_directory(
+        Path(directory), LM_KIND, model, {vocabulary_file_name(vocab.level): vocab}, experiment_config, metrics
+    )
 
 
-def save_translation_model(directory: str | Path, model: keras.Model, source_vocab, target_vocab,
-                           experiment_config=None, metrics: dict | None = None,
-                           storage_dtype: str = "float32") -> Path:
+def save_translation_model(
+    directory: str | Path,
+    model: keras.Model,
+    source_vocab,
+    target_vocab,
+    experiment_config=None,
+    metrics: dict | None = None,
+    storage_dtype: str = "float32",
+) -> Path:
     """Writes a translation-model directory atomically.
 
     `storage_dtype="float16"` stores the weights at half size (for shipping);
     loading converts them back to float32, so the model computes in float32
     with weights rounded to float16 (about 3 significant digits).
     """
-    return _write_directory(Path(directory), TRANSLATION_KIND, model,
-                            {"source.spm": source_vocab, "target.spm": target_vocab},
-                            experiment_config, metrics, storage_dtype)
+    return _write_directory(
+        Path(directory),
+        TRANSLATION_KIND,
+        model,
+        {"source.spm": source_vocab, "target.spm": target_vocab},
+        experiment_config,
+        metrics,
+        storage_dtype,
+    )
 
 
 def saved_config(directory: str | Path, cls):
@@ -182,8 +172,9 @@ def saved_config(directory: str | Path, cls):
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     missing = [field.name for field in dataclasses.fields(cls) if field.name not in raw]
     if missing:
-        raise UserError(f"{path}: incomplete, without {', '.join(missing)} (a damaged copy?); copy the whole "
-                        "model directory again.")
+        raise UserError(
+            f"{path}: incomplete, without {', '.join(missing)} (a damaged copy?); copy the whole model directory again."
+        )
     return config
 
 
@@ -191,8 +182,11 @@ def check_new_model_directory(directory: str | Path, overwrite: bool) -> None:
     """Before any work: `directory` is new, or with `overwrite` a model directory (manifest.json and model.keras)."""
     if Path(directory).exists() and not overwrite:
         raise UserError(f"{directory}: exists; pass --overwrite to replace it.")
-    check_replaceable(directory, lambda path: all((path / name).is_file() for name in ("manifest.json", "model.keras")),
-                      "model directory")
+    check_replaceable(
+        directory,
+        lambda path: all((path / name).is_file() for name in ("manifest.json", "model.keras")),
+        "model directory",
+    )
 
 
 def check_model_directory(directory: str | Path, kind: str, files: tuple[str, ...]) -> Path:
@@ -201,20 +195,23 @@ def check_model_directory(directory: str | Path, kind: str, files: tuple[str, ..
     if not directory.is_dir():
         raise UserError(f"{directory}: model directory not found.")
     if not (directory / "manifest.json").is_file():
-        raise UserError(f"{directory}: incomplete model directory, missing manifest.json. "
-                        "Train or copy the whole directory again.")
+        raise UserError(
+            f"{directory}: incomplete model directory, missing manifest.json. Train or copy the whole directory again."
+        )
     try:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise UserError(f"{directory}/manifest.json: not valid JSON; the directory is damaged.") from None
     if not isinstance(manifest, dict):
-        raise UserError(f"{directory}/manifest.json: expected a JSON object with a \"kind\"; the directory is damaged.")
+        raise UserError(f'{directory}/manifest.json: expected a JSON object with a "kind"; the directory is damaged.')
     if manifest.get("kind") != kind:
         raise UserError(f"{directory}: holds a {manifest.get('kind')!r} model, expected {kind!r}.")
     missing = [name for name in files if not (directory / name).is_file()]
     if missing:
-        raise UserError(f"{directory}: incomplete model directory, missing {', '.join(missing)}. "
-                        "Train or copy the whole directory again.")
+        raise UserError(
+            f"{directory}: incomplete model directory, missing {', '.join(missing)}. "
+            "Train or copy the whole directory again."
+        )
     return directory
 
 
@@ -222,8 +219,10 @@ def model_layout(directory: Path) -> int:
     """The weight layout of a checked model directory (1 when its manifest predates layouts)."""
     layout = json.loads((directory / "manifest.json").read_text(encoding="utf-8")).get("layout", 1)
     if layout not in (1, LAYOUT):
-        raise UserError(f"{directory}/manifest.json: weight layout {layout!r} is not one this version reads "
-                        f"(1 or {LAYOUT}); a newer seq2seq wrote it.")
+        raise UserError(
+            f"{directory}/manifest.json: weight layout {layout!r} is not one this version reads "
+            f"(1 or {LAYOUT}); a newer seq2seq wrote it."
+        )
     return layout
 
 
@@ -236,8 +235,10 @@ def _load_keras_model(path: Path, layout: int = LAYOUT) -> keras.Model:
                 readable = upgrade_layout_1(path, Path(stack.enter_context(tempfile.TemporaryDirectory())))
             model = keras.saving.load_model(readable, compile=False, safe_mode=True)
     except Exception as error:  # a damaged zip, a foreign format, a newer Keras
-        raise UserError(f"{path}: cannot load the model ({type(error).__name__}: "
-                        f"{str(error).splitlines()[0] if str(error) else ''}).") from None
+        raise UserError(
+            f"{path}: cannot load the model ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})."
+        ) from None
     if model.dtype_policy.name != "float32":  # stored at reduced precision: compute in float32
         model = inference_copy(model)
     return model
@@ -248,15 +249,19 @@ def load_language_model(directory: str | Path) -> tuple[RNNLanguageModel, TokenV
     directory = check_model_directory(directory, LM_KIND, LM_FILES)
     names = [name for name in ("vocab.json", "vocab.spm") if (directory / name).is_file()]
     if not names:
-        raise UserError(f"{directory}: incomplete model directory, missing vocab.json (or vocab.spm). "
-                        "Train or copy the whole directory again.")
+        raise UserError(
+            f"{directory}: incomplete model directory, missing vocab.json (or vocab.spm). "
+            "Train or copy the whole directory again."
+        )
     vocab = load_vocabulary(directory / names[0])
     model = _load_keras_model(directory / "model.keras", model_layout(directory))
     if not isinstance(model, RNNLanguageModel):
         raise UserError(f"{directory}/model.keras: holds a {type(model).__name__}, expected a language model.")
     if model.vocab_size != len(vocab):
-        raise UserError(f"{directory}: the model has {model.vocab_size} output tokens but "
-                        f"vocab.json has {len(vocab)}; the files come from different models.")
+        raise UserError(
+            f"{directory}: the model has {model.vocab_size} output tokens but "
+            f"vocab.json has {len(vocab)}; the files come from different models."
+        )
     return model, vocab
 
 
@@ -268,14 +273,17 @@ def load_translation_model(directory: str | Path) -> tuple[Seq2SeqModel, Subword
     if not isinstance(model, Seq2SeqModel):
         raise UserError(f"{directory}/model.keras: holds a {type(model).__name__}, expected a translation model.")
     if (model.source_vocab_size, model.target_vocab_size) != (len(source), len(target)):
-        raise UserError(f"{directory}: the model has {model.source_vocab_size} source and {model.target_vocab_size} "
-                        f"target tokens but source.spm and target.spm have {len(source)} and {len(target)}; "
-                        "the files come from different models.")
+        raise UserError(
+            f"{directory}: the model has {model.source_vocab_size} source and {model.target_vocab_size} "
+            f"target tokens but source.spm and target.spm have {len(source)} and {len(target)}; "
+            "the files come from different models."
+        )
     return model, source, target
 
 
-def save_perception_model(directory: str | Path, model: keras.Model, vocab, experiment_config=None,
-                          metrics: dict | None = None) -> Path:
+def save_perception_model(
+    directory: str | Path, model: keras.Model, vocab, experiment_config=None, metrics: dict | None = None
+) -> Path:
     """Writes a speech-recognition or captioning model directory atomically (model, vocab.json, config, metrics)."""
     return _write_directory(Path(directory), PERCEPTION_KIND, model, {"vocab.json": vocab}, experiment_config, metrics)
 
@@ -288,6 +296,8 @@ def load_perception_model(directory: str | Path) -> tuple[Seq2SeqModel | Ensembl
     if not all(isinstance(member, Seq2SeqModel) for member in members_of(model)) or model.source["input"] == "tokens":
         raise UserError(f"{directory}/model.keras: holds a {type(model).__name__} that reads no audio or images.")
     if model.target_vocab_size != len(vocab):
-        raise UserError(f"{directory}: the model has {model.target_vocab_size} output words but vocab.json has "
-                        f"{len(vocab)}; the files come from different models.")
+        raise UserError(
+            f"{directory}: the model has {model.target_vocab_size} output words but vocab.json has "
+            f"{len(vocab)}; the files come from different models."
+        )
     return model, vocab

@@ -53,8 +53,10 @@ def locked(run_dir: Path):
         except OSError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise UserError(f"{run_dir}: the run folder is in use by {holder}; wait until it ends or stop it "
-                            "(a run that was killed holds no lock), or train in another run_dir.") from None
+            raise UserError(
+                f"{run_dir}: the run folder is in use by {holder}; wait until it ends or stop it "
+                "(a run that was killed holds no lock), or train in another run_dir."
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"process {os.getpid()}\n")
@@ -76,12 +78,16 @@ def refuse_old_backup(run_dir: Path) -> None:
     try:
         old = backup.is_file() and weights_layout(backup) < LAYOUT
     except OSError as error:  # truncated by a kill during a non-atomic write of an older version
-        raise UserError(f"{backup}: the resume backup is damaged ({error}). Remove {run_dir / 'backup'} to "
-                        "restart training in this folder, or train in a new run_dir.") from None
+        raise UserError(
+            f"{backup}: the resume backup is damaged ({error}). Remove {run_dir / 'backup'} to "
+            "restart training in this folder, or train in a new run_dir."
+        ) from None
     if old:
-        raise UserError(f"{run_dir}: this run folder was written by seq2seq 0.1 and cannot be resumed by this "
-                        "version. Start a new run_dir (set training.init_from to its model folder to keep the "
-                        "weights); `seq2seq average-checkpoints` still reads its checkpoints.")
+        raise UserError(
+            f"{run_dir}: this run folder was written by seq2seq 0.1 and cannot be resumed by this "
+            "version. Start a new run_dir (set training.init_from to its model folder to keep the "
+            "weights); `seq2seq average-checkpoints` still reads its checkpoints."
+        )
 
 
 def _flat(data, prefix: str = "") -> dict:
@@ -102,9 +108,11 @@ def refuse_changed_experiment(run_dir: Path, config, sections: tuple[str, ...]) 
         before, after = _flat(saved.get(section), f"{section}."), _flat(current.get(section), f"{section}.")
         changed += [key for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
     if changed:
-        raise UserError(f"{run_dir}: this run folder was trained with another experiment; these keys differ from "
-                        f"its config.yaml: {', '.join(changed)}. Resume with the same values, or train in a new "
-                        "run_dir.")
+        raise UserError(
+            f"{run_dir}: this run folder was trained with another experiment; these keys differ from "
+            f"its config.yaml: {', '.join(changed)}. Resume with the same values, or train in a new "
+            "run_dir."
+        )
 
 
 def finished_epochs(run_dir: Path) -> int:
@@ -118,8 +126,10 @@ def finished_epochs(run_dir: Path) -> int:
             return epoch
     except (ValueError, KeyError, TypeError):
         pass
-    raise UserError(f"{metadata}: the resume backup is damaged (no epoch count). Remove {run_dir / BACKUP} to "
-                    "restart training in this folder, or train in a new run_dir.")
+    raise UserError(
+        f"{metadata}: the resume backup is damaged (no epoch count). Remove {run_dir / BACKUP} to "
+        "restart training in this folder, or train in a new run_dir."
+    )
 
 
 def _keep_lines(path: Path, keep) -> int:
@@ -145,6 +155,7 @@ def _history_row_kept(done: int, header: list[str]):
             return int(cells[column]) < done  # epochs count from 0 in history.csv
         except (IndexError, ValueError):  # a partial last row
             return False
+
     return keep
 
 
@@ -154,6 +165,7 @@ def _validation_entry_kept(done: int):
             return int(json.loads(line)["epoch"]) <= done  # epochs count from 1 in validation_bleu.jsonl
         except (ValueError, KeyError, TypeError):  # a partial last line
             return False
+
     return keep
 
 
@@ -190,8 +202,11 @@ def roll_back(run_dir: Path) -> None:
         dropped[f"checkpoints/{path.name}"] = 1
     dropped = {name: count for name, count in dropped.items() if count}
     if dropped:
-        print(f"resuming after epoch {done}, the last one the resume backup holds: removed what a stopped run "
-              f"wrote of epoch {done + 1} ({', '.join(dropped)})", flush=True)
+        print(
+            f"resuming after epoch {done}, the last one the resume backup holds: removed what a stopped run "
+            f"wrote of epoch {done + 1} ({', '.join(dropped)})",
+            flush=True,
+        )
 
 
 def seed_everything(seed: int) -> None:
@@ -211,6 +226,7 @@ def seed_everything(seed: int) -> None:
 
 def training_run(*sections: str):
     """Decorates `train(config, run_dir)` into `train(config)` with the checks of the module doc."""
+
     def decorate(train):
         @functools.wraps(train)
         def run(config):
@@ -225,5 +241,7 @@ def training_run(*sections: str):
                     roll_back(run_dir)
                 seed_everything(config.training.seed)
                 return train(config, run_dir)
+
         return run
+
     return decorate

@@ -16,8 +16,8 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from seq2seq.errors import UserError
 
@@ -52,7 +52,7 @@ def decode_lines(raw_lines, name: str, errors: str = "strict") -> Iterator[str]:
         except UnicodeDecodeError as error:
             raise UserError(
                 f"{name}, line {number}: invalid UTF-8 at byte {error.start} "
-                f"({raw[error.start:error.start + 4]!r}). Convert the file to UTF-8, "
+                f"({raw[error.start : error.start + 4]!r}). Convert the file to UTF-8, "
                 "or pass --errors replace to substitute U+FFFD."
             ) from None
         yield text.rstrip("\r\n")
@@ -77,10 +77,7 @@ def iterate_lines(path: str | os.PathLike, errors: str = "strict") -> Iterator[s
 
 def check_utf8(path: str | os.PathLike) -> int:
     """Validates a file as UTF-8 and returns its line count; errors name the line."""
-    count = 0
-    for count, _ in enumerate(read_lines(path), start=1):
-        pass
-    return count
+    return sum(1 for _ in read_lines(path))
 
 
 _UMASK = os.umask(0o022)  # read once at import (setting it is the only way to read it), then put back
@@ -102,8 +99,7 @@ def atomic_path(path: str | os.PathLike):
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                                 suffix=f".partial{suffix}")
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".partial{suffix}")
         os.close(descriptor)
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         yield Path(temporary)
@@ -113,8 +109,10 @@ def atomic_path(path: str | os.PathLike):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
         if isinstance(error, OSError) and error.errno in WRITE_FAULTS:
-            raise UserError(f"{path}: cannot write it ({os.strerror(error.errno)}); the previous content, if "
-                            "any, is unchanged. Free space or choose a writable place.") from None
+            raise UserError(
+                f"{path}: cannot write it ({os.strerror(error.errno)}); the previous content, if "
+                "any, is unchanged. Free space or choose a writable place."
+            ) from None
         raise
 
 
@@ -223,8 +221,12 @@ def check_replaceable(path: str | os.PathLike, is_previous_output: Callable[[Pat
     path = Path(path)
     resolved, here = path.resolve(), Path.cwd().resolve()
     if resolved == here or resolved in here.parents:
-        raise UserError(f"{path}: is the current folder or one above it; --overwrite never replaces those. "
-                        f"Name a new folder for the {what}.")
+        raise UserError(
+            f"{path}: is the current folder or one above it; --overwrite never replaces those. "
+            f"Name a new folder for the {what}."
+        )
     if path.exists() and not (path.is_dir() and is_previous_output(path)):
-        raise UserError(f"{path}: exists and is not a {what} written by seq2seq; --overwrite replaces only "
-                        "such a folder. Choose another path.")
+        raise UserError(
+            f"{path}: exists and is not a {what} written by seq2seq; --overwrite replaces only "
+            "such a folder. Choose another path."
+        )

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import keras
 
-
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
@@ -76,8 +75,10 @@ def cudnn_warning(cores: dict) -> str | None:
     keys = [f"{key}.cell=simple" for key, core in cores.items() if core.cell == "simple"]
     if not keys:
         return None
-    return (f"warning: {', '.join(keys)} has no cuDNN kernel on the GPU; cell: lstm or gru trains several "
-            "times faster there.")
+    return (
+        f"warning: {', '.join(keys)} has no cuDNN kernel on the GPU; cell: lstm or gru trains several "
+        "times faster there."
+    )
 
 
 def configure_precision(choice: str, announce: bool = False) -> str:
@@ -105,8 +106,9 @@ def restored_dtype_policy():
         keras.config.set_dtype_policy(previous)
 
 
-def make_optimizer(name: str, learning_rate: float, clip_norm: float | None,
-                   ema_momentum: float | None = None) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    name: str, learning_rate: float, clip_norm: float | None, ema_momentum: float | None = None
+) -> keras.optimizers.Optimizer:
     """Adam or plain SGD, clipping the global gradient norm to `clip_norm`.
 
     With `ema_momentum`, the optimizer also keeps an exponential moving
@@ -125,15 +127,22 @@ def compile_model(model: keras.Model, config) -> None:
     from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity, TokenCount
 
     training = config.training
-    model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate, training.clip_norm,
-                                           training.ema_momentum),
-                  loss=MaskedCrossEntropy(label_smoothing=training.label_smoothing),
-                  metrics=[Perplexity(label_smoothing=training.label_smoothing), TokenCount()])
+    model.compile(
+        optimizer=make_optimizer(training.optimizer, training.learning_rate, training.clip_norm, training.ema_momentum),
+        loss=MaskedCrossEntropy(label_smoothing=training.label_smoothing),
+        metrics=[Perplexity(label_smoothing=training.label_smoothing), TokenCount()],
+    )
 
 
-def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbacks.Callback],
-                       monitor: str = "val_loss", stop_monitor: str | None = None,
-                       stop_mode: str = "min", writes: bool = True) -> list[keras.callbacks.Callback]:
+def standard_callbacks(
+    run_dir: Path,
+    training,
+    measurements: list[keras.callbacks.Callback],
+    monitor: str = "val_loss",
+    stop_monitor: str | None = None,
+    stop_mode: str = "min",
+    writes: bool = True,
+) -> list[keras.callbacks.Callback]:
     """The callbacks of a training run in `run_dir`, in the order that keeps resume exact and loses nothing.
 
     Keras calls `on_epoch_end` in list order, with one shared `logs`:
@@ -164,16 +173,28 @@ def standard_callbacks(run_dir: Path, training, measurements: list[keras.callbac
     callbacks: list[keras.callbacks.Callback] = [StopOnNaN()]
     stateful = []
     if training.lr_decay_factor < 1.0:
-        stateful.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, factor=training.lr_decay_factor, patience=training.lr_decay_patience,
-            min_delta=training.lr_decay_min_delta, min_lr=1e-6, verbose=1))
+        stateful.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                factor=training.lr_decay_factor,
+                patience=training.lr_decay_patience,
+                min_delta=training.lr_decay_min_delta,
+                min_lr=1e-6,
+                verbose=1,
+            )
+        )
     ema = EMAForValidation() if training.ema_momentum is not None else None
-    stateful.append(keras.callbacks.EarlyStopping(monitor=stop_monitor or monitor, mode=stop_mode,
-                                                  patience=training.early_stopping_patience, verbose=1))
+    stateful.append(
+        keras.callbacks.EarlyStopping(
+            monitor=stop_monitor or monitor, mode=stop_mode, patience=training.early_stopping_patience, verbose=1
+        )
+    )
     callbacks += stateful[:-1] + ([ema] if ema else []) + measurements + stateful[-1:]
     if writes:  # only the chief of a multi-worker run writes the logs
-        callbacks += [keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
-                      keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True)]
+        callbacks += [
+            keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
+            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        ]
     backup = (run_dir if writes else worker_folder(run_dir, training.distribute)) / "backup"  # a worker's own
     callbacks.append(AtomicBackupAndRestore(str(backup), stateful=stateful, ema=ema))
     return callbacks
@@ -191,6 +212,8 @@ def copy_weights(model: keras.Model, source: keras.Model, directory: str) -> Non
     try:
         model.set_weights(source.get_weights())
     except ValueError as error:
-        raise UserError(f"training.init_from={directory}: its architecture differs from this config's "
-                        f"({str(error).splitlines()[0]}).") from None
+        raise UserError(
+            f"training.init_from={directory}: its architecture differs from this config's "
+            f"({str(error).splitlines()[0]})."
+        ) from None
     print(f"initialised from {directory}", flush=True)

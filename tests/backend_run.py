@@ -29,9 +29,16 @@ TARGETS = np.array([[5, 6, 3], [7, 3, 0]], "int32")
 
 def main(mode: str, folder: Path) -> None:
     keras.utils.set_random_seed(1)
-    translator = Seq2SeqModel(source_vocab_size=30, target_vocab_size=30, embedding_dim=8,
-                              encoder={"cell": "lstm", "units": 6}, decoder={"cell": "gru", "units": 10},
-                              attention="bahdanau", attention_units=7, tie_embeddings=True)
+    translator = Seq2SeqModel(
+        source_vocab_size=30,
+        target_vocab_size=30,
+        embedding_dim=8,
+        encoder={"cell": "lstm", "units": 6},
+        decoder={"cell": "gru", "units": 10},
+        attention="bahdanau",
+        attention_units=7,
+        tie_embeddings=True,
+    )
     translator.build()
     vocab = Vocabulary.build(["a b c d e f g"])
     language_model = RNNLanguageModel(vocab_size=len(vocab), embedding_dim=4, rnn={"cell": "lstm", "units": 5})
@@ -45,9 +52,16 @@ def main(mode: str, folder: Path) -> None:
     samples = [generate(language_model, vocab, "a b", max_tokens=8, seed=5, num_samples=3) for _ in range(2)]
     translator.compile(optimizer=keras.optimizers.SGD(0.1), loss=MaskedCrossEntropy(label_smoothing=0.1))
     loss = translator.train_on_batch(INPUTS, TARGETS)
-    np.savez(folder / f"out_{keras.backend.backend()}.npz", logits=logits, greedy=greedy, beam=beam["tokens"],
-             beam_scores=beam["normalized_scores"], loss=np.asarray(loss), after=np.asarray(translator(INPUTS)),
-             samples=np.array(samples))
+    np.savez(
+        folder / f"out_{keras.backend.backend()}.npz",
+        logits=logits,
+        greedy=greedy,
+        beam=beam["tokens"],
+        beam_scores=beam["normalized_scores"],
+        loss=np.asarray(loss),
+        after=np.asarray(translator(INPUTS)),
+        samples=np.array(samples),
+    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers import toy_translation_config  # noqa: E402
+
 from seq2seq.distribute import make_strategy  # noqa: E402
 from seq2seq.translation.training import train_translation_model  # noqa: E402
 
@@ -25,6 +26,14 @@ run_dir = Path(sys.argv[1])
 model_dir = train_translation_model(toy_translation_config(run_dir, epochs=2, distribute="mirrored"))
 with open(run_dir / "history.csv", newline="") as handle:
     last = list(csv.DictReader(handle))[-1]
-print(json.dumps({"replicas": make_strategy("mirrored").num_replicas_in_sync, "loss": float(last["loss"]),
-                  "perplexity": float(last["perplexity"]), "val_bleu": float(last["val_bleu"]),
-                  "model": (model_dir / "model.keras").is_file()}))
+print(
+    json.dumps(
+        {
+            "replicas": make_strategy("mirrored").num_replicas_in_sync,
+            "loss": float(last["loss"]),
+            "perplexity": float(last["perplexity"]),
+            "val_bleu": float(last["val_bleu"]),
+            "model": (model_dir / "model.keras").is_file(),
+        }
+    )
+)

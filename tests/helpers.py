@@ -14,10 +14,13 @@ DATA = Path(__file__).parent / "data"
 
 # A small evaluation set: hypotheses, a reference and a second reference (or a baseline system).
 HYPOTHESES = ["a dog runs in the park .", "", "two kids play in a garden .", "A woman is reading ."]
-REFERENCES = ["a dog runs in the park .", "a cat sleeps .", "two children play in the garden .",
-              "a woman reads a book ."]
-SECOND = ["the dog is running in a park .", "one cat sleeps .", "two kids play in the garden .",
-          "a woman reads ."]
+REFERENCES = [
+    "a dog runs in the park .",
+    "a cat sleeps .",
+    "two children play in the garden .",
+    "a woman reads a book .",
+]
+SECOND = ["the dog is running in a park .", "one cat sleeps .", "two kids play in the garden .", "a woman reads ."]
 
 
 def write(path, lines):
@@ -28,8 +31,24 @@ def write(path, lines):
 
 def sacrebleu_cli(hypothesis, references, metric):
     """The score the sacrebleu command line gives (the reference implementation)."""
-    result = subprocess.run([sys.executable, "-m", "sacrebleu", *map(str, references), "-i", str(hypothesis),
-                             "-m", metric, "-b", "-w", "10"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sacrebleu",
+            *map(str, references),
+            "-i",
+            str(hypothesis),
+            "-m",
+            metric,
+            "-b",
+            "-w",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(result.stdout.strip())
 
 
@@ -49,16 +68,32 @@ def toy_translation_config(run_dir, **training):
     from seq2seq import config as config_lib
     from seq2seq.translation.config import TranslationConfig
 
-    return config_lib.from_dict(TranslationConfig, {
-        "data": {"dir": str(DATA), "train": [{"prefix": "toy"}], "valid": [{"prefix": "toy"}], "test": []},
-        "vocabulary": {"size": 60},
-        "model": {"embedding_dim": 16, "encoder": {"cell": "gru", "units": 16, "bidirectional": True},
-                  "decoder": {"cell": "gru", "units": 32}, "attention_units": 16, "dropout": 0.0},
-        "training": {"max_tokens": 200, "bucket_boundaries": [12, 24, 41], "epochs": 80,
-                     "learning_rate": 0.01, "label_smoothing": 0.0, "mixed_precision": "float32",
-                     "early_stopping_patience": 100, "lr_decay_factor": 1.0, **training},
-        "run_dir": str(run_dir),
-    })
+    return config_lib.from_dict(
+        TranslationConfig,
+        {
+            "data": {"dir": str(DATA), "train": [{"prefix": "toy"}], "valid": [{"prefix": "toy"}], "test": []},
+            "vocabulary": {"size": 60},
+            "model": {
+                "embedding_dim": 16,
+                "encoder": {"cell": "gru", "units": 16, "bidirectional": True},
+                "decoder": {"cell": "gru", "units": 32},
+                "attention_units": 16,
+                "dropout": 0.0,
+            },
+            "training": {
+                "max_tokens": 200,
+                "bucket_boundaries": [12, 24, 41],
+                "epochs": 80,
+                "learning_rate": 0.01,
+                "label_smoothing": 0.0,
+                "mixed_precision": "float32",
+                "early_stopping_patience": 100,
+                "lr_decay_factor": 1.0,
+                **training,
+            },
+            "run_dir": str(run_dir),
+        },
+    )
 
 
 class FixedStepModel:
@@ -97,15 +132,29 @@ def untrained_audio_model(seed: int, vocab_size: int, features: int = 16, frame_
     from seq2seq.translation.model import Seq2SeqModel
 
     keras.utils.set_random_seed(seed)
-    model = Seq2SeqModel(0, vocab_size, embedding_dim=8, encoder={"cell": "lstm", "units": 16, "num_layers": 1},
-                         decoder={"cell": "lstm", "units": 16}, attention="bahdanau", attention_units=8,
-                         source={"input": "audio", "features": features, "frame_stack": frame_stack})
+    model = Seq2SeqModel(
+        0,
+        vocab_size,
+        embedding_dim=8,
+        encoder={"cell": "lstm", "units": 16, "num_layers": 1},
+        decoder={"cell": "lstm", "units": 16},
+        attention="bahdanau",
+        attention_units=8,
+        source={"input": "audio", "features": features, "frame_stack": frame_stack},
+    )
     model.build()
     return model
 
 
-def speech_model_dir(folder: Path, name: str, seed: int, test_speaker: str = "theo", words=SPEECH_WORDS,
-                     frame_stack: int = 2, normalize_level: bool = False) -> Path:
+def speech_model_dir(
+    folder: Path,
+    name: str,
+    seed: int,
+    test_speaker: str = "theo",
+    words=SPEECH_WORDS,
+    frame_stack: int = 2,
+    normalize_level: bool = False,
+) -> Path:
     """`folder/name`: a perception-model directory of an untrained 16-bin speech model with its config.yaml."""
     from seq2seq import config as config_lib
     from seq2seq.core.vocabulary import Vocabulary
@@ -113,9 +162,11 @@ def speech_model_dir(folder: Path, name: str, seed: int, test_speaker: str = "th
     from seq2seq.perception.config import PerceptionConfig
 
     config_file = folder / f"{name}.yaml"
-    config_file.write_text(f"data: {{task: speech, mel_bins: 16, test_speaker: {test_speaker}, "
-                           f"normalize_level: {str(normalize_level).lower()}}}\n"
-                           f"model: {{encoder: {{input: audio, frame_stack: {frame_stack}}}}}\n")
+    config_file.write_text(
+        f"data: {{task: speech, mel_bins: 16, test_speaker: {test_speaker}, "
+        f"normalize_level: {str(normalize_level).lower()}}}\n"
+        f"model: {{encoder: {{input: audio, frame_stack: {frame_stack}}}}}\n"
+    )
     config = config_lib.load(PerceptionConfig, config_file)
     vocab = Vocabulary(words)
     model = untrained_audio_model(seed, len(vocab), frame_stack=frame_stack)
@@ -137,5 +188,7 @@ def write_wav_file(path: Path, samples: np.ndarray, rate: int = 8000) -> str:
 def wav_files(folder: Path, count: int = 3) -> list[str]:
     """`count` WAV files of noise, 0.25 s and longer, in `folder`."""
     rng = np.random.default_rng(0)
-    return [write_wav_file(folder / f"clip{index}.wav", rng.normal(size=2000 + 1000 * index) * 0.1)
-            for index in range(count)]
+    return [
+        write_wav_file(folder / f"clip{index}.wav", rng.normal(size=2000 + 1000 * index) * 0.1)
+        for index in range(count)
+    ]

@@ -36,6 +36,7 @@ def after(owner, name, condition):
         if condition(self, *args):
             stop()
         return result
+
     setattr(owner, name, patched)
 
 
@@ -47,6 +48,7 @@ def before(owner, name, condition):
         if condition(self, *args):
             stop()
         return original(self, *args, **kwargs)
+
     setattr(owner, name, patched)
 
 
@@ -64,6 +66,7 @@ def half_written(owner, name, marker):
                 Path(path).write_bytes(data[: len(data) // 2])
                 stop()
         return result
+
     setattr(owner, name, patched)
 
 
@@ -96,6 +99,7 @@ def between_backup_renames():
         original(source, destination)
         if Path(destination).name == ".backup.old":
             stop()
+
     os.replace = replace
 
 

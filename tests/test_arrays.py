@@ -6,8 +6,8 @@ from collections import Counter
 import numpy as np
 import pytest
 import yaml
-
 from helpers import DATA, toy_translation_config
+
 from pipelines.arrays import bucketed, pack, unpack, weighted_batches
 from seq2seq import config as config_lib
 from seq2seq.core.specials import BOS_ID, EOS_ID
@@ -28,7 +28,7 @@ def rows_of(batches):
             assert row[0] == BOS_ID
             if target.any():
                 end = list(target).index(EOS_ID)
-                np.testing.assert_array_equal(row[1:end + 1], target[:end])  # inputs are the targets shifted
+                np.testing.assert_array_equal(row[1 : end + 1], target[:end])  # inputs are the targets shifted
                 found.append((tuple(source[source > 0]), tuple(target[:end])))
     return found
 
@@ -97,8 +97,10 @@ def test_weight_chunks_round_trip_and_refuse_another_architecture(tmp_path, monk
     arrays.load_weight_chunks(copy, tmp_path / "weights")
     for mine, theirs in zip(model.get_weights(), copy.get_weights()):
         np.testing.assert_allclose(theirs, mine, rtol=1e-3, atol=1e-4)  # stored as float16
-    wider = config_lib.from_dict(type(config), {**config_lib.to_dict(config),
-                                                "model": {**config_lib.to_dict(config)["model"], "attention_units": 8}})
+    wider = config_lib.from_dict(
+        type(config),
+        {**config_lib.to_dict(config), "model": {**config_lib.to_dict(config)["model"], "attention_units": 8}},
+    )
     with pytest.raises(UserError, match="not the one that trained them"):
         arrays.load_weight_chunks(toy_model(wider), tmp_path / "weights")
 
@@ -110,14 +112,18 @@ def two_corpora_config(tmp_path):
         (tmp_path / name / "train.de").write_text("\n".join(german[rows]) + "\n")
         (tmp_path / name / "train.en").write_text("\n".join(english[rows]) + "\n")
     data = config_lib.to_dict(toy_translation_config(tmp_path / "run", steps_per_epoch=2))
-    data["data"] = {"dir": str(tmp_path), "train": [{"prefix": "a/train", "weight": 0.7},
-                                                    {"prefix": "b/train", "weight": 0.3}],
-                    "valid": [{"prefix": "a/train"}, {"prefix": "b/train"}], "test": []}
+    data["data"] = {
+        "dir": str(tmp_path),
+        "train": [{"prefix": "a/train", "weight": 0.7}, {"prefix": "b/train", "weight": 0.3}],
+        "valid": [{"prefix": "a/train"}, {"prefix": "b/train"}],
+        "test": [],
+    }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
 
 
+@pytest.mark.slow
 def test_export_train_import_round_gives_a_model_directory(tmp_path, toy_translation_dir):
     from seq2seq.model_dirs import load_translation_model
 
@@ -138,12 +144,16 @@ def test_export_train_import_round_gives_a_model_directory(tmp_path, toy_transla
     np.testing.assert_array_equal(model.weights[0].numpy().astype(np.float16), first)
 
 
-@pytest.mark.parametrize("write", [lambda handle: handle.write(b"not numpy\n"),
-                                   lambda handle: np.save(handle, np.arange(3)),  # one array, not an archive
-                                   lambda handle: np.savez(handle, other=np.arange(3)),  # other arrays
-                                   lambda handle: np.savez(handle, vocab_sizes=np.array([5, 5]),
-                                                           train0_source=np.arange(3))],  # written in part
-                         ids=["text", "npy", "other-npz", "partial-npz"])
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda handle: handle.write(b"not numpy\n"),
+        lambda handle: np.save(handle, np.arange(3)),  # one array, not an archive
+        lambda handle: np.savez(handle, other=np.arange(3)),  # other arrays
+        lambda handle: np.savez(handle, vocab_sizes=np.array([5, 5]), train0_source=np.arange(3)),
+    ],  # written in part
+    ids=["text", "npy", "other-npz", "partial-npz"],
+)
 def test_train_refuses_a_file_that_is_not_an_export(tmp_path, capsys, write):
     config, bad = two_corpora_config(tmp_path), tmp_path / "corpora.npz"
     with open(bad, "wb") as handle:  # a handle: np.save and np.savez given a path would add their own suffix

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # trains and searches in two subprocesses, TensorFlow and JAX
+
 SCRIPT = Path(__file__).with_name("backend_run.py")
 
 
@@ -22,8 +24,9 @@ SCRIPT = Path(__file__).with_name("backend_run.py")
 def test_jax_gives_the_same_outputs_as_tensorflow(tmp_path):
     def run(backend: str, mode: str) -> dict:
         environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        done = subprocess.run([sys.executable, str(SCRIPT), mode, str(tmp_path)], env=environment,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, str(SCRIPT), mode, str(tmp_path)], env=environment, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         return dict(np.load(tmp_path / f"out_{backend}.npz"))
 

@@ -63,19 +63,34 @@ def test_invalid_utf8_names_file_and_line(trained_lm_dir, tmp_path, capsys):
 
 
 def test_generate_is_reproducible(trained_lm_dir, capsys):
-    args = ["lm", "generate", "--model", str(trained_lm_dir), "--prompt", "the", "--seed", "5",
-            "--num-samples", "2", "--max-tokens", "10"]
+    args = [
+        "lm",
+        "generate",
+        "--model",
+        str(trained_lm_dir),
+        "--prompt",
+        "the",
+        "--seed",
+        "5",
+        "--num-samples",
+        "2",
+        "--max-tokens",
+        "10",
+    ]
     _, first, _ = run(capsys, *args)
     _, second, _ = run(capsys, *args)
     assert first == second and len(first.splitlines()) == 2
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--temperature", "0", "--temperature must be above 0"),
-    ("--temperature", "-1", "--temperature must be above 0"),
-    ("--top-k", "0", "--top-k must be at least 1"),
-    ("--max-tokens", "0", "--max-tokens must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--temperature", "0", "--temperature must be above 0"),
+        ("--temperature", "-1", "--temperature must be above 0"),
+        ("--top-k", "0", "--top-k must be at least 1"),
+        ("--max-tokens", "0", "--max-tokens must be at least 1"),
+    ],
+)
 def test_generate_rejects_bad_options(trained_lm_dir, capsys, option, value, message):
     with pytest.raises(SystemExit) as exit_info:
         main(["lm", "generate", "--model", str(trained_lm_dir), option, value])
@@ -107,11 +122,18 @@ def test_damaged_model_file_is_a_clear_error(trained_lm_dir, tmp_path, capsys):
 
 def test_bad_config_exits_2_without_traceback(toy_config_file):
     toy_config_file.write_text(toy_config_file.read_text().replace("cell: lstm", "cell: lstn"))
-    result = subprocess.run([sys.executable, "-m", "seq2seq", "lm", "train", str(toy_config_file)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "seq2seq", "lm", "train", str(toy_config_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "key `model.rnn.cell` must be one of ['simple', 'lstm', 'gru']. Received: model.rnn.cell='lstn'" in result.stderr
+    assert (
+        "key `model.rnn.cell` must be one of ['simple', 'lstm', 'gru']. Received: model.rnn.cell='lstn'"
+        in result.stderr
+    )
 
 
 def test_bad_override_and_missing_config(toy_config_file, tmp_path, capsys):
@@ -130,8 +152,20 @@ def test_training_data_errors_name_the_file(toy_config_file, tmp_path, capsys):
     assert code == 2 and "missing.txt: file not found" in err
 
 
-@pytest.mark.parametrize("command", [[], ["lm"], ["lm", "train"], ["lm", "score"], ["lm", "generate"],
-                                     ["train"], ["build-vocab"], ["translate"], ["evaluate"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["lm"],
+        ["lm", "train"],
+        ["lm", "score"],
+        ["lm", "generate"],
+        ["train"],
+        ["build-vocab"],
+        ["translate"],
+        ["evaluate"],
+    ],
+)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(command + ["--help"])

@@ -19,17 +19,26 @@ def test_defaults_and_nested_values():
     assert config.training.batch_size == 20
 
 
-@pytest.mark.parametrize("data, message", [
-    ({**VALID, "modle": {}}, "unknown key `modle`"),
-    ({**VALID, "model": {"rnn": {"cell": "lstn"}}}, "`model.rnn.cell` must be one of ['simple', 'lstm', 'gru']. Received: model.rnn.cell='lstn'"),
-    ({**VALID, "training": {"epochs": "3"}}, "`training.epochs` must be an integer"),
-    ({**VALID, "training": {"epochs": 0}}, "`training.epochs` must be at least 1"),
-    ({**VALID, "training": {"mixed_precision": "yes"}}, "`training.mixed_precision` must be one of"),
-    ({**VALID, "model": {"rnn": {"cell": "lstm", "activation": "relu"}}}, "activation"),
-    ({**VALID, "model": {"rnn": {"bidirectional": True}}}, "`model.rnn.bidirectional` must be false: a language model"),
-    ({"data": {"valid": None}}, "set `data.valid` to a file"),
-    ({**VALID, "model": 3}, "`model` must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({**VALID, "modle": {}}, "unknown key `modle`"),
+        (
+            {**VALID, "model": {"rnn": {"cell": "lstn"}}},
+            "`model.rnn.cell` must be one of ['simple', 'lstm', 'gru']. Received: model.rnn.cell='lstn'",
+        ),
+        ({**VALID, "training": {"epochs": "3"}}, "`training.epochs` must be an integer"),
+        ({**VALID, "training": {"epochs": 0}}, "`training.epochs` must be at least 1"),
+        ({**VALID, "training": {"mixed_precision": "yes"}}, "`training.mixed_precision` must be one of"),
+        ({**VALID, "model": {"rnn": {"cell": "lstm", "activation": "relu"}}}, "activation"),
+        (
+            {**VALID, "model": {"rnn": {"bidirectional": True}}},
+            "`model.rnn.bidirectional` must be false: a language model",
+        ),
+        ({"data": {"valid": None}}, "set `data.valid` to a file"),
+        ({**VALID, "model": 3}, "`model` must be a mapping"),
+    ],
+)
 def test_bad_values_name_the_key(data, message):
     with pytest.raises(UserError) as error:
         build(data)
@@ -40,8 +49,7 @@ def test_bad_values_name_the_key(data, message):
 def test_overrides_are_parsed_as_yaml_and_checked(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("data:\n  valid: v.txt\n")
-    config = config_lib.load(LMConfig, path, ["training.epochs=4", "model.tie_embeddings=true",
-                                              "data.test=null"])
+    config = config_lib.load(LMConfig, path, ["training.epochs=4", "model.tie_embeddings=true", "data.test=null"])
     assert config.training.epochs == 4 and config.model.tie_embeddings is True
     with pytest.raises(UserError, match="unknown key `training.epoch`"):
         config_lib.load(LMConfig, path, ["training.epoch=4"])

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import DATA, toy_translation_config
 from sacrebleu.metrics import BLEU
 
-from helpers import DATA, toy_translation_config
 from seq2seq import config as config_lib
 from seq2seq.callbacks import ValidationScore
 from seq2seq.errors import UserError
@@ -17,25 +17,30 @@ from seq2seq.translation.data import weighted_mixture
 
 
 def test_the_old_one_corpus_keys_are_read_as_lists():
-    data = config_lib.from_dict(TranslationDataConfig, {"train_prefix": "a/train", "valid_prefix": "a/dev",
-                                                        "test_prefix": None})
+    data = config_lib.from_dict(
+        TranslationDataConfig, {"train_prefix": "a/train", "valid_prefix": "a/dev", "test_prefix": None}
+    )
     assert [corpus.prefix for corpus in data.train] == ["a/train"] and data.test == ()
     assert data.valid[0].label == "a"
-    tfds = config_lib.from_dict(TranslationDataConfig, {"tfds_name": "wmt14_translate/de-en",
-                                                        "tfds_valid_split": "validation[:100]"})
+    tfds = config_lib.from_dict(
+        TranslationDataConfig, {"tfds_name": "wmt14_translate/de-en", "tfds_valid_split": "validation[:100]"}
+    )
     assert (tfds.valid[0].tfds, tfds.valid[0].split) == ("wmt14_translate/de-en", "validation[:100]")
     assert (tfds.train[0].split, tfds.test[0].split) == ("train", "test")
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"train_prefix": "a", "train": [{"prefix": "b"}]}, "`data.train` and the older"),
-    ({"train": [{"prefix": "a", "tfds": "b"}]}, "exactly one of `prefix`"),
-    ({"train": [{}]}, "exactly one of `prefix`"),
-    ({"valid": [{"prefix": "x/dev"}, {"prefix": "x/val"}]}, "several corpora named 'x'"),
-    ({"train": [{"prefix": "a/t", "weight": 0}, {"prefix": "b/t", "weight": 0}]}, "add up to 0"),
-    ({"train": [{"prefix": "a/t", "weight": -1}]}, "at least 0"),
-    ({"train": [{"prefix": "a/t", "wieght": 1}]}, "unknown key `data.train[0].wieght`"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"train_prefix": "a", "train": [{"prefix": "b"}]}, "`data.train` and the older"),
+        ({"train": [{"prefix": "a", "tfds": "b"}]}, "exactly one of `prefix`"),
+        ({"train": [{}]}, "exactly one of `prefix`"),
+        ({"valid": [{"prefix": "x/dev"}, {"prefix": "x/val"}]}, "several corpora named 'x'"),
+        ({"train": [{"prefix": "a/t", "weight": 0}, {"prefix": "b/t", "weight": 0}]}, "add up to 0"),
+        ({"train": [{"prefix": "a/t", "weight": -1}]}, "at least 0"),
+        ({"train": [{"prefix": "a/t", "wieght": 1}]}, "unknown key `data.train[0].wieght`"),
+    ],
+)
 def test_bad_corpus_lists_name_the_key(data, message):
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace("(", r"\(")):
         config_lib.from_dict(TranslationConfig, {"data": data})
@@ -56,12 +61,18 @@ def test_one_corpus_is_one_finite_pass():
 
 
 def test_validation_bleu_per_set_and_their_mean(tmp_path):
-    sets = [("news", ["q1", "q2"], ["a dog runs in the park .", "two men play football ."]),
-            ("talks", ["q3"], ["we will see tomorrow ."])]
+    sets = [
+        ("news", ["q1", "q2"], ["a dog runs in the park .", "two men play football ."]),
+        ("talks", ["q3"], ["we will see tomorrow ."]),
+    ]
     answers = {"q1": "a dog runs in the park .", "q2": "two men play .", "q3": "we see tomorrow ."}
     logs = {}
-    bleu = ValidationScore(lambda lines: [answers[line] for line in lines], sets, log_file=tmp_path / "bleu.jsonl",
-                          print_fn=lambda text: None)
+    bleu = ValidationScore(
+        lambda lines: [answers[line] for line in lines],
+        sets,
+        log_file=tmp_path / "bleu.jsonl",
+        print_fn=lambda text: None,
+    )
     bleu.on_epoch_end(0, logs)
     news = BLEU().corpus_score([answers["q1"], answers["q2"]], [sets[0][2]]).score
     talks = BLEU().corpus_score([answers["q3"]], [sets[1][2]]).score
@@ -75,14 +86,26 @@ def test_validation_bleu_per_set_and_their_mean(tmp_path):
 def three_corpora(tmp_path):
     """Three corpora cut from the toy corpus, and two dev sets."""
     german, english = (DATA / "toy.de").read_text().splitlines(), (DATA / "toy.en").read_text().splitlines()
-    for name, rows in (("a", slice(0, 4)), ("b", slice(4, 7)), ("c", slice(7, 10)), ("dev1", slice(0, 5)),
-                       ("dev2", slice(5, 10))):
+    for name, rows in (
+        ("a", slice(0, 4)),
+        ("b", slice(4, 7)),
+        ("c", slice(7, 10)),
+        ("dev1", slice(0, 5)),
+        ("dev2", slice(5, 10)),
+    ):
         (tmp_path / name).mkdir()
         (tmp_path / name / "train.de").write_text("\n".join(german[rows]) + "\n")
         (tmp_path / name / "train.en").write_text("\n".join(english[rows]) + "\n")
-    return {"dir": str(tmp_path), "train": [{"prefix": "a/train", "weight": 0.5}, {"prefix": "b/train", "weight": 0.3},
-                                            {"prefix": "c/train", "weight": 0.2}],
-            "valid": [{"prefix": "dev1/train"}, {"prefix": "dev2/train"}], "test": []}
+    return {
+        "dir": str(tmp_path),
+        "train": [
+            {"prefix": "a/train", "weight": 0.5},
+            {"prefix": "b/train", "weight": 0.3},
+            {"prefix": "c/train", "weight": 0.2},
+        ],
+        "valid": [{"prefix": "dev1/train"}, {"prefix": "dev2/train"}],
+        "test": [],
+    }
 
 
 def test_several_corpora_need_steps_per_epoch(tmp_path):
@@ -94,6 +117,7 @@ def test_several_corpora_need_steps_per_epoch(tmp_path):
         train_translation_model(config)
 
 
+@pytest.mark.slow
 def test_three_weighted_corpora_train_resume_and_report_per_set_bleu(tmp_path, capsys):
     from seq2seq.translation.training import train_translation_model
 
@@ -122,6 +146,7 @@ def dataclasses_replace_epochs(config, epochs: int):
     return dataclasses.replace(config, training=dataclasses.replace(config.training, epochs=epochs))
 
 
+@pytest.mark.slow
 def test_a_resumed_run_ends_with_the_weights_of_the_uninterrupted_one(tmp_path):
     """Killed after epoch 1 (the last backup) and resumed: the same data order, learning rate and optimizer state."""
     import h5py
@@ -129,8 +154,15 @@ def test_a_resumed_run_ends_with_the_weights_of_the_uninterrupted_one(tmp_path):
     from seq2seq.translation.training import train_translation_model
 
     def run(folder, epochs):
-        config = toy_translation_config(tmp_path / folder, epochs=epochs, shuffle_buffer=100, keep_checkpoints=1,
-                                        max_tokens=60, validation_bleu=False, select_by="loss")
+        config = toy_translation_config(
+            tmp_path / folder,
+            epochs=epochs,
+            shuffle_buffer=100,
+            keep_checkpoints=1,
+            max_tokens=60,
+            validation_bleu=False,
+            select_by="loss",
+        )
         train_translation_model(config)
 
     run("straight", 3)
@@ -150,9 +182,8 @@ def test_a_resumed_run_ends_with_the_weights_of_the_uninterrupted_one(tmp_path):
 
 
 def test_each_epoch_has_its_own_order_and_the_same_one_again(tmp_path):
-    from seq2seq.translation.data import batches, build_vocabularies
-
     from seq2seq.run_folder import seed_everything
+    from seq2seq.translation.data import batches, build_vocabularies
 
     seed_everything(0)  # the suite's seed, as a run with training.seed 0 sets it
     config = toy_translation_config(tmp_path / "run", shuffle_buffer=100, max_tokens=40)

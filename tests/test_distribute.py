@@ -13,9 +13,14 @@ from seq2seq.distribute import is_chief, make_strategy
 from seq2seq.errors import UserError
 
 
+@pytest.mark.slow
 def test_mirrored_training_on_two_replicas(tmp_path):
-    done = subprocess.run([sys.executable, str(Path(__file__).with_name("distribute_run.py")), str(tmp_path / "run")],
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("distribute_run.py")), str(tmp_path / "run")],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "distribute: mirrored, 2 replicas" in done.stdout
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -25,6 +30,7 @@ def test_mirrored_training_on_two_replicas(tmp_path):
     # The same global batches on one device: the same training, up to float summation order. (Stated tolerance:
     # 2 % of the second epoch's loss; measured on this machine: 3.8985 on two replicas against 3.9025, 0.1 %.)
     from helpers import toy_translation_config
+
     from seq2seq.translation.training import train_translation_model
 
     train_translation_model(toy_translation_config(tmp_path / "one_device", epochs=2))
@@ -57,9 +63,16 @@ def multi_worker_run(run_dir: Path, epochs: int) -> list[str]:
     port = free_port_pair()
     script = str(Path(__file__).with_name("multi_worker_run.py"))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    workers = [subprocess.Popen([sys.executable, script, str(index), str(port), str(run_dir), str(epochs)],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for index in (1, 0)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, script, str(index), str(port), str(run_dir), str(epochs)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in (1, 0)
+    ]
     outputs = []
     for worker in workers:
         stdout, stderr = worker.communicate(timeout=600)
@@ -68,11 +81,13 @@ def multi_worker_run(run_dir: Path, epochs: int) -> list[str]:
     return outputs
 
 
+@pytest.mark.slow
 def test_two_process_multi_worker_run_completes_and_resumes(tmp_path):
     """Two processes of MultiWorkerMirroredStrategy (TF_CONFIG on localhost) train 2 epochs, then resume to 3."""
     import csv
 
     from helpers import toy_translation_config
+
     from seq2seq.translation.data import build_vocabularies
 
     run_dir = tmp_path / "run"
@@ -116,8 +131,9 @@ def test_only_the_chief_writes(monkeypatch):
     assert not is_chief(object())
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "chief", "index": 0}}))
     assert is_chief(object())
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["h1:1", "h2:1"]},
-                                                "task": {"type": "worker", "index": 0}}))
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": {"worker": ["h1:1", "h2:1"]}, "task": {"type": "worker", "index": 0}})
+    )
     assert is_chief(object())  # without a chief, worker 0 is the chief
     assert is_chief(None)
 

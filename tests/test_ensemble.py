@@ -1,12 +1,9 @@
 """Ensembles: the mean of the members' distributions, searched like one model, saved and loaded as one."""
 
-import builtins
-import gc
-import weakref
-
 import keras
 import numpy as np
 import pytest
+from helpers import speech_model_dir, untrained_audio_model, wav_files
 
 from pipelines.features import log_mel
 from seq2seq.cli import main
@@ -16,15 +13,21 @@ from seq2seq.model_dirs import load_perception_model
 from seq2seq.perception.digits import read_wav
 from seq2seq.perception.recognizer import Recognizer
 from seq2seq.translation.model import Seq2SeqModel
-from helpers import speech_model_dir, untrained_audio_model, wav_files
 
 SMALL = {"cell": "lstm", "units": 16, "num_layers": 1}
 
 
 def token_model(seed: int, vocab_size: int = 12) -> Seq2SeqModel:
     keras.utils.set_random_seed(seed)
-    model = Seq2SeqModel(vocab_size, vocab_size, embedding_dim=8, encoder=SMALL, decoder={"cell": "gru", "units": 16},
-                         attention="bahdanau", attention_units=8)
+    model = Seq2SeqModel(
+        vocab_size,
+        vocab_size,
+        embedding_dim=8,
+        encoder=SMALL,
+        decoder={"cell": "gru", "units": 16},
+        attention="bahdanau",
+        attention_units=8,
+    )
     model.build()
     return model
 
@@ -53,8 +56,9 @@ def test_each_step_is_the_mean_of_the_members_probabilities():
 def test_a_model_ensembled_with_itself_searches_as_the_model_alone(beam_size, compact_every):
     model = token_model(3)
     alone = Searcher(model, eos_id=3, beam_size=beam_size, compact_every=compact_every).search(SOURCES)
-    twice = Searcher(Ensemble([model, model]), eos_id=3, beam_size=beam_size,
-                     compact_every=compact_every).search(SOURCES)
+    twice = Searcher(Ensemble([model, model]), eos_id=3, beam_size=beam_size, compact_every=compact_every).search(
+        SOURCES
+    )
     np.testing.assert_array_equal(twice["tokens"], alone["tokens"])
     np.testing.assert_allclose(twice["scores"], alone["scores"], rtol=1e-4, atol=1e-4)
 
@@ -66,11 +70,15 @@ def test_members_must_share_outputs_and_inputs():
         Ensemble([token_model(1, 12), token_model(2, 13)])
     with pytest.raises(ValueError, match="same input"):
         Ensemble([untrained_audio_model(1, 12, features=16), untrained_audio_model(2, 12, features=20)])
-    Ensemble([untrained_audio_model(1, 12, frame_stack=2), untrained_audio_model(2, 12, frame_stack=3)])  # architecture may differ
+    Ensemble(
+        [untrained_audio_model(1, 12, frame_stack=2), untrained_audio_model(2, 12, frame_stack=3)]
+    )  # architecture may differ
 
 
 # The command, on untrained speech models (their outputs are arbitrary but deterministic)
 
+
+@pytest.mark.slow  # trains two speech models
 def test_ensemble_command_writes_a_model_directory_that_transcribe_reads(tmp_path, capsys):
     first, second = speech_model_dir(tmp_path, "a", 1), speech_model_dir(tmp_path, "b", 2, frame_stack=3)
     assert main(["perception", "ensemble", str(first), str(second), "--output", str(tmp_path / "both")]) == 0
@@ -87,8 +95,9 @@ def test_ensemble_command_writes_a_model_directory_that_transcribe_reads(tmp_pat
     assert main(["transcribe", "--model", str(tmp_path / "both"), "--beam", "2", *files]) == 0
     assert capsys.readouterr().out.split("\n")[:-1] == expected
     # An ensemble of an ensemble and a model flattens to three members.
-    assert main(["perception", "ensemble", str(tmp_path / "both"), str(first), "--output",
-                 str(tmp_path / "three")]) == 0
+    assert (
+        main(["perception", "ensemble", str(tmp_path / "both"), str(first), "--output", str(tmp_path / "three")]) == 0
+    )
     assert len(load_perception_model(tmp_path / "three")[0].members) == 3
 
 
@@ -96,11 +105,18 @@ def test_ensemble_command_refuses_what_would_mislead(tmp_path, capsys):
     first = speech_model_dir(tmp_path, "a", 1)
     cases = [
         ([str(first)], "at least two models"),
-        ([str(first), str(speech_model_dir(tmp_path, "other_words", 2, words=["x", "y", "z"]))], "share one vocabulary"),
-        ([str(first), str(speech_model_dir(tmp_path, "jackson", 3, test_speaker="jackson"))],
-         "would have seen its own test data"),
-        ([str(first), str(speech_model_dir(tmp_path, "level", 4, normalize_level=True))],
-         "must compute the same features"),
+        (
+            [str(first), str(speech_model_dir(tmp_path, "other_words", 2, words=["x", "y", "z"]))],
+            "share one vocabulary",
+        ),
+        (
+            [str(first), str(speech_model_dir(tmp_path, "jackson", 3, test_speaker="jackson"))],
+            "would have seen its own test data",
+        ),
+        (
+            [str(first), str(speech_model_dir(tmp_path, "level", 4, normalize_level=True))],
+            "must compute the same features",
+        ),
         ([str(first), str(tmp_path / "missing")], "model directory not found"),
     ]
     for models, message in cases:
@@ -110,63 +126,3 @@ def test_ensemble_command_refuses_what_would_mislead(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     assert main(["perception", "ensemble", str(first), str(first), "--output", str(tmp_path / "out")]) == 2
     assert "--overwrite" in capsys.readouterr().err
-
-
-class ReusedIds:
-    """`id()` as CPython's allocator hands it out: a freed object's id goes to the next new object."""
-
-    def __init__(self):
-        self.free, self.live, self.count = [], {}, 0
-
-    def __call__(self, obj):
-        key = builtins.id(obj)
-        if key in self.live and self.live[key][0]() is obj:
-            return self.live[key][1]
-        gc.collect()  # Keras layers sit in reference cycles: free the unreachable ones now, not by chance
-        if self.free:
-            fake = self.free.pop()
-        else:
-            self.count += 1
-            fake = self.count
-        try:
-            ref = weakref.ref(obj, lambda _, fake=fake, key=key: (self.free.append(fake), self.live.pop(key, None)))
-        except TypeError:  # not weakly referenceable (dicts, ...): never freed here
-            return key
-        self.live[key] = (ref, fake)
-        return fake
-
-
-def bidirectional_ensemble() -> Ensemble:
-    def member(seed):
-        keras.utils.set_random_seed(seed)
-        model = Seq2SeqModel(12, 12, embedding_dim=8, encoder={**SMALL, "num_layers": 2, "bidirectional": True},
-                             decoder={"cell": "lstm", "units": 16}, attention="bahdanau", attention_units=8)
-        model.build()
-        return model
-    return Ensemble([member(1), member(2)])
-
-
-def test_saving_and_loading_survive_keras_ids_being_reused(tmp_path, monkeypatch):
-    """Keras keys the objects it serializes by id(); a freed object's id reused must not merge two layers.
-
-    Loading an ensemble of bidirectional models failed once in CI (a
-    Bidirectional got an earlier backward layer as both its directions). With
-    ids handed out as CPython does, plain `load_model` shows that failure; the
-    model directories' loader and writer hold every object Keras serializes.
-    """
-    from keras.src.saving import serialization_lib
-
-    from seq2seq.model_dirs import _load_keras_model, serialized_objects_held
-
-    model = bidirectional_ensemble()
-    monkeypatch.setattr(serialization_lib, "id", ReusedIds(), raising=False)
-    with serialized_objects_held():
-        model.save(tmp_path / "m.keras")
-    with pytest.raises(ValueError, match="go_backwards"):  # the failure the loader guards against
-        keras.saving.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
-    loaded = _load_keras_model(tmp_path / "m.keras")
-    for member in loaded.members:
-        for layer in member.encoder.core.recurrent_layers:
-            assert layer.backward_layer.go_backwards and not layer.forward_layer.go_backwards
-    assert serialization_lib.record_object_after_serialization.__name__ == "record_object_after_serialization"
-    np.testing.assert_allclose(loaded.members[1].get_weights()[0], model.members[1].get_weights()[0])

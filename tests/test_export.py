@@ -9,9 +9,16 @@ import pytest
 
 from seq2seq.cli import main
 
-SENTENCES = ["ein hund läuft im park .", "", "zwei kinder spielen im garten .", "eine frau liest .",
-             "ein mann fährt fahrrad auf der straße und ein hund läuft neben ihm .", "hund", "   ",
-             "ein kleines mädchen spielt mit einem ball im park und lacht ."]
+SENTENCES = [
+    "ein hund läuft im park .",
+    "",
+    "zwei kinder spielen im garten .",
+    "eine frau liest .",
+    "ein mann fährt fahrrad auf der straße und ein hund läuft neben ihm .",
+    "hund",
+    "   ",
+    "ein kleines mädchen spielt mit einem ball im park und lacht .",
+]
 
 # Run in a fresh process that imports TensorFlow and tensorflow-text only.
 CLIENT = """
@@ -52,9 +59,14 @@ def translate(model_dir, tmp_path, capsys, *options) -> list[str]:
     return capsys.readouterr().out.splitlines()
 
 
+@pytest.mark.slow
 def test_the_savedmodel_translates_like_translate_in_one_graph(exported, toy_translation_dir, tmp_path, capsys):
-    done = subprocess.run([sys.executable, "-c", CLIENT, str(exported), json.dumps(SENTENCES)],
-                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT, str(exported), json.dumps(SENTENCES)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
     assert not results["seq2seq_imported"]

@@ -36,12 +36,21 @@ def test_a_second_writer_is_refused_with_the_holder(toy_config_file, tmp_path, c
     assert not (tmp_path / "run" / "config.yaml").exists()  # nothing was written
 
 
+@pytest.mark.slow  # a killed subprocess, then a training run
 def test_a_killed_holder_does_not_block_the_next_run(tmp_path):
     folder = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
-                               "from pathlib import Path\nfrom seq2seq.run_folder import locked\n"
-                               f"with locked(Path({str(folder)!r})):\n    print('held', flush=True)\n"
-                               "    time.sleep(120)\n"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from pathlib import Path\nfrom seq2seq.run_folder import locked\n"
+            f"with locked(Path({str(folder)!r})):\n    print('held', flush=True)\n"
+            "    time.sleep(120)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(UserError, match=f"process {holder.pid}"):
@@ -54,13 +63,13 @@ def test_a_killed_holder_does_not_block_the_next_run(tmp_path):
         pass
 
 
-def test_resuming_with_other_model_or_data_keys_is_refused_before_anything_changes(toy_config_file, tmp_path,
-                                                                                   capsys):
+def test_resuming_with_other_model_or_data_keys_is_refused_before_anything_changes(toy_config_file, tmp_path, capsys):
     assert run(capsys, "lm", "train", toy_config_file, "--set", "training.epochs=1")[0] == 0
     saved = (tmp_path / "run" / "config.yaml").read_text()
     history = (tmp_path / "run" / "history.csv").read_text()
-    code, _, err = run(capsys, "lm", "train", toy_config_file, "--set", "model.embedding_dim=8",
-                       "--set", "data.min_frequency=2")
+    code, _, err = run(
+        capsys, "lm", "train", toy_config_file, "--set", "model.embedding_dim=8", "--set", "data.min_frequency=2"
+    )
     assert code == 2 and "data.min_frequency, model.embedding_dim" in err
     assert (tmp_path / "run" / "config.yaml").read_text() == saved
     assert (tmp_path / "run" / "history.csv").read_text() == history
@@ -76,16 +85,19 @@ def test_a_nan_loss_stops_with_the_epoch_and_step():
         model.fit(x, np.ones((8, 1)), batch_size=2, epochs=1, shuffle=False, verbose=0, callbacks=[StopOnNaN()])
 
 
-@pytest.mark.parametrize("schema,overrides,message", [
-    (LMConfig, ["training.learning_rate=.nan"], "must be a finite number"),
-    (LMConfig, ["training.learning_rate=.inf"], "must be a finite number"),
-    (LMConfig, ["model.rnn.dropout=.nan"], "must be a finite number"),
-    (LMConfig, ["run_dir=''"], "`run_dir` must not be empty"),
-    (TranslationConfig, ["training.bucket_boundaries=[]"], "bucket_boundaries"),
-    (TranslationConfig, ["training.bucket_boundaries=[20, 10]"], "bucket_boundaries"),
-    (TranslationConfig, ["training.bucket_boundaries=[1, 10]"], "bucket_boundaries"),
-    (TranslationConfig, ["training.label_smoothing=-.inf"], "finite"),
-])
+@pytest.mark.parametrize(
+    "schema,overrides,message",
+    [
+        (LMConfig, ["training.learning_rate=.nan"], "must be a finite number"),
+        (LMConfig, ["training.learning_rate=.inf"], "must be a finite number"),
+        (LMConfig, ["model.rnn.dropout=.nan"], "must be a finite number"),
+        (LMConfig, ["run_dir=''"], "`run_dir` must not be empty"),
+        (TranslationConfig, ["training.bucket_boundaries=[]"], "bucket_boundaries"),
+        (TranslationConfig, ["training.bucket_boundaries=[20, 10]"], "bucket_boundaries"),
+        (TranslationConfig, ["training.bucket_boundaries=[1, 10]"], "bucket_boundaries"),
+        (TranslationConfig, ["training.label_smoothing=-.inf"], "finite"),
+    ],
+)
 def test_bad_numbers_in_configs_name_the_key(tmp_path, schema, overrides, message):
     path = tmp_path / "c.yaml"
     path.write_text("data: {valid_fraction: 0.1}\n" if schema is LMConfig else "{}\n")
@@ -93,9 +105,19 @@ def test_bad_numbers_in_configs_name_the_key(tmp_path, schema, overrides, messag
         config_lib.load(schema, path, overrides)
 
 
-@pytest.mark.parametrize("option,value", [("--alpha", "nan"), ("--alpha", "inf"), ("--temperature", "inf"),
-                                          ("--temperature", "nan"), ("--max-length-ratio", "inf"),
-                                          ("--lm-weight", "nan"), ("--top-k", "0"), ("--seed", "x")])
+@pytest.mark.parametrize(
+    "option,value",
+    [
+        ("--alpha", "nan"),
+        ("--alpha", "inf"),
+        ("--temperature", "inf"),
+        ("--temperature", "nan"),
+        ("--max-length-ratio", "inf"),
+        ("--lm-weight", "nan"),
+        ("--top-k", "0"),
+        ("--seed", "x"),
+    ],
+)
 def test_bad_numbers_in_options_name_the_option(option, value, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["translate", option, value, "-"])
@@ -126,9 +148,11 @@ def test_average_checkpoints_overwrite_refuses_a_folder_that_is_not_a_model(tmp_
     assert (tmp_path / "data" / "corpus.txt").read_text() == "precious\n"
 
 
+@pytest.mark.slow  # a pipeline of subprocesses
 def test_output_into_a_closed_pipe_ends_quietly(trained_lm_dir):
-    command = (f"{sys.executable} -m seq2seq lm generate --model {trained_lm_dir} --num-samples 3000 "
-               "--max-tokens 20 | head -1")
+    command = (
+        f"{sys.executable} -m seq2seq lm generate --model {trained_lm_dir} --num-samples 3000 --max-tokens 20 | head -1"
+    )
     done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True)
     assert done.stdout.count("\n") == 1
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
@@ -182,8 +206,9 @@ def test_an_output_that_is_a_folder_fails_before_any_work(toy_translation_dir, t
 
 
 @pytest.mark.parametrize("fault", [errno.ENOSPC, errno.EROFS, errno.EACCES])
-def test_a_failing_write_is_an_error_and_keeps_the_old_output(toy_translation_dir, tmp_path, capsys,
-                                                              monkeypatch, fault):
+def test_a_failing_write_is_an_error_and_keeps_the_old_output(
+    toy_translation_dir, tmp_path, capsys, monkeypatch, fault
+):
     import seq2seq.textio
 
     source, output = tmp_path / "in.de", tmp_path / "out.en"
@@ -313,13 +338,14 @@ def test_a_damaged_config_yaml_is_named_where_it_is_read(toy_translation_dir, tm
     folder = tmp_path / "model"
     shutil.copytree(toy_translation_dir, folder)
     original = (folder / "config.yaml").read_bytes()
-    (folder / "config.yaml").write_bytes(original[: len(original) // 3] if DAMAGE[damage] is None
-                                         else DAMAGE[damage])
+    (folder / "config.yaml").write_bytes(original[: len(original) // 3] if DAMAGE[damage] is None else DAMAGE[damage])
     (folder / "metrics.json").write_bytes(b'{"epoch": ')  # figures only: never needed to translate
     source = tmp_path / "in.de"
     source.write_text("ein hund läuft. zwei kinder spielen.\n")
-    for argv in (["translate", "--split-sentences", "--model", folder, source],
-                 ["evaluate", "--model", folder, "--tfds", "wmt14_translate/de-en", "--tfds-data-dir", tmp_path]):
+    for argv in (
+        ["translate", "--split-sentences", "--model", folder, source],
+        ["evaluate", "--model", folder, "--tfds", "wmt14_translate/de-en", "--tfds-data-dir", tmp_path],
+    ):
         code, out, err = run(capsys, *argv)
         assert code == 2 and out == "" and "Traceback" not in err and f"{folder}/config.yaml" in err, err
     assert run(capsys, "translate", "--model", folder, source)[0] == 0

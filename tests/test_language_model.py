@@ -4,20 +4,18 @@ import csv
 import json
 
 import keras
-
 import numpy as np
 import pytest
+from helpers import DATA
 
 from seq2seq import config as config_lib
-from seq2seq.model_dirs import load_language_model, save_language_model
-from seq2seq.lm.model import RNNLanguageModel
+from seq2seq.core.recurrent import RecurrentStack
 from seq2seq.lm.config import LMConfig
 from seq2seq.lm.generation import generate
+from seq2seq.lm.model import RNNLanguageModel
 from seq2seq.lm.scoring import score_lines
 from seq2seq.lm.training import train_language_model
-from seq2seq.core.recurrent import RecurrentStack
-
-from helpers import DATA
+from seq2seq.model_dirs import load_language_model, save_language_model
 
 
 def test_logits_shape_and_the_core_class():
@@ -53,8 +51,15 @@ def test_tied_embeddings_with_projection_when_sizes_differ():
 
 def test_get_config_keeps_every_constructor_argument():
     """Compared with the arguments given (none at its default), not with a clone's config."""
-    rnn = {"cell": "simple", "units": 7, "num_layers": 2, "bidirectional": False, "dropout": 0.3,
-           "activation": "relu", "residual": True}
+    rnn = {
+        "cell": "simple",
+        "units": 7,
+        "num_layers": 2,
+        "bidirectional": False,
+        "dropout": 0.3,
+        "activation": "relu",
+        "residual": True,
+    }
     arguments = dict(vocab_size=13, embedding_dim=5, rnn=rnn, tie_embeddings=True, stateful=True)
     config = RNNLanguageModel(**arguments).get_config()
     assert {key: config[key] for key in arguments} == arguments
@@ -77,14 +82,27 @@ def test_step_by_step_equals_the_whole_sequence():
 
 
 def _toy_config(tmp_path, **training):
-    return config_lib.from_dict(LMConfig, {
-        "data": {"dir": str(DATA), "train": "toy_lm.train.txt", "valid": "toy_lm.train.txt",
-                 "test": "toy_lm.valid.txt"},
-        "model": {"embedding_dim": 32, "rnn": {"cell": "lstm", "units": 64}},
-        "training": {"batch_size": 2, "window_length": 8, "learning_rate": 0.02,
-                     "early_stopping_patience": 50, "lr_decay_factor": 1.0, **training},
-        "run_dir": str(tmp_path / "run"),
-    })
+    return config_lib.from_dict(
+        LMConfig,
+        {
+            "data": {
+                "dir": str(DATA),
+                "train": "toy_lm.train.txt",
+                "valid": "toy_lm.train.txt",
+                "test": "toy_lm.valid.txt",
+            },
+            "model": {"embedding_dim": 32, "rnn": {"cell": "lstm", "units": 64}},
+            "training": {
+                "batch_size": 2,
+                "window_length": 8,
+                "learning_rate": 0.02,
+                "early_stopping_patience": 50,
+                "lr_decay_factor": 1.0,
+                **training,
+            },
+            "run_dir": str(tmp_path / "run"),
+        },
+    )
 
 
 def test_overfits_a_tiny_corpus(tmp_path):
@@ -95,6 +113,7 @@ def test_overfits_a_tiny_corpus(tmp_path):
     assert metrics["test_perplexity"] > metrics["valid_perplexity"]  # unseen text is harder
 
 
+@pytest.mark.slow  # two training runs
 def test_rerunning_resumes_after_the_last_finished_epoch(tmp_path):
     train_language_model(_toy_config(tmp_path, epochs=1))
     train_language_model(_toy_config(tmp_path, epochs=3))
@@ -147,12 +166,15 @@ def test_top_k_one_is_greedy(trained_lm_dir):
 
 
 def test_character_level_model(tmp_path):
-    config = config_lib.from_dict(LMConfig, {
-        "data": {"dir": str(DATA), "train": "toy_lm.train.txt", "valid_fraction": 0.2, "level": "char"},
-        "model": {"embedding_dim": 8, "rnn": {"cell": "gru", "units": 16}},
-        "training": {"batch_size": 2, "window_length": 10, "epochs": 1},
-        "run_dir": str(tmp_path / "run"),
-    })
+    config = config_lib.from_dict(
+        LMConfig,
+        {
+            "data": {"dir": str(DATA), "train": "toy_lm.train.txt", "valid_fraction": 0.2, "level": "char"},
+            "model": {"embedding_dim": 8, "rnn": {"cell": "gru", "units": 16}},
+            "training": {"batch_size": 2, "window_length": 10, "epochs": 1},
+            "run_dir": str(tmp_path / "run"),
+        },
+    )
     model, vocab = load_language_model(train_language_model(config))
     assert vocab.level == "char" and "c" in vocab.index
     (score,) = score_lines(model, vocab, ["cat"])
@@ -162,6 +184,7 @@ def test_character_level_model(tmp_path):
     assert sample.startswith("th") and len(sample.replace("<unk>", "?")) == 2 + 20
 
 
+@pytest.mark.slow  # a training run
 def test_mixed_precision_training_exports_a_float32_model(tmp_path):
     config = _toy_config(tmp_path, epochs=1, mixed_precision=True)
     model, _ = load_language_model(train_language_model(config))
@@ -169,22 +192,32 @@ def test_mixed_precision_training_exports_a_float32_model(tmp_path):
     assert model.core.recurrent_layers[0].dtype_policy.name == "float32"
 
 
+@pytest.mark.slow  # a training run
 def test_init_from_starts_with_the_given_weights(tmp_path, trained_lm_dir):
     from seq2seq.errors import UserError
 
-    config = config_lib.from_dict(LMConfig, {
-        "data": {"dir": str(DATA), "train": "toy_lm.train.txt", "valid": "toy_lm.valid.txt"},
-        "model": {"embedding_dim": 16, "rnn": {"cell": "gru", "units": 32}},
-        "training": {"batch_size": 2, "window_length": 8, "epochs": 1, "learning_rate": 0.0,
-                     "init_from": str(trained_lm_dir)},
-        "run_dir": str(tmp_path / "warm"),
-    })
+    config = config_lib.from_dict(
+        LMConfig,
+        {
+            "data": {"dir": str(DATA), "train": "toy_lm.train.txt", "valid": "toy_lm.valid.txt"},
+            "model": {"embedding_dim": 16, "rnn": {"cell": "gru", "units": 32}},
+            "training": {
+                "batch_size": 2,
+                "window_length": 8,
+                "epochs": 1,
+                "learning_rate": 0.0,
+                "init_from": str(trained_lm_dir),
+            },
+            "run_dir": str(tmp_path / "warm"),
+        },
+    )
     warm, _ = load_language_model(train_language_model(config))
     original, _ = load_language_model(trained_lm_dir)
     for a, b in zip(warm.get_weights(), original.get_weights()):
         np.testing.assert_allclose(a, b)  # learning rate 0: the weights stay as loaded
-    wider = config_lib.apply_overrides(config_lib.to_dict(config), ["model.rnn.units=8",
-                                                                   f"run_dir={tmp_path / 'other'}"])
+    wider = config_lib.apply_overrides(
+        config_lib.to_dict(config), ["model.rnn.units=8", f"run_dir={tmp_path / 'other'}"]
+    )
     with pytest.raises(UserError, match="architecture differs"):
         train_language_model(config_lib.from_dict(LMConfig, wider))
 
@@ -253,6 +286,7 @@ def test_weight_averaging_validates_and_exports_the_average(tmp_path):
     assert exported == pytest.approx(math.exp(best_loss), rel=1e-3)
 
 
+@pytest.mark.slow  # two training runs
 def test_a_learning_rate_cut_survives_resume(tmp_path):
     """The backup is written after the plateau schedule has cut the rate, so a resumed run keeps the cut."""
     schedule = {"lr_decay_factor": 0.5, "lr_decay_min_delta": 100.0}  # every epoch after the first "stalls"

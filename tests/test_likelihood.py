@@ -17,17 +17,16 @@ UNIFORM = np.zeros(3)  # p = 1/3 each
 LOUD = np.array([30.0, -30.0, 0.0])  # at padding: would dominate any mean it were let into
 
 # Two rows, with padding: row 0 has two targets, row 1 one target.
-LOGITS = np.array([[QUARTER_HALF, UNIFORM, LOUD],
-                   [QUARTER_HALF, LOUD, LOUD]], "float32")
-TARGETS = np.array([[1, 2, 0],
-                    [2, 0, 0]], "int32")
+LOGITS = np.array([[QUARTER_HALF, UNIFORM, LOUD], [QUARTER_HALF, LOUD, LOUD]], "float32")
+TARGETS = np.array([[1, 2, 0], [2, 0, 0]], "int32")
 
 
 def test_token_log_likelihood_is_zero_at_padding():
     log_likelihood, mask = token_log_likelihood(LOGITS, TARGETS)
     np.testing.assert_allclose(np.asarray(mask), [[1, 1, 0], [1, 0, 0]])
-    np.testing.assert_allclose(np.asarray(log_likelihood),
-                               [[math.log(0.5), math.log(1 / 3), 0.0], [math.log(0.25), 0.0, 0.0]], rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(log_likelihood), [[math.log(0.5), math.log(1 / 3), 0.0], [math.log(0.25), 0.0, 0.0]], rtol=1e-5
+    )
 
 
 def test_cross_entropy_is_the_mean_over_target_tokens():
@@ -97,9 +96,10 @@ def test_perplexity_weighs_every_token_alike_across_batches():
     """
     metric = Perplexity()
     metric.update_state(np.array([[1, 0, 0]], "int32"), np.array([[QUARTER_HALF, LOUD, LOUD]], "float32"))
-    metric.update_state(np.array([[2, 2, 2], [0, 0, 0]], "int32"),
-                        np.array([[QUARTER_HALF] * 3, [LOUD] * 3], "float32"))  # a row of padding only
-    assert float(metric.result()) == pytest.approx(2 ** 1.75, rel=1e-4)
+    metric.update_state(
+        np.array([[2, 2, 2], [0, 0, 0]], "int32"), np.array([[QUARTER_HALF] * 3, [LOUD] * 3], "float32")
+    )  # a row of padding only
+    assert float(metric.result()) == pytest.approx(2**1.75, rel=1e-4)
     metric.reset_state()
     metric.update_state(TARGETS, LOGITS)
     assert float(metric.result()) == pytest.approx(24 ** (1 / 3), rel=1e-5)

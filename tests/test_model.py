@@ -4,20 +4,32 @@ import keras
 import numpy as np
 import pytest
 
-from seq2seq.translation.model import Seq2SeqModel
 from seq2seq.core.recurrent import RecurrentStack, core_arguments
 from seq2seq.core.specials import BOS_ID, CELLS
+from seq2seq.translation.model import Seq2SeqModel
 
 ATTENTIONS = ["none", "bahdanau", "luong"]
 
 
-def small_model(attention="bahdanau", encoder_cell="gru", decoder_cell="gru", encoder_layers=2, decoder_layers=2,
-                decoder_units=7, **kwargs):
-    return Seq2SeqModel(source_vocab_size=13, target_vocab_size=11, embedding_dim=6,
-                        encoder={"cell": encoder_cell, "units": 5, "num_layers": encoder_layers,
-                                 "bidirectional": True},
-                        decoder={"cell": decoder_cell, "units": decoder_units, "num_layers": decoder_layers},
-                        attention=attention, attention_units=4, **kwargs)
+def small_model(
+    attention="bahdanau",
+    encoder_cell="gru",
+    decoder_cell="gru",
+    encoder_layers=2,
+    decoder_layers=2,
+    decoder_units=7,
+    **kwargs,
+):
+    return Seq2SeqModel(
+        source_vocab_size=13,
+        target_vocab_size=11,
+        embedding_dim=6,
+        encoder={"cell": encoder_cell, "units": 5, "num_layers": encoder_layers, "bidirectional": True},
+        decoder={"cell": decoder_cell, "units": decoder_units, "num_layers": decoder_layers},
+        attention=attention,
+        attention_units=4,
+        **kwargs,
+    )
 
 
 def batch():
@@ -71,12 +83,35 @@ def test_stepwise_decoding_matches_teacher_forcing(attention, decoder_cell):
 
 def test_get_config_keeps_every_constructor_argument():
     """Compared with the arguments given (none at its default), not with a clone's config."""
-    encoder = {"cell": "simple", "units": 5, "num_layers": 2, "bidirectional": False, "dropout": 0.2,
-               "activation": "relu", "residual": True}
-    decoder = {"cell": "lstm", "units": 6, "num_layers": 3, "bidirectional": False, "dropout": 0.3,
-               "activation": "tanh", "residual": True}
-    arguments = dict(source_vocab_size=13, target_vocab_size=11, embedding_dim=6, encoder=encoder,
-                     decoder=decoder, attention="luong", attention_units=9, dropout=0.25, tie_embeddings=True)
+    encoder = {
+        "cell": "simple",
+        "units": 5,
+        "num_layers": 2,
+        "bidirectional": False,
+        "dropout": 0.2,
+        "activation": "relu",
+        "residual": True,
+    }
+    decoder = {
+        "cell": "lstm",
+        "units": 6,
+        "num_layers": 3,
+        "bidirectional": False,
+        "dropout": 0.3,
+        "activation": "tanh",
+        "residual": True,
+    }
+    arguments = dict(
+        source_vocab_size=13,
+        target_vocab_size=11,
+        embedding_dim=6,
+        encoder=encoder,
+        decoder=decoder,
+        attention="luong",
+        attention_units=9,
+        dropout=0.25,
+        tie_embeddings=True,
+    )
     config = Seq2SeqModel(**arguments).get_config()
     assert {key: config[key] for key in arguments} == arguments
     clone = Seq2SeqModel.from_config(config)
@@ -106,8 +141,9 @@ def test_overfits_one_batch(attention):
     model = small_model(attention, dropout=0.0, encoder_layers=1, decoder_layers=1, decoder_units=16)
     inputs = batch()
     targets = np.array([[4, 5, 6, 3, 0], [7, 3, 0, 0, 0]], "int32")
-    model.compile(keras.optimizers.Adam(0.05),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
+    model.compile(
+        keras.optimizers.Adam(0.05), keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+    )
     history = model.fit(inputs, targets, epochs=60, verbose=0)
     assert history.history["loss"][-1] < 0.05
     predicted = np.asarray(model(inputs)).argmax(-1)

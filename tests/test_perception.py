@@ -42,6 +42,7 @@ def tone(frequencies, seconds=0.2, rate=8000):
 
 # Features and masking
 
+
 def test_log_mel_frames_every_10_ms_normalised_and_never_all_zero():
     samples = tone([440, 880], seconds=0.5)  # 1.15 s
     frames = np.asarray(log_mel(samples, mel_bins=24))
@@ -55,8 +56,11 @@ def test_log_mel_frames_every_10_ms_normalised_and_never_all_zero():
 def test_normalize_level_makes_the_frames_independent_of_the_recording_level():
     loud = tone([400, 1500])
     quiet = 0.02 * loud  # 34 dB quieter
-    np.testing.assert_allclose(np.asarray(log_mel(quiet, 16, normalize_level=True)),
-                               np.asarray(log_mel(loud, 16, normalize_level=True)), atol=1e-3)
+    np.testing.assert_allclose(
+        np.asarray(log_mel(quiet, 16, normalize_level=True)),
+        np.asarray(log_mel(loud, 16, normalize_level=True)),
+        atol=1e-3,
+    )
     assert not np.allclose(np.asarray(log_mel(quiet, 16)), np.asarray(log_mel(loud, 16)), atol=1e-2)
     silent = np.asarray(log_mel(np.zeros(800, np.float32), 16, normalize_level=True))
     assert np.isfinite(silent).all()  # an all-zero waveform stays zero: no division by a zero peak
@@ -64,6 +68,7 @@ def test_normalize_level_makes_the_frames_independent_of_the_recording_level():
 
 def test_transcribe_computes_the_features_as_the_model_was_trained(tmp_path, capsys):
     from helpers import speech_model_dir
+
     from seq2seq.model_dirs import load_perception_model
 
     # 16-bit samples, the quiet file exactly 1/16 of the loud one (24 dB): a power of two, so peak
@@ -74,7 +79,8 @@ def test_transcribe_computes_the_features_as_the_model_was_trained(tmp_path, cap
     write_wav(files[1], quiet.tobytes())
     level = speech_model_dir(tmp_path, "level", seed=5, normalize_level=True)
     expected = Recognizer(*load_perception_model(level), beam_size=1).decode(
-        [np.asarray(log_mel(digits.read_wav(path), 16, normalize_level=True)) for path in files])
+        [np.asarray(log_mel(digits.read_wav(path), 16, normalize_level=True)) for path in files]
+    )
     code, out, _ = run(capsys, "transcribe", "--model", str(level), "--beam", "1", *files)
     assert code == 0 and out.split("\n")[:-1] == expected
     assert expected[0] == expected[1]  # the level no longer matters
@@ -93,8 +99,9 @@ def test_audio_encoder_masks_padding_frames(frame_stack):
     alone_memory, alone_states, _ = encoder(short[None])
     kept = int(np.ceil(7 / frame_stack))
     np.testing.assert_allclose(np.asarray(memory)[1, :kept], np.asarray(alone_memory)[0, :kept], atol=1e-5)
-    np.testing.assert_allclose(np.asarray(encoder.summary(states))[1], np.asarray(encoder.summary(alone_states))[0],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(encoder.summary(states))[1], np.asarray(encoder.summary(alone_states))[0], atol=1e-5
+    )
 
 
 def test_augmented_frames_keep_their_shape_are_repeatable_and_never_look_like_padding():
@@ -143,9 +150,15 @@ def test_image_encoder_reads_a_grid_the_decoder_attends_over():
     assert memory.shape == (2, 64, 64 + 8) and encoder.output_units == 72 and bool(np.all(mask))  # core + colour
     # The shape stream is colour-blind: the same shape in another colour gives the same core outputs.
     scene = scenes("train", 1)[0]
-    recoloured = dataclasses.replace(scene, first=dataclasses.replace(
-        scene.first, color=next(c for c in ("red", "green", "blue", "yellow") if c not in (scene.first.color,
-                                                                                            scene.second.color))))
+    recoloured = dataclasses.replace(
+        scene,
+        first=dataclasses.replace(
+            scene.first,
+            color=next(
+                c for c in ("red", "green", "blue", "yellow") if c not in (scene.first.color, scene.second.color)
+            ),
+        ),
+    )
     pair = np.stack([draw(scene), draw(recoloured)])
     outputs = np.asarray(encoder(pair)[0])
     np.testing.assert_allclose(outputs[0, :, :64], outputs[1, :, :64], atol=1e-6)
@@ -153,6 +166,7 @@ def test_image_encoder_reads_a_grid_the_decoder_attends_over():
 
 
 # Both encoders feed the shared decoder: each overfits a handful of examples
+
 
 def overfit(model, inputs, transcripts, vocab, steps):
     from seq2seq.core.likelihood import MaskedCrossEntropy
@@ -162,42 +176,71 @@ def overfit(model, inputs, transcripts, vocab, steps):
     decoder_inputs = np.zeros((len(ids), width), np.int32)
     targets = np.zeros((len(ids), width), np.int32)
     for row, sequence in enumerate(ids):
-        decoder_inputs[row, :len(sequence) + 1] = [vocab.bos_id] + sequence
-        targets[row, :len(sequence) + 1] = sequence + [vocab.eos_id]
+        decoder_inputs[row, : len(sequence) + 1] = [vocab.bos_id] + sequence
+        targets[row, : len(sequence) + 1] = sequence + [vocab.eos_id]
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss=MaskedCrossEntropy())
-    model.fit({"source_features": inputs, "target_inputs": decoder_inputs}, targets, epochs=steps,
-              batch_size=len(ids), verbose=0)
+    model.fit(
+        {"source_features": inputs, "target_inputs": decoder_inputs},
+        targets,
+        epochs=steps,
+        batch_size=len(ids),
+        verbose=0,
+    )
     return Recognizer(model, vocab, beam_size=1).decode(list(inputs))
 
 
+@pytest.mark.slow
 def test_audio_encoder_and_shared_decoder_overfit_tone_sequences():
     words = ["low", "mid", "high"]
     frequencies = {"low": 300, "mid": 900, "high": 2000}
     transcripts = ["low high", "mid", "high mid low", "low low", "high", "mid high"]
     frames = [np.asarray(log_mel(tone([frequencies[w] for w in text.split()]), mel_bins=16)) for text in transcripts]
     vocab = Vocabulary(words)
-    model = Seq2SeqModel(0, len(vocab), embedding_dim=16, encoder=SMALL, decoder={"cell": "lstm", "units": 32},
-                         attention="bahdanau", attention_units=16, source={"input": "audio", "features": 16,
-                                                                          "frame_stack": 2})
+    model = Seq2SeqModel(
+        0,
+        len(vocab),
+        embedding_dim=16,
+        encoder=SMALL,
+        decoder={"cell": "lstm", "units": 32},
+        attention="bahdanau",
+        attention_units=16,
+        source={"input": "audio", "features": 16, "frame_stack": 2},
+    )
     model.build()
     assert overfit(model, pad(frames), transcripts, vocab, steps=150) == transcripts
 
 
+@pytest.mark.slow
 def test_image_encoder_and_shared_decoder_overfit_scenes():
     chosen = scenes("train", 6, seed=3)
     transcripts = [scene.caption for scene in chosen]
     vocab = Vocabulary.build(transcripts)
-    model = Seq2SeqModel(0, len(vocab), embedding_dim=16, encoder=SMALL, decoder={"cell": "lstm", "units": 48},
-                         attention="bahdanau", attention_units=16,
-                         source={"input": "image", "image_size": 64, "channels": 3, "conv_filters": [8, 16, 16]})
+    model = Seq2SeqModel(
+        0,
+        len(vocab),
+        embedding_dim=16,
+        encoder=SMALL,
+        decoder={"cell": "lstm", "units": 48},
+        attention="bahdanau",
+        attention_units=16,
+        source={"input": "image", "image_size": 64, "channels": 3, "conv_filters": [8, 16, 16]},
+    )
     model.build()
     images = np.stack([draw(scene) for scene in chosen]).astype(np.float32)
     assert overfit(model, images, transcripts, vocab, steps=150) == transcripts
 
 
 def test_one_graph_decodes_every_batch_shape_and_padding_changes_nothing():
-    model = Seq2SeqModel(0, 8, embedding_dim=8, encoder=SMALL, decoder={"cell": "lstm", "units": 16},
-                         attention="bahdanau", attention_units=8, source={"input": "audio", "features": 8})
+    model = Seq2SeqModel(
+        0,
+        8,
+        embedding_dim=8,
+        encoder=SMALL,
+        decoder={"cell": "lstm", "units": 16},
+        attention="bahdanau",
+        attention_units=8,
+        source={"input": "audio", "features": 8},
+    )
     model.build()
     searcher = Searcher(model, eos_id=3, max_length=6, input_spec=((None, None, 8), "float32"))
     rng = np.random.default_rng(1)
@@ -210,11 +253,14 @@ def test_one_graph_decodes_every_batch_shape_and_padding_changes_nothing():
 
 # Utterances
 
+
 @needs_fsdd
 def test_utterances_are_deterministic_one_speaker_each_and_hold_the_test_speaker_out():
     found = digits.recordings(FSDD)
     train = digits.utterances(found, "train", 50, "theo", seed=4)
-    assert [u.transcript for u in train] == [u.transcript for u in digits.utterances(found, "train", 50, "theo", seed=4)]
+    assert [u.transcript for u in train] == [
+        u.transcript for u in digits.utterances(found, "train", 50, "theo", seed=4)
+    ]
     assert all(len({part.speaker for part in u.parts}) == 1 for u in train)
     assert all(part.speaker != "theo" and part.index >= 5 for u in train for part in u.parts)
     assert all(1 <= len(u.parts) <= 7 for u in train)
@@ -247,19 +293,26 @@ def test_read_wav_resamples_mixes_down_and_refuses_what_it_cannot_read(tmp_path)
     (tmp_path / "text.wav").write_text("hello")
     (tmp_path / "empty.wav").write_bytes(b"")
     whole = (tmp_path / "m.wav").read_bytes()
-    (tmp_path / "cut.wav").write_bytes(whole[:len(whole) // 2])
+    (tmp_path / "cut.wav").write_bytes(whole[: len(whole) // 2])
     write_wav(tmp_path / "none.wav", b"")
     write_wav(tmp_path / "8bit.wav", b"\x80" * 100, width=1)
-    for name, message in (("text.wav", "not a WAV file"), ("empty.wav", "empty"), ("cut.wav", "truncated"),
-                          ("none.wav", "no samples"), ("8bit.wav", "8-bit samples"), ("gone.wav", "cannot read")):
+    for name, message in (
+        ("text.wav", "not a WAV file"),
+        ("empty.wav", "empty"),
+        ("cut.wav", "truncated"),
+        ("none.wav", "no samples"),
+        ("8bit.wav", "8-bit samples"),
+        ("gone.wav", "cannot read"),
+    ):
         with pytest.raises(digits.UserError, match=message):
             digits.read_wav(tmp_path / name)
 
 
 # The commands, on tiny trained models
 
+
 def tiny_config(tmp_path, task: str) -> Path:
-    encoder = ("input: audio, frame_stack: 2" if task == "speech" else "input: image, conv_filters: [8, 16, 16]")
+    encoder = "input: audio, frame_stack: 2" if task == "speech" else "input: image, conv_filters: [8, 16, 16]"
     path = tmp_path / f"{task}.yaml"
     path.write_text(f"""
 data: {{task: {task}, dir: {FSDD}, train_examples: 64, valid_examples: 16, test_examples: 16, mel_bins: 16}}
@@ -287,24 +340,34 @@ def trained(tmp_path_factory):
     return models
 
 
+@pytest.mark.slow
 def test_training_records_the_word_error_rate_and_resumes_without_redoing_epochs(trained, capsys):
     run_dir = trained["speech"].parent
     entries = [json.loads(line) for line in (run_dir / "validation_wer.jsonl").read_text().splitlines()]
     assert [entry["epoch"] for entry in entries] == [1, 2] and all(0 <= e["wer"] for e in entries)
     assert json.loads((trained["speech"] / "metrics.json").read_text())["val_wer"] == min(e["wer"] for e in entries)
-    code, _, _ = run(capsys, "perception", "train", str(run_dir.parent / "speech.yaml"),
-                     "--set", "training.epochs=3")
+    code, _, _ = run(capsys, "perception", "train", str(run_dir.parent / "speech.yaml"), "--set", "training.epochs=3")
     assert code == 0
-    assert [json.loads(line)["epoch"] for line in (run_dir / "validation_wer.jsonl").read_text().splitlines()] == [1, 2, 3]
+    assert [json.loads(line)["epoch"] for line in (run_dir / "validation_wer.jsonl").read_text().splitlines()] == [
+        1,
+        2,
+        3,
+    ]
 
 
+@pytest.mark.slow  # trains by the command (the `trained` fixture)
 def test_transcribe_keeps_one_line_per_file_and_names_bad_files(trained, tmp_path, capsys):
     good = sorted((FSDD / "recordings").glob("*_theo_*.wav"))[:2]
     (tmp_path / "text.wav").write_text("not audio")
     (tmp_path / "empty.wav").write_bytes(b"")
     write_wav(tmp_path / "fast.wav", (np.sin(np.arange(4000) / 3) * 8000).astype("<i2").tobytes(), rate=16000)
-    files = [str(good[0]), str(tmp_path / "text.wav"), str(tmp_path / "fast.wav"), str(tmp_path / "empty.wav"),
-             str(good[1])]
+    files = [
+        str(good[0]),
+        str(tmp_path / "text.wav"),
+        str(tmp_path / "fast.wav"),
+        str(tmp_path / "empty.wav"),
+        str(good[1]),
+    ]
     code, out, err = run(capsys, "transcribe", "--model", str(trained["speech"]), *files)
     lines = out.split("\n")[:-1]
     assert code == 2 and len(lines) == 5
@@ -315,6 +378,7 @@ def test_transcribe_keeps_one_line_per_file_and_names_bad_files(trained, tmp_pat
     assert code == 0 and again.split("\n")[:-1] == [lines[0], lines[4]]
 
 
+@pytest.mark.slow  # trains by the command (the `trained` fixture)
 def test_caption_keeps_one_line_per_image_and_names_bad_files(trained, tmp_path, capsys):
     from PIL import Image
 
@@ -332,6 +396,7 @@ def test_caption_keeps_one_line_per_image_and_names_bad_files(trained, tmp_path,
     assert "big.png: 96x96 pixels, resized to 64x64" in err
 
 
+@pytest.mark.slow  # trains by the command (the `trained` fixture)
 def test_saved_model_loads_and_decodes_as_the_trained_one(trained):
     from seq2seq.model_dirs import load_perception_model, save_perception_model
 
@@ -346,9 +411,19 @@ def test_saved_model_loads_and_decodes_as_the_trained_one(trained):
         np.testing.assert_array_equal(left, right)
 
 
+@pytest.mark.slow
 def test_evaluate_writes_word_error_rates_per_speaker_and_exact_match(trained, tmp_path, capsys):
-    code, out, _ = run(capsys, "perception", "evaluate", "--model", str(trained["speech"]), "--beam", "1",
-                       "--output", str(tmp_path / "speech"))
+    code, out, _ = run(
+        capsys,
+        "perception",
+        "evaluate",
+        "--model",
+        str(trained["speech"]),
+        "--beam",
+        "1",
+        "--output",
+        str(tmp_path / "speech"),
+    )
     report = json.loads((tmp_path / "speech" / "report.json").read_text())
     assert code == 0 and report["schema"] == "seq2seq-perception-report/1"
     assert set(report["scores"]) == {"test", "valid", "single"}
@@ -356,16 +431,26 @@ def test_evaluate_writes_word_error_rates_per_speaker_and_exact_match(trained, t
     assert set(report["scores"]["valid"]["groups"]) <= {"george", "jackson", "lucas", "nicolas"}
     assert report["scores"]["single"]["examples"] == 500  # each of the held-out speaker's recordings
     assert "| single | theo | 500 |" in out
-    code, _, _ = run(capsys, "perception", "evaluate", "--model", str(trained["captions"]), "--output",
-                     str(tmp_path / "captions"))
+    code, _, _ = run(
+        capsys, "perception", "evaluate", "--model", str(trained["captions"]), "--output", str(tmp_path / "captions")
+    )
     report = json.loads((tmp_path / "captions" / "report.json").read_text())
     assert code == 0 and {"bleu", "exact_match", "wer"} <= set(report["scores"]["test"])
     assert report["figures"] == ["attention.png"] and (tmp_path / "captions" / "attention.png").stat().st_size > 1000
-    code, _, err = run(capsys, "perception", "evaluate", "--model", str(trained["captions"]), "--output",
-                       str(tmp_path / "captions"))
+    code, _, err = run(
+        capsys, "perception", "evaluate", "--model", str(trained["captions"]), "--output", str(tmp_path / "captions")
+    )
     assert code == 2 and "--overwrite" in err
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("keep me")
-    code, _, err = run(capsys, "perception", "evaluate", "--model", str(trained["captions"]), "--output",
-                       str(tmp_path / "other"), "--overwrite")
+    code, _, err = run(
+        capsys,
+        "perception",
+        "evaluate",
+        "--model",
+        str(trained["captions"]),
+        "--output",
+        str(tmp_path / "other"),
+        "--overwrite",
+    )
     assert code == 2 and (tmp_path / "other" / "notes.txt").read_text() == "keep me"  # not a report: kept

@@ -16,15 +16,19 @@ def test_windows_continue_each_other_row_by_row(tmp_path):
     with gzip.open(path, "wt") as handle:
         handle.write("\n".join(lines) + "\n")
     vocab = Vocabulary.build(lines)
-    windows = list(read_text_lines([path]).apply(tokenize(vocab))
-                   .apply(lm_pipeline.next_token_pairs(vocab))
-                   .apply(lm_pipeline.stream_windows(batch_size=3, window_length=4)))
+    windows = list(
+        read_text_lines([path])
+        .apply(tokenize(vocab))
+        .apply(lm_pipeline.next_token_pairs(vocab))
+        .apply(lm_pipeline.stream_windows(batch_size=3, window_length=4))
+    )
     inputs = np.concatenate([w[0].numpy() for w in windows], axis=1)  # (3, windows * 4)
     targets = np.concatenate([w[1].numpy() for w in windows], axis=1)
     assert all(tuple(w[0].shape) == (3, 4) for w in windows)
     # Targets are the inputs shifted by one within each stream, with <bos> never a target.
-    np.testing.assert_array_equal(inputs[:, 1:][inputs[:, 1:] != vocab.bos_id],
-                                  targets[:, :-1][inputs[:, 1:] != vocab.bos_id])
+    np.testing.assert_array_equal(
+        inputs[:, 1:][inputs[:, 1:] != vocab.bos_id], targets[:, :-1][inputs[:, 1:] != vocab.bos_id]
+    )
     assert (targets != vocab.bos_id).all()
     # Row 0 reads the text from the start: <bos> w0 w1 w2 w3 w4 <bos> w5 ...
     assert vocab.decode(inputs[0, :8]) == "w0 w1 w2 w3 w4 w5"

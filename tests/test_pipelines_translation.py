@@ -5,13 +5,12 @@ import gzip
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import DATA
 
 from pipelines import translation
-from seq2seq.errors import UserError
 from seq2seq.core.subwords import SubwordVocabulary, train_sentencepiece
+from seq2seq.errors import UserError
 from seq2seq.textio import read_lines
-
-from helpers import DATA
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +46,17 @@ def test_sentencepiece_ids_and_round_trip(joint_model):
 def test_graph_tokenization_matches_python(joint_model):
     vocab = SubwordVocabulary(joint_model)
     pairs = translation.parallel_text_files(DATA / "toy.de", DATA / "toy.en")
-    (source, target), = pairs.take(1).apply(translation.tokenize_pairs(joint_model, joint_model))
+    ((source, target),) = pairs.take(1).apply(translation.tokenize_pairs(joint_model, joint_model))
     assert source.numpy().tolist() == vocab.encode("ein hund läuft im park .")
     assert target.numpy().tolist() == vocab.encode("a dog runs in the park .")
 
 
 def test_model_inputs_filter_and_buckets(joint_model):
-    pairs = (translation.parallel_text_files(DATA / "toy.de", DATA / "toy.en")
-             .apply(translation.tokenize_pairs(joint_model, joint_model))
-             .apply(translation.to_model_inputs(2, 3)))
+    pairs = (
+        translation.parallel_text_files(DATA / "toy.de", DATA / "toy.en")
+        .apply(translation.tokenize_pairs(joint_model, joint_model))
+        .apply(translation.to_model_inputs(2, 3))
+    )
     inputs, targets = next(iter(pairs))
     assert inputs["target_inputs"].numpy()[0] == 2 and targets.numpy()[-1] == 3
     np.testing.assert_array_equal(inputs["target_inputs"].numpy()[1:], targets.numpy()[:-1])
@@ -63,8 +64,11 @@ def test_model_inputs_filter_and_buckets(joint_model):
     limit = sorted(lengths)[5]
     kept, total = translation.count_filtered(pairs, limit, limit)
     assert total == 10 and kept == sum(length <= limit for length in lengths)
-    batches = list(pairs.apply(translation.filter_by_length(40, 40))
-                   .apply(translation.bucket_by_tokens(max_tokens=64, boundaries=[12, 24, 41])))
+    batches = list(
+        pairs.apply(translation.filter_by_length(40, 40)).apply(
+            translation.bucket_by_tokens(max_tokens=64, boundaries=[12, 24, 41])
+        )
+    )
     assert sum(len(t) for _, t in batches) == 10
     for inputs, targets in batches:
         width = targets.shape[1]
@@ -78,10 +82,12 @@ def test_tfds_wmt14_pipeline_with_mock_data(joint_model):
 
     with tfds.testing.mock_data(num_examples=6):
         pairs = translation.tfds_translation("wmt14_translate/de-en", "train", "de", "en")
-        batches = list(pairs.apply(translation.tokenize_pairs(joint_model, joint_model))
-                       .apply(translation.to_model_inputs(2, 3))
-                       .apply(translation.filter_by_length(500, 500))
-                       .apply(translation.bucket_by_tokens(4000, [64, 501])))
+        batches = list(
+            pairs.apply(translation.tokenize_pairs(joint_model, joint_model))
+            .apply(translation.to_model_inputs(2, 3))
+            .apply(translation.filter_by_length(500, 500))
+            .apply(translation.bucket_by_tokens(4000, [64, 501]))
+        )
     assert sum(int(t.shape[0]) for _, t in batches) == 6
     assert all(i["source_ids"].dtype == tf.int32 for i, _ in batches)
 
@@ -104,8 +110,10 @@ def test_local_corpus_through_tfds_translate_folder(tmp_path):
         (tmp_path / f"{language}.train.txt").write_text("\n".join(lines) + "\n")
         (tmp_path / f"{language}.dev.txt").write_text("\n".join(lines[:2]) + "\n")
     pairs = list(translation.tfds_translation(f"folder:{tmp_path}", "dev", "de", "en").as_numpy_iterator())
-    assert pairs == [(s.encode(), t.encode()) for s, t in zip((DATA / "toy.de").read_text().splitlines()[:2],
-                                                               (DATA / "toy.en").read_text().splitlines()[:2])]
+    assert pairs == [
+        (s.encode(), t.encode())
+        for s, t in zip((DATA / "toy.de").read_text().splitlines()[:2], (DATA / "toy.en").read_text().splitlines()[:2])
+    ]
     with pytest.raises(UserError, match=r"has no split 'test'; it has \['dev', 'train'\]"):
         translation.tfds_translation(f"folder:{tmp_path}", "test", "de", "en")
     with pytest.raises(UserError, match=r"has languages \['de', 'en'\], not 'fr' and 'en'"):

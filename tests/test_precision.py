@@ -19,9 +19,16 @@ from seq2seq.translation.translator import Translator
 
 def small_model(tie_embeddings=False):
     keras.utils.set_random_seed(3)
-    model = Seq2SeqModel(source_vocab_size=12, target_vocab_size=12, embedding_dim=8, encoder={"units": 8},
-                         decoder={"units": 16}, attention="bahdanau", attention_units=8,
-                         tie_embeddings=tie_embeddings)
+    model = Seq2SeqModel(
+        source_vocab_size=12,
+        target_vocab_size=12,
+        embedding_dim=8,
+        encoder={"units": 8},
+        decoder={"units": 16},
+        attention="bahdanau",
+        attention_units=8,
+        tie_embeddings=tie_embeddings,
+    )
     model({"source_ids": np.ones((1, 3), "int32"), "target_inputs": np.ones((1, 2), "int32")})
     return model
 
@@ -37,8 +44,9 @@ def test_matmul_uses_the_copy_only_while_it_is_active():
         low = precision.matmul(x, variable)
     assert not precision.reduced(variable)
     assert keras.backend.standardize_dtype(low.dtype) == "float32"
-    by_hand = (np.asarray(ops.cast(ops.cast(x, "bfloat16"), "float32"))
-               @ np.asarray(ops.cast(copies[id(variable)], "float32")))
+    by_hand = np.asarray(ops.cast(ops.cast(x, "bfloat16"), "float32")) @ np.asarray(
+        ops.cast(copies[id(variable)], "float32")
+    )
     np.testing.assert_allclose(np.asarray(low), by_hand, rtol=1e-2, atol=1e-2)
     assert not np.allclose(np.asarray(low), exact, rtol=1e-6, atol=0)  # the copy really was used
 
@@ -120,15 +128,44 @@ def test_translator_in_bfloat16_translates_the_toy_sentences(toy_translation_dir
 
 def test_cli_precision_option_and_report(toy_translation_dir, tmp_path, capsys):
     from helpers import DATA
+
     from seq2seq.cli import main
 
-    assert main(["evaluate", "--model", str(toy_translation_dir), "--source", str(DATA / "toy.de"),
-                 "--reference", str(DATA / "toy.en"), "--precision", "bfloat16",
-                 "--report", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(toy_translation_dir),
+                "--source",
+                str(DATA / "toy.de"),
+                "--reference",
+                str(DATA / "toy.en"),
+                "--precision",
+                "bfloat16",
+                "--report",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.startswith("BLEU\t100.00")
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["decoding"]["precision"] == "bfloat16"
     assert "bfloat16" in (tmp_path / "r" / "report.md").read_text()
-    bad = subprocess.run([sys.executable, "-m", "seq2seq", "translate", "--model", str(toy_translation_dir),
-                          "--precision", "float16", str(DATA / "toy.de")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seq2seq",
+            "translate",
+            "--model",
+            str(toy_translation_dir),
+            "--precision",
+            "float16",
+            str(DATA / "toy.de"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "--precision" in bad.stderr and "Traceback" not in bad.stderr

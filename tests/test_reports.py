@@ -4,19 +4,31 @@ import json
 
 import jsonschema
 import pytest
-
 from helpers import DATA, HYPOTHESES, REFERENCES, SECOND, validated, write
+
 from seq2seq.cli import main
-from seq2seq.evaluation.scores import sentence_analysis
 from seq2seq.evaluation.reports import SCHEMA_FILE
+from seq2seq.evaluation.scores import sentence_analysis
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def test_schema_rejects_a_broken_report(tmp_path):
     hypothesis, reference = write(tmp_path / "h", HYPOTHESES), write(tmp_path / "r", REFERENCES)
-    assert main(["evaluate", "--hypothesis", str(hypothesis), "--reference", str(reference),
-                 "--report", str(tmp_path / "report")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--hypothesis",
+                str(hypothesis),
+                "--reference",
+                str(reference),
+                "--report",
+                str(tmp_path / "report"),
+            ]
+        )
+        == 0
+    )
     document = validated(tmp_path / "report")
     schema = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
     del document["scores"]["chrf"]["signature"]
@@ -26,8 +38,24 @@ def test_schema_rejects_a_broken_report(tmp_path):
 
 def test_report_with_a_model_has_figures_and_validates(toy_translation_dir, tmp_path, capsys):
     report = tmp_path / "report"
-    assert main(["evaluate", "--model", str(toy_translation_dir), "--source", str(DATA / "toy.de"),
-                 "--reference", str(DATA / "toy.en"), "--beam", "1", "--report", str(report)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(toy_translation_dir),
+                "--source",
+                str(DATA / "toy.de"),
+                "--reference",
+                str(DATA / "toy.en"),
+                "--beam",
+                "1",
+                "--report",
+                str(report),
+            ]
+        )
+        == 0
+    )
     document = validated(report)
     figures = document["figures"]
     assert "bleu_by_length.png" in figures and "training_curves.png" in figures
@@ -63,24 +91,55 @@ def test_evaluate_from_tfds_mock_data(toy_translation_dir, tmp_path, capsys):
     import tensorflow_datasets as tfds
 
     with tfds.testing.mock_data(num_examples=7):
-        assert main(["evaluate", "--model", str(toy_translation_dir), "--tfds", "wmt14_translate/de-en",
-                     "--split", "test", "--beam", "1", "--report", str(tmp_path / "report")]) == 0
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "--model",
+                    str(toy_translation_dir),
+                    "--tfds",
+                    "wmt14_translate/de-en",
+                    "--split",
+                    "test",
+                    "--beam",
+                    "1",
+                    "--report",
+                    str(tmp_path / "report"),
+                ]
+            )
+            == 0
+        )
     document = validated(tmp_path / "report")
     assert document["data"]["tfds"] == "wmt14_translate/de-en" and document["data"]["split"] == "test"
     assert document["data"]["lines"] == 7 and document["data"]["references"] == []
     assert "tfds `wmt14_translate/de-en` split `test`" in (tmp_path / "report" / "report.md").read_text()
     capsys.readouterr()
     with tfds.testing.mock_data(num_examples=2):
-        assert main(["evaluate", "--model", str(toy_translation_dir), "--tfds", "wmt14_translate/de-en",
-                     "--reference", str(DATA / "toy.en")]) == 2
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "--model",
+                    str(toy_translation_dir),
+                    "--tfds",
+                    "wmt14_translate/de-en",
+                    "--reference",
+                    str(DATA / "toy.en"),
+                ]
+            )
+            == 2
+        )
     assert "drop --reference" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--hypothesis", "H", "--model", "M"], "not both"),
-    (["--model", "M"], "either --source FILE or --tfds"),
-    (["--hypothesis", "H"], "at least one --reference"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--hypothesis", "H", "--model", "M"], "not both"),
+        (["--model", "M"], "either --source FILE or --tfds"),
+        (["--hypothesis", "H"], "at least one --reference"),
+    ],
+)
 def test_evaluate_mode_errors(argv, message, capsys):
     assert main(["evaluate", *argv]) == 2
     assert message in capsys.readouterr().err
@@ -89,8 +148,20 @@ def test_evaluate_mode_errors(argv, message, capsys):
 def test_compare_tables_reports_side_by_side(tmp_path, capsys):
     reference = write(tmp_path / "ref.txt", REFERENCES)
     for name, lines in (("a", HYPOTHESES), ("b", SECOND)):
-        assert main(["evaluate", "--hypothesis", str(write(tmp_path / f"{name}.txt", lines)),
-                     "--reference", str(reference), "--report", str(tmp_path / name)]) == 0
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "--hypothesis",
+                    str(write(tmp_path / f"{name}.txt", lines)),
+                    "--reference",
+                    str(reference),
+                    "--report",
+                    str(tmp_path / name),
+                ]
+            )
+            == 0
+        )
     capsys.readouterr()
     assert main(["compare", str(tmp_path / "a" / "report.json"), str(tmp_path / "b")]) == 0
     table = capsys.readouterr().out.splitlines()
@@ -106,9 +177,26 @@ def test_compare_tables_reports_side_by_side(tmp_path, capsys):
 
 
 def test_evaluate_counts_truncated_sources(toy_translation_dir, tmp_path, capsys):
-    assert main(["evaluate", "--model", str(toy_translation_dir), "--source", str(DATA / "toy.de"),
-                 "--reference", str(DATA / "toy.en"), "--beam", "1", "--max-source-tokens", "3",
-                 "--report", str(tmp_path / "report")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(toy_translation_dir),
+                "--source",
+                str(DATA / "toy.de"),
+                "--reference",
+                str(DATA / "toy.en"),
+                "--beam",
+                "1",
+                "--max-source-tokens",
+                "3",
+                "--report",
+                str(tmp_path / "report"),
+            ]
+        )
+        == 0
+    )
     document = validated(tmp_path / "report")
     assert document["decoding"]["max_source_tokens"] == 3 and document["decoding"]["truncated"] == 10
     assert "warning: 10 source lines longer than 3 subwords were truncated" in capsys.readouterr().err

@@ -79,8 +79,16 @@ def test_residual_adds_each_layers_input_to_its_output(cell):
 
 def test_get_config_round_trip():
     """Every constructor argument (none at its default) survives get_config -> from_config."""
-    arguments = dict(cell="simple", units=7, num_layers=3, bidirectional=True, dropout=0.1, activation="relu",
-                     residual=True, stateful=True)
+    arguments = dict(
+        cell="simple",
+        units=7,
+        num_layers=3,
+        bidirectional=True,
+        dropout=0.1,
+        activation="relu",
+        residual=True,
+        stateful=True,
+    )
     core = RecurrentStack(**arguments)
     config = core.get_config()
     assert {key: config[key] for key in arguments} == arguments
@@ -120,8 +128,7 @@ def test_a_step_with_part_of_the_input_projected_beforehand_is_the_same_step(cel
     expected, expected_states = core.step(x[:, 1], states)
     for split in (4, 7):  # the leading features projected for every step at once: some, or all of them
         product, rest = core.project_inputs(x[:, :, :split])
-        output, new_states = core.step(x[:, 1, split:] if split < 7 else None, states,
-                                        projected=(product[:, 1], rest))
+        output, new_states = core.step(x[:, 1, split:] if split < 7 else None, states, projected=(product[:, 1], rest))
         np.testing.assert_allclose(np.asarray(output), np.asarray(expected), atol=1e-5)
         for a, b in zip(sum(new_states, []), sum(expected_states, [])):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
@@ -144,6 +151,8 @@ def test_the_core_runs_in_a_graph_of_unknown_batch_and_length(bidirectional):
     inputs = np.random.default_rng(1).normal(size=(2, 3, 4)).astype("float32")
     mask = np.array([[True, True, True], [True, False, False]])
     eager, _ = core(inputs, mask=mask)
-    graph = tf.function(lambda x, m: core(x, mask=m)[0],
-                        input_signature=[tf.TensorSpec((None, None, 4)), tf.TensorSpec((None, None), tf.bool)])
+    graph = tf.function(
+        lambda x, m: core(x, mask=m)[0],
+        input_signature=[tf.TensorSpec((None, None, 4)), tf.TensorSpec((None, None), tf.bool)],
+    )
     np.testing.assert_allclose(np.asarray(graph(inputs, mask)), np.asarray(eager), rtol=1e-5, atol=1e-6)

@@ -17,8 +17,7 @@ from seq2seq.cli import main
 from seq2seq.core.ensemble import members_of
 from seq2seq.lm.model import RNNLanguageModel
 from seq2seq.lm.scoring import score_lines
-from seq2seq.model_dirs import (load_language_model, load_perception_model, load_translation_model,
-                                save_language_model)
+from seq2seq.model_dirs import load_language_model, load_perception_model, load_translation_model, save_language_model
 from seq2seq.translation.model import Seq2SeqModel
 from seq2seq.translation.translator import Translator
 
@@ -29,8 +28,13 @@ DIRECTORIES = sorted(path.parent for path in SAVED.glob("*/manifest.json"))
 
 
 def test_every_shipped_model_is_found():
-    assert {path.name for path in DIRECTORIES} >= {"lm_ptb_lstm", "lm_ptb_rnn", "lm_shakespeare_char",
-                                                    "multi30k_de_en", "general_de_en"}
+    assert {path.name for path in DIRECTORIES} >= {
+        "lm_ptb_lstm",
+        "lm_ptb_rnn",
+        "lm_shakespeare_char",
+        "multi30k_de_en",
+        "general_de_en",
+    }
 
 
 @pytest.mark.parametrize("directory", DIRECTORIES, ids=lambda path: path.name)
@@ -61,16 +65,37 @@ def test_the_shipped_translator_translates_the_first_example_line():
     assert hypotheses[0].text == "A man rides his bike through the city."
 
 
-@pytest.mark.parametrize("corpus, bleu, options", [
-    ("tatoeba/dev", "44.13", []), ("news/dev", "15.46", []), ("multi30k/val", "39.98", []),
-    ("multi30k/test_2016_flickr", "39.38", []),
-    ("multi30k/test_2016_flickr", "39.34", ["--shortlist"]),  # with the directory's shortlist.npz
-])
+@pytest.mark.parametrize(
+    "corpus, bleu, options",
+    [
+        ("tatoeba/dev", "44.13", []),
+        ("news/dev", "15.46", []),
+        ("multi30k/val", "39.98", []),
+        ("multi30k/test_2016_flickr", "39.38", []),
+        ("multi30k/test_2016_flickr", "39.34", ["--shortlist"]),  # with the directory's shortlist.npz
+    ],
+)
+@pytest.mark.slow  # scores a shipped model on a real corpus
 def test_the_default_model_reproduces_its_cards_greedy_scores(corpus, bleu, options, capsys):
     if not (DATA / f"{corpus}.de.gz").is_file():
         pytest.skip(f"{corpus} not found under {DATA}")
-    assert main(["evaluate", "--model", str(SAVED / "general_de_en"), "--source", str(DATA / f"{corpus}.de.gz"),
-                 "--reference", str(DATA / f"{corpus}.en.gz"), "--beam", "1", *options]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(SAVED / "general_de_en"),
+                "--source",
+                str(DATA / f"{corpus}.de.gz"),
+                "--reference",
+                str(DATA / f"{corpus}.en.gz"),
+                "--beam",
+                "1",
+                *options,
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.splitlines()[0].split("\t")[:2] == ["BLEU", bleu]  # the card's table
 
 
@@ -103,8 +128,10 @@ def test_a_version_0_1_run_folder_still_averages_to_the_same_model(tmp_path):
     expected, source, _ = load_translation_model(old)
     averaged, _, _ = load_translation_model(tmp_path / "new_model")
     assert averaged.tie_embeddings  # the tied output bias and projection moved into `head`
-    inputs = {"source_ids": np.array([source.encode("ein Hund läuft")], "int32"),
-              "target_inputs": np.array([[2, 5, 6, 7]], "int32")}
+    inputs = {
+        "source_ids": np.array([source.encode("ein Hund läuft")], "int32"),
+        "target_inputs": np.array([[2, 5, 6, 7]], "int32"),
+    }
     np.testing.assert_allclose(np.asarray(averaged(inputs)), np.asarray(expected(inputs)), rtol=1e-5, atol=1e-5)
 
 
@@ -114,13 +141,17 @@ def test_a_version_0_1_backup_is_refused_before_anything_changes(tmp_path, capsy
     shutil.copyfile(run / "checkpoints" / "epoch-002.weights.h5", run / "backup" / "latest.weights.h5")
     before = (run / "config.yaml").read_text()
     config = tmp_path / "c.yaml"
-    config.write_text(before.replace("run_dir: tests/data/layout1_run", f"run_dir: {run}")
-                      .replace("dir: tests/data", f"dir: {SAVED.parent / 'tests' / 'data'}"))
+    config.write_text(
+        before.replace("run_dir: tests/data/layout1_run", f"run_dir: {run}").replace(
+            "dir: tests/data", f"dir: {SAVED.parent / 'tests' / 'data'}"
+        )
+    )
     assert main(["train", str(config)]) == 2
     assert "written by seq2seq 0.1 and cannot be resumed" in capsys.readouterr().err
     assert (run / "config.yaml").read_text() == before
 
 
+@pytest.mark.slow  # scores a shipped model on a real corpus
 @pytest.mark.skipif(not (FSDD / "recordings").is_dir(), reason=f"FSDD not found at {FSDD}")
 def test_the_speech_model_reproduces_its_card(capsys):
     recordings = [str(FSDD / "recordings" / name) for name in ("3_theo_7.wav", "8_theo_0.wav", "0_theo_12.wav")]
@@ -130,15 +161,20 @@ def test_the_speech_model_reproduces_its_card(capsys):
 
     report, _ = evaluate_model(SAVED / "speech_digits", beam_size=5)
     scores = report["scores"]
-    assert (round(scores["test"]["wer"], 2), round(scores["single"]["wer"], 2), round(scores["valid"]["wer"], 2)) == \
-        (4.10, 4.80, 0.13)  # the card's table
+    assert (round(scores["test"]["wer"], 2), round(scores["single"]["wer"], 2), round(scores["valid"]["wer"], 2)) == (
+        4.10,
+        4.80,
+        0.13,
+    )  # the card's table
 
 
+@pytest.mark.slow  # scores a shipped model on a real corpus
 def test_the_captioning_model_reproduces_its_card(capsys):
     examples = sorted(str(path) for path in (SAVED / "captions_scenes" / "examples").glob("*.png"))
     assert main(["caption", "--model", str(SAVED / "captions_scenes"), *examples]) == 0
-    assert capsys.readouterr().out == ("a small red triangle below a large blue circle\n"
-                                       "a small green circle above a large yellow triangle\n")  # the README's lines
+    assert capsys.readouterr().out == (
+        "a small red triangle below a large blue circle\na small green circle above a large yellow triangle\n"
+    )  # the README's lines
     from seq2seq.evaluation.recognition import evaluate_model
 
     report, figures = evaluate_model(SAVED / "captions_scenes", beam_size=5)

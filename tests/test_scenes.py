@@ -42,13 +42,14 @@ def test_the_caption_says_what_the_image_shows(split):
         for thing in (scene.first, scene.second):
             assert _mask(image, thing.color)[thing.y, thing.x], scene.caption  # its colour at its centre
             half = SIZES[thing.size]
-            box = _mask(image, thing.color)[thing.y - half:thing.y + half + 1, thing.x - half:thing.x + half + 1]
+            box = _mask(image, thing.color)[thing.y - half : thing.y + half + 1, thing.x - half : thing.x + half + 1]
             fill = box.mean()  # a square fills its box, a circle about pi/4 of it, a triangle about half
             expected = {"square": (0.9, 1.0), "circle": (0.65, 0.85), "triangle": (0.4, 0.62)}[thing.shape]
             assert expected[0] <= fill <= expected[1], (scene.caption, thing.shape, fill)
         a, b = scene.first, scene.second
-        holds = {"to the left of": a.x < b.x, "to the right of": a.x > b.x, "above": a.y < b.y,
-                 "below": a.y > b.y}[scene.relation]
+        holds = {"to the left of": a.x < b.x, "to the right of": a.x > b.x, "above": a.y < b.y, "below": a.y > b.y}[
+            scene.relation
+        ]
         assert holds, scene.caption
 
 

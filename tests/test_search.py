@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from seq2seq.translation.model import Seq2SeqModel
 from seq2seq.core.search import beam_search, greedy_search
 from seq2seq.core.searcher import Searcher
+from seq2seq.translation.model import Seq2SeqModel
 
 BOS, EOS = 2, 3
 
@@ -15,16 +15,23 @@ BOS, EOS = 2, 3
 def trained():
     """A model fitted to copy short sequences (x y z -> x y z <eos>)."""
     keras.utils.set_random_seed(1)
-    model = Seq2SeqModel(source_vocab_size=10, target_vocab_size=10, embedding_dim=16, encoder={"units": 16},
-                         decoder={"units": 32}, attention="bahdanau", attention_units=16)
+    model = Seq2SeqModel(
+        source_vocab_size=10,
+        target_vocab_size=10,
+        embedding_dim=16,
+        encoder={"units": 16},
+        decoder={"units": 32},
+        attention="bahdanau",
+        attention_units=16,
+    )
     rng = np.random.default_rng(0)
     sources = rng.integers(4, 10, size=(256, 4)).astype("int32")
     target_inputs = np.concatenate([np.full((256, 1), BOS), sources], 1).astype("int32")
     targets = np.concatenate([sources, np.full((256, 1), EOS)], 1).astype("int32")
-    model.compile(keras.optimizers.Adam(0.02),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
-    model.fit({"source_ids": sources, "target_inputs": target_inputs}, targets, epochs=40, batch_size=64,
-              verbose=0)
+    model.compile(
+        keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+    )
+    model.fit({"source_ids": sources, "target_inputs": target_inputs}, targets, epochs=40, batch_size=64, verbose=0)
     return model
 
 
@@ -62,9 +69,10 @@ def test_beam_scores_are_the_sum_of_token_log_probs(trained):
     tokens, scores, _ = beam_search(trained, SOURCES[:1], EOS, max_length=8, beam_size=3)
     hypothesis = np.asarray(tokens)[0, 1]
     length = int(np.argmax(hypothesis == EOS)) + 1 if EOS in hypothesis else len(hypothesis)
-    target_inputs = np.concatenate([[BOS], hypothesis[:length - 1]])[None].astype("int32")
-    log_probs = np.asarray(keras.ops.log_softmax(trained({"source_ids": SOURCES[:1],
-                                                          "target_inputs": target_inputs}), -1))
+    target_inputs = np.concatenate([[BOS], hypothesis[: length - 1]])[None].astype("int32")
+    log_probs = np.asarray(
+        keras.ops.log_softmax(trained({"source_ids": SOURCES[:1], "target_inputs": target_inputs}), -1)
+    )
     expected = sum(log_probs[0, t, hypothesis[t]] for t in range(length))
     assert np.asarray(scores)[0, 1] == pytest.approx(expected, abs=1e-4)
 
@@ -78,8 +86,9 @@ def test_searcher_compiles_and_samples_reproducibly(trained):
     first = Searcher(trained, EOS, temperature=1.5, seed=3).predict_on_batch(SOURCES)["tokens"]
     again = Searcher(trained, EOS, temperature=1.5, seed=3).predict_on_batch(SOURCES)["tokens"]
     np.testing.assert_array_equal(first, again)
-    others = [Searcher(trained, EOS, temperature=3.0, seed=seed).predict_on_batch(SOURCES)["tokens"]
-              for seed in (4, 5, 6)]
+    others = [
+        Searcher(trained, EOS, temperature=3.0, seed=seed).predict_on_batch(SOURCES)["tokens"] for seed in (4, 5, 6)
+    ]
     assert any(not np.array_equal(others[0], other) for other in others[1:])  # other seeds, other samples
 
 
@@ -90,8 +99,15 @@ def test_beam_search_works_for_every_attention(attention):
     (Bahdanau attention is covered by the tests above.)
     """
     keras.utils.set_random_seed(2)
-    model = Seq2SeqModel(source_vocab_size=10, target_vocab_size=10, embedding_dim=8, encoder={"units": 8},
-                         decoder={"units": 16}, attention=attention, attention_units=8)
+    model = Seq2SeqModel(
+        source_vocab_size=10,
+        target_vocab_size=10,
+        embedding_dim=8,
+        encoder={"units": 8},
+        decoder={"units": 16},
+        attention=attention,
+        attention_units=8,
+    )
     model({"source_ids": SOURCES, "target_inputs": SOURCES})  # build, as loading a saved model does
     greedy_tokens, greedy_scores = greedy_search(model, SOURCES, EOS, max_length=6)
     beam_tokens, beam_scores, _ = beam_search(model, SOURCES, EOS, max_length=6, beam_size=1)
@@ -105,13 +121,15 @@ def test_beam_search_works_for_every_attention(attention):
 
 
 @pytest.mark.parametrize("beam_size, early_stop, multiple", [(1, False, 1), (3, False, 1), (3, True, 1), (3, True, 2)])
-def test_dropping_finished_sentences_between_bursts_changes_no_output(trained, beam_size, early_stop, multiple,
-                                                                       monkeypatch):
+def test_dropping_finished_sentences_between_bursts_changes_no_output(
+    trained, beam_size, early_stop, multiple, monkeypatch
+):
     import seq2seq.core.searcher as searcher_module
 
     sources = np.array([[4, 5, 6, 7, 8, 9], [9, 8, 7, 0, 0, 0], [5, 0, 0, 0, 0, 0], [6, 7, 0, 0, 0, 0]], "int32")
-    options = dict(beam_size=beam_size, alpha=0.6, early_stop=early_stop, max_length_ratio=1.0,
-                   max_length_offset=0)  # each sentence stops at its source length, the third after one step
+    options = dict(
+        beam_size=beam_size, alpha=0.6, early_stop=early_stop, max_length_ratio=1.0, max_length_offset=0
+    )  # each sentence stops at its source length, the third after one step
     whole = Searcher(trained, EOS, **options).search(sources)
     kept = []
     gather = searcher_module._gather

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 import pytest
-
 from helpers import FixedStepModel
+
 from seq2seq.core.search import beam_search, greedy_search, length_penalty, max_target_length, sample
 from seq2seq.core.searcher import Searcher
 
@@ -21,21 +21,20 @@ INPUTS = np.ones((2, 3), "int32")  # two rows; the fixed model ignores the input
 # Step 1: <eos> 0.5, "x" 0.45. Step 2 onwards: <eos> 0.99.
 #   short hypothesis "<eos>":   log 0.5                = -0.6931
 #   long hypothesis "x <eos>":  log 0.45 + log 0.99    = -0.7985 - 0.0101 = -0.8086
-SHORT_OR_LONG = np.log([[0.01, 0.02, 0.02, 0.50, 0.45],
-                        [0.0025, 0.0025, 0.0025, 0.99, 0.0025]])
+SHORT_OR_LONG = np.log([[0.01, 0.02, 0.02, 0.50, 0.45], [0.0025, 0.0025, 0.0025, 0.99, 0.0025]])
 SHORT, LONG = math.log(0.5), math.log(0.45) + math.log(0.99)
 
 
 def test_length_penalty_is_wu_et_al():
     # ((5 + |Y|) / 6) ** alpha: 1 for one token, (7/6)**2 for two tokens with alpha 2, 1 for alpha 0.
-    np.testing.assert_allclose(np.asarray(length_penalty(np.array([1, 2, 7]), 2.0)),
-                               [1.0, 49 / 36, 4.0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(length_penalty(np.array([1, 2, 7]), 2.0)), [1.0, 49 / 36, 4.0], rtol=1e-6)
     np.testing.assert_allclose(np.asarray(length_penalty(np.array([1, 10]), 0.0)), [1.0, 1.0])
 
 
 def test_without_length_penalty_the_short_hypothesis_wins():
-    tokens, scores, normalized = beam_search(FixedStepModel(SHORT_OR_LONG), INPUTS, EOS, max_length=5,
-                                             beam_size=2, alpha=0.0)
+    tokens, scores, normalized = beam_search(
+        FixedStepModel(SHORT_OR_LONG), INPUTS, EOS, max_length=5, beam_size=2, alpha=0.0
+    )
     tokens = np.asarray(tokens)
     assert tokens[0, 0].tolist() == [EOS, 0, 0, 0, 0] and tokens[0, 1].tolist() == [X, EOS, 0, 0, 0]
     np.testing.assert_allclose(np.asarray(scores)[0], [SHORT, LONG], rtol=1e-5)
@@ -44,8 +43,9 @@ def test_without_length_penalty_the_short_hypothesis_wins():
 
 def test_a_larger_alpha_prefers_the_long_hypothesis():
     # alpha 2: the long one is divided by (7/6)**2 = 1.3611: -0.8086 / 1.3611 = -0.5941 > -0.6931.
-    tokens, scores, normalized = beam_search(FixedStepModel(SHORT_OR_LONG), INPUTS, EOS, max_length=5,
-                                             beam_size=2, alpha=2.0)
+    tokens, scores, normalized = beam_search(
+        FixedStepModel(SHORT_OR_LONG), INPUTS, EOS, max_length=5, beam_size=2, alpha=2.0
+    )
     tokens = np.asarray(tokens)
     assert tokens[0, 0].tolist() == [X, EOS, 0, 0, 0] and tokens[0, 1].tolist() == [EOS, 0, 0, 0, 0]
     np.testing.assert_allclose(np.asarray(scores)[0], [LONG, SHORT], rtol=1e-5)  # raw scores are not changed
@@ -79,8 +79,9 @@ def test_greedy_stops_at_max_length():
 
 def test_greedy_stops_at_eos_and_pads_after_it():
     # "x", "x", then <eos> most likely; afterwards "x" again, which must not be emitted.
-    table = np.log([[0.1, 0.1, 0.1, 0.1, 0.6], [0.1, 0.1, 0.1, 0.1, 0.6], [0.1, 0.1, 0.1, 0.6, 0.1],
-                    [0.1, 0.1, 0.1, 0.1, 0.6]])
+    table = np.log(
+        [[0.1, 0.1, 0.1, 0.1, 0.6], [0.1, 0.1, 0.1, 0.1, 0.6], [0.1, 0.1, 0.1, 0.6, 0.1], [0.1, 0.1, 0.1, 0.1, 0.6]]
+    )
     tokens, scores = greedy_search(FixedStepModel(table), INPUTS, EOS, max_length=6)
     assert np.asarray(tokens)[0].tolist() == [X, X, EOS, 0, 0, 0]
     assert np.asarray(scores)[0] == pytest.approx(3 * math.log(0.6), rel=1e-5)
@@ -89,8 +90,7 @@ def test_greedy_stops_at_eos_and_pads_after_it():
 @pytest.mark.parametrize("beam_size", [1, 3])
 def test_outputs_never_exceed_the_limit(beam_size):
     """With no fixed limit the searcher allows ceil(ratio * input_len + offset) tokens, and no more."""
-    searcher = Searcher(FixedStepModel(NEVER_ENDS), EOS, beam_size=beam_size, max_length_ratio=1.5,
-                        max_length_offset=1)
+    searcher = Searcher(FixedStepModel(NEVER_ENDS), EOS, beam_size=beam_size, max_length_ratio=1.5, max_length_offset=1)
     for input_len in (2, 5):
         output = searcher.search(np.ones((2, input_len), "int32"))
         limit = max_target_length(input_len, 1.5, 1)  # 4 and 9
@@ -101,8 +101,9 @@ def test_outputs_never_exceed_the_limit(beam_size):
 
 
 def test_a_hypothesis_cut_by_the_limit_is_normalized_by_its_full_length():
-    tokens, scores, normalized = beam_search(FixedStepModel(NEVER_ENDS), INPUTS, EOS, max_length=4,
-                                             beam_size=2, alpha=1.0)
+    tokens, scores, normalized = beam_search(
+        FixedStepModel(NEVER_ENDS), INPUTS, EOS, max_length=4, beam_size=2, alpha=1.0
+    )
     assert np.asarray(tokens)[0, 0].tolist() == [X] * 4
     assert np.asarray(scores)[0, 0] == pytest.approx(4 * math.log(0.9), rel=1e-5)
     assert np.asarray(normalized)[0, 0] == pytest.approx(4 * math.log(0.9) / (9 / 6), rel=1e-5)
@@ -158,8 +159,14 @@ def test_no_search_emits_pad_or_bos():
     assert blocked[[0, 2]].max() < -1e8 and blocked[[1, 3, 4]].tolist() == [0.0, 0.0, 0.0]
 
 
-@pytest.mark.parametrize("options,message", [({"temperature": 0.0}, "temperature"), ({"top_k": 0}, "top_k"),
-                                             ({"temperature": 1.0, "beam_size": 3}, "beam_size=1")])
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"temperature": 0.0}, "temperature"),
+        ({"top_k": 0}, "top_k"),
+        ({"temperature": 1.0, "beam_size": 3}, "beam_size=1"),
+    ],
+)
 def test_bad_sampling_options_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         Searcher(FixedStepModel(SHORT_OR_LONG), EOS, **options)
@@ -170,10 +177,13 @@ def test_early_stop_ends_a_sentence_once_its_best_is_certain():
     never ends. Even at the longest length penalty it can reach ((5 + 8) / 6) ** 0.6 = 1.59, "x ..." ends
     at best at -1.05 / 1.59 = -0.66 < -0.51, so the search can stop after step 1."""
     table = np.log([[0.01, 0.02, 0.02, 0.60, 0.35], [0.0025, 0.0025, 0.0025, 0.0025, 0.99]])
-    full, full_scores, full_normalized = (np.asarray(x) for x in beam_search(
-        FixedStepModel(table), INPUTS, EOS, max_length=8, beam_size=2, alpha=0.6))
-    early, _, early_normalized = (np.asarray(x) for x in beam_search(
-        FixedStepModel(table), INPUTS, EOS, max_length=8, beam_size=2, alpha=0.6, early_stop=True))
+    full, full_scores, full_normalized = (
+        np.asarray(x) for x in beam_search(FixedStepModel(table), INPUTS, EOS, max_length=8, beam_size=2, alpha=0.6)
+    )
+    early, _, early_normalized = (
+        np.asarray(x)
+        for x in beam_search(FixedStepModel(table), INPUTS, EOS, max_length=8, beam_size=2, alpha=0.6, early_stop=True)
+    )
     np.testing.assert_array_equal(early[:, 0], full[:, 0])  # the same best hypothesis, the same score
     np.testing.assert_allclose(early_normalized[:, 0], full_normalized[:, 0], rtol=1e-6)
     assert full[0, 1].tolist() == [X] * 8  # the full search ran the open hypothesis to the limit
@@ -181,9 +191,11 @@ def test_early_stop_ends_a_sentence_once_its_best_is_certain():
     assert early_normalized[0, 1] < early_normalized[0, 0]
 
 
+@pytest.mark.slow  # every search on a trained model
 def test_early_stop_keeps_the_best_of_a_trained_model(toy_translation_dir):
     """On a trained translator (the toy one) the 1-best and its score are those of the full search."""
     from helpers import DATA
+
     from seq2seq.model_dirs import load_translation_model
 
     model, source, _ = load_translation_model(toy_translation_dir)
@@ -191,10 +203,12 @@ def test_early_stop_keeps_the_best_of_a_trained_model(toy_translation_dir):
     ids = [source.encode(line) for line in lines]
     sources = np.zeros((len(ids), max(map(len, ids))), "int32")
     for row, line_ids in enumerate(ids):
-        sources[row, :len(line_ids)] = line_ids
+        sources[row, : len(line_ids)] = line_ids
     for alpha in (0.0, 0.6, 1.5):
         full = [np.asarray(x) for x in beam_search(model, sources, EOS, max_length=30, beam_size=4, alpha=alpha)]
-        early = [np.asarray(x) for x in beam_search(model, sources, EOS, max_length=30, beam_size=4, alpha=alpha,
-                                                    early_stop=True)]
+        early = [
+            np.asarray(x)
+            for x in beam_search(model, sources, EOS, max_length=30, beam_size=4, alpha=alpha, early_stop=True)
+        ]
         np.testing.assert_array_equal(early[0][:, 0], full[0][:, 0])
         np.testing.assert_allclose(early[2][:, 0], full[2][:, 0], rtol=1e-5)

@@ -13,8 +13,15 @@ from seq2seq.model_dirs import load_translation_model
 from seq2seq.translation.server import Limits, make_app, translator_function
 from seq2seq.translation.translator import Translator
 
-WORDS = ["ein hund läuft im park .", "zwei kinder spielen im garten .", "eine frau liest .", "hund", "",
-         "ein mann fährt fahrrad .", "ein kleines mädchen spielt mit einem ball ."]
+WORDS = [
+    "ein hund läuft im park .",
+    "zwei kinder spielen im garten .",
+    "eine frau liest .",
+    "hund",
+    "",
+    "ein mann fährt fahrrad .",
+    "ein kleines mädchen spielt mit einem ball .",
+]
 
 
 def free_port() -> int:
@@ -60,8 +67,9 @@ def test_status_and_both_request_formats(server):
     expected = translate(WORDS[:3])
     status, body = request(port, "POST", "/v1/models/toy:predict", {"instances": WORDS[:3]})
     assert status == 200 and body["predictions"] == json.loads(json.dumps(expected))
-    status, body = request(port, "POST", "/v1/models/toy:predict",
-                           {"instances": [{"inputs": line} for line in WORDS[:3]]})
+    status, body = request(
+        port, "POST", "/v1/models/toy:predict", {"instances": [{"inputs": line} for line in WORDS[:3]]}
+    )
     assert status == 200 and [p["translations"] for p in body["predictions"]] == [e["translations"] for e in expected]
     status, body = request(port, "POST", "/v1/models/toy:predict", {"inputs": WORDS[:3]})
     assert status == 200 and body["outputs"]["translations"] == [e["translations"] for e in expected]
@@ -86,15 +94,18 @@ def test_concurrent_clients_each_get_their_own_translations_in_order(server):
         assert [p["translations"] for p in body["predictions"]] == [e["translations"] for e in translate(job)]
 
 
-@pytest.mark.parametrize("body,status,message", [
-    ({"instances": ["a"] * 9}, 413, "at most 8"),
-    ({"instances": ["a" * 201]}, 413, "at most 200"),
-    (b"x" * ((1 << 20) + 1), 413, "over"),
-    (b"{not json", 400, "not JSON"),
-    ({"instances": [1, 2]}, 400, "list of strings"),
-    ({"instances": ["a"], "inputs": ["b"]}, 400, "either"),
-    ({"instances": ["a"], "signature_name": "other"}, 400, "signature_name"),
-])
+@pytest.mark.parametrize(
+    "body,status,message",
+    [
+        ({"instances": ["a"] * 9}, 413, "at most 8"),
+        ({"instances": ["a" * 201]}, 413, "at most 200"),
+        (b"x" * ((1 << 20) + 1), 413, "over"),
+        (b"{not json", 400, "not JSON"),
+        ({"instances": [1, 2]}, 400, "list of strings"),
+        ({"instances": ["a"], "inputs": ["b"]}, 400, "either"),
+        ({"instances": ["a"], "signature_name": "other"}, 400, "signature_name"),
+    ],
+)
 def test_bad_requests_get_a_json_error(server, body, status, message):
     port, _ = server
     answer_status, answer = request(port, "POST", "/v1/models/toy:predict", body)
@@ -110,12 +121,17 @@ def test_another_model_name_is_not_found(server):
 def test_a_client_that_disconnects_mid_request_does_not_hurt_the_others(server):
     port, translate = server
     with socket.create_connection(("127.0.0.1", port)) as half:  # promises 1000 bytes, sends 12, leaves
-        half.sendall(b"POST /v1/models/toy:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000\r\n\r\n{\"instances\"")
+        half.sendall(
+            b"POST /v1/models/toy:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"instances"'
+        )
     body = json.dumps({"instances": WORDS[:2]}).encode()
     with socket.create_connection(("127.0.0.1", port)) as impatient:  # sends it all, leaves before the answer
-        impatient.sendall(b"POST /v1/models/toy:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                          + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        impatient.sendall(
+            b"POST /v1/models/toy:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
     status, answer = request(port, "POST", "/v1/models/toy:predict", {"instances": WORDS[2:4]})
     assert status == 200
     assert [p["translations"] for p in answer["predictions"]] == [e["translations"] for e in translate(WORDS[2:4])]

@@ -6,9 +6,9 @@ import sys
 import keras
 import numpy as np
 import pytest
+from helpers import DATA, FixedStepModel, write
 from keras import ops
 
-from helpers import DATA, FixedStepModel, write
 from seq2seq.core import output, precision
 from seq2seq.core.output import OutputProjection
 from seq2seq.core.search import beam_search
@@ -84,8 +84,9 @@ def test_search_with_every_word_in_the_shortlist_is_the_full_search(beam, compac
     inputs = np.array([[5, 6, 0], [7, 0, 0], [5, 5, 5]], "int32")
     everything = Shortlist(np.tile(np.arange(16, dtype="int32"), (16, 1)), [], 16)
     plain = Searcher(model, eos_id=3, beam_size=beam, max_length=6, compact_every=compact).search(inputs)
-    listed = Searcher(model, eos_id=3, beam_size=beam, max_length=6, compact_every=compact,
-                      shortlist=everything).search(inputs)
+    listed = Searcher(
+        model, eos_id=3, beam_size=beam, max_length=6, compact_every=compact, shortlist=everything
+    ).search(inputs)
     np.testing.assert_array_equal(listed["tokens"], plain["tokens"])
     np.testing.assert_allclose(listed["scores"], plain["scores"], rtol=1e-5)
 
@@ -118,8 +119,7 @@ def test_search_emits_only_shortlisted_words_and_renormalises_over_them(beam):
 
 def test_search_functions_without_a_vocabulary_are_unchanged():
     table = np.log(np.full((4, 6), 1 / 6, "float32"))
-    tokens, _, _ = beam_search(FixedStepModel(table), np.zeros((1, 2), "int32"), eos_id=3, max_length=3,
-                               beam_size=2)
+    tokens, _, _ = beam_search(FixedStepModel(table), np.zeros((1, 2), "int32"), eos_id=3, max_length=3, beam_size=2)
     assert tokens.shape == (1, 2, 3)
 
 
@@ -151,6 +151,7 @@ def test_built_shortlist_lists_every_word_of_the_training_pairs(toy_translation_
     assert [hypotheses[0].text for hypotheses in listed] == [hypotheses[0].text for hypotheses in plain] == targets
 
 
+@pytest.mark.slow
 def test_shortlist_command_writes_a_file_that_translate_uses(toy_translation_dir, tmp_path):
     import shutil
 
@@ -189,8 +190,15 @@ def test_shortlist_command_writes_a_file_that_translate_uses(toy_translation_dir
 def test_shortlist_command_refuses_sides_of_different_lengths(toy_translation_dir, tmp_path):
     write(tmp_path / "a.de", ["ein Hund", "eine Katze"])
     write(tmp_path / "a.en", ["a dog"])
-    done = run_cli("shortlist", "--model", str(toy_translation_dir), "--source", str(tmp_path / "a.de"),
-                   "--target", str(tmp_path / "a.en"))
+    done = run_cli(
+        "shortlist",
+        "--model",
+        str(toy_translation_dir),
+        "--source",
+        str(tmp_path / "a.de"),
+        "--target",
+        str(tmp_path / "a.en"),
+    )
     assert done.returncode == 2
     assert "a.de" in done.stderr and "after line 1" in done.stderr and "Traceback" not in done.stderr
     assert not (toy_translation_dir / FILE_NAME).exists()

@@ -32,20 +32,35 @@ def expected_scores():
 
 def test_best_improves_only_when_bleu_rises(tmp_path):
     scores = expected_scores()
-    assert scores[1] > scores[0] > 0 and scores[2] < scores[1] and scores[3] == scores[1] and scores[4] == pytest.approx(100)
+    assert (
+        scores[1] > scores[0] > 0
+        and scores[2] < scores[1]
+        and scores[3] == scores[1]
+        and scores[4] == pytest.approx(100)
+    )
     exported = []
-    keep_best = KeepBest(lambda epoch, logs: exported.append((epoch, logs["val_bleu"])), tmp_path / "best.json",
-                         monitor="val_bleu", mode="max")
-    bleu = ValidationScore(scripted_translate(), [("dev", ["quelle"] * 2, REFERENCES)], samples=1,
-                          log_file=tmp_path / "bleu.jsonl", print_fn=lambda text: None)
+    keep_best = KeepBest(
+        lambda epoch, logs: exported.append((epoch, logs["val_bleu"])),
+        tmp_path / "best.json",
+        monitor="val_bleu",
+        mode="max",
+    )
+    bleu = ValidationScore(
+        scripted_translate(),
+        [("dev", ["quelle"] * 2, REFERENCES)],
+        samples=1,
+        log_file=tmp_path / "bleu.jsonl",
+        print_fn=lambda text: None,
+    )
     for epoch in range(len(SCRIPT)):
         logs = {}
         bleu.on_epoch_end(epoch, logs)
         keep_best.on_epoch_end(epoch, logs)
         assert logs["val_bleu"] == pytest.approx(scores[epoch])
     assert [epoch for epoch, _ in exported] == [0, 1, 4]
-    assert [json.loads(line)["bleu"] for line in (tmp_path / "bleu.jsonl").read_text().splitlines()] \
-        == pytest.approx(scores)
+    assert [json.loads(line)["bleu"] for line in (tmp_path / "bleu.jsonl").read_text().splitlines()] == pytest.approx(
+        scores
+    )
     # A resumed run remembers the best BLEU: a lower score exports nothing.
     again = KeepBest(lambda epoch, logs: exported.append(epoch), tmp_path / "best.json", "val_bleu", "max")
     assert not again.offer(scores[1], 5) and again.offer(101.0, 6) and exported[-1] == 6
@@ -53,11 +68,17 @@ def test_best_improves_only_when_bleu_rises(tmp_path):
 
 def test_mid_epoch_evaluations_offer_the_best(tmp_path):
     exported, calls = [], []
-    keep_best = KeepBest(lambda epoch, logs: exported.append(logs["val_bleu"]), tmp_path / "best.json",
-                         monitor="val_bleu", mode="max")
+    keep_best = KeepBest(
+        lambda epoch, logs: exported.append(logs["val_bleu"]), tmp_path / "best.json", monitor="val_bleu", mode="max"
+    )
     translate = scripted_translate()
-    bleu = ValidationScore(lambda sources: calls.append(1) or translate(sources), [("dev", ["quelle"] * 2, REFERENCES)],
-                          every_steps=2, keep_best=keep_best, print_fn=lambda text: None)
+    bleu = ValidationScore(
+        lambda sources: calls.append(1) or translate(sources),
+        [("dev", ["quelle"] * 2, REFERENCES)],
+        every_steps=2,
+        keep_best=keep_best,
+        print_fn=lambda text: None,
+    )
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.zeros((4, 1)), np.zeros((4, 1)), batch_size=1, epochs=1, callbacks=[bleu], verbose=0)
@@ -82,11 +103,14 @@ def test_training_logs_validation_bleu_and_keeps_checkpoints(toy_translation_dir
     assert len(lines) == 80 and lines[-1]["bleu"] == pytest.approx(100)
     metrics = json.loads((toy_translation_dir / "metrics.json").read_text())
     best = max(line["bleu"] for line in lines)
-    assert metrics["valid_bleu"] == best and metrics["epoch"] == next(l["epoch"] for l in lines if l["bleu"] == best)
+    assert metrics["valid_bleu"] == best and metrics["epoch"] == next(
+        entry["epoch"] for entry in lines if entry["bleu"] == best
+    )
     header = (run_dir / "history.csv").read_text().splitlines()[0].split(",")
     assert "val_bleu" in header and (toy_translation_dir / "history.csv").exists()
-    assert [path.name for path in epoch_checkpoints(run_dir / "checkpoints")] == \
-        [f"epoch-{epoch:03d}.weights.h5" for epoch in range(76, 81)]
+    assert [path.name for path in epoch_checkpoints(run_dir / "checkpoints")] == [
+        f"epoch-{epoch:03d}.weights.h5" for epoch in range(76, 81)
+    ]
 
 
 def test_average_checkpoints(toy_translation_dir, tmp_path, capsys):
@@ -123,6 +147,7 @@ def _config(run_dir):
 
 def test_validation_bleu_config_errors(tmp_path):
     from helpers import toy_translation_config
+
     from seq2seq.errors import UserError
 
     with pytest.raises(UserError, match="select_by"):
@@ -141,8 +166,10 @@ def test_a_best_kept_by_another_measure_is_not_compared(tmp_path):
     assert keep_best.offer(1.0, 4) and exported == [4]  # a BLEU of 1 is not compared with a loss of 2.5
 
 
+@pytest.mark.slow
 def test_selection_by_loss_ignores_mid_epoch_bleu(tmp_path):
     from helpers import toy_translation_config
+
     from seq2seq.translation.training import train_translation_model
 
     train_translation_model(toy_translation_config(tmp_path, epochs=3, select_by="loss", bleu_every_steps=2))
@@ -159,8 +186,21 @@ def test_float16_storage_halves_the_file_and_loads_as_float32(toy_translation_di
 
     run_dir = toy_translation_dir.parent
     for dtype in ("float32", "float16"):
-        assert main(["average-checkpoints", str(run_dir), "--last", "2", "-o", str(tmp_path / dtype),
-                     "--storage-dtype", dtype]) == 0
+        assert (
+            main(
+                [
+                    "average-checkpoints",
+                    str(run_dir),
+                    "--last",
+                    "2",
+                    "-o",
+                    str(tmp_path / dtype),
+                    "--storage-dtype",
+                    dtype,
+                ]
+            )
+            == 0
+        )
     sizes = {dtype: (tmp_path / dtype / "model.keras").stat().st_size for dtype in ("float32", "float16")}
     assert json.loads((tmp_path / "float16" / "manifest.json").read_text())["storage_dtype"] == "float16"
     full, source, target = load_translation_model(tmp_path / "float32")
@@ -170,5 +210,6 @@ def test_float16_storage_halves_the_file_and_loads_as_float32(toy_translation_di
     for a, b in zip(full.get_weights(), half.get_weights()):
         np.testing.assert_allclose(b, a.astype("float16").astype("float32"))
     lines = ["ein hund läuft im park .", "zwei kinder spielen im garten ."]
-    assert [h[0].text for h in Translator(half, source, target).translate(lines)] == \
-        [h[0].text for h in Translator(full, source, target).translate(lines)]
+    assert [h[0].text for h in Translator(half, source, target).translate(lines)] == [
+        h[0].text for h in Translator(full, source, target).translate(lines)
+    ]

@@ -4,13 +4,12 @@ import shutil
 
 import numpy as np
 import pytest
+from helpers import DATA, toy_translation_config
 
 from seq2seq.cli import main
 from seq2seq.model_dirs import load_translation_model, save_translation_model
 from seq2seq.textio import atomic_write
 from seq2seq.translation.translator import Translator
-
-from helpers import DATA, toy_translation_config
 
 SOURCES = (DATA / "toy.de").read_text().splitlines()
 REFERENCES = (DATA / "toy.en").read_text().splitlines()
@@ -35,8 +34,7 @@ def test_save_and_load_give_identical_translations(toy_translation_dir, tmp_path
     save_translation_model(tmp_path / "copy", model, source, target)
     again = Translator(*load_translation_model(tmp_path / "copy"), beam_size=3, n_best=3).translate(SOURCES[:4])
     assert [[h.text for h in n] for n in again] == [[h.text for h in n] for n in before]
-    np.testing.assert_allclose([[h.score for h in n] for n in again], [[h.score for h in n] for n in before],
-                               rtol=1e-5)
+    np.testing.assert_allclose([[h.score for h in n] for n in again], [[h.score for h in n] for n in before], rtol=1e-5)
 
 
 def test_translate_cli_keeps_one_line_per_input_line(toy_translation_dir, tmp_path, capsys):
@@ -44,8 +42,7 @@ def test_translate_cli_keeps_one_line_per_input_line(toy_translation_dir, tmp_pa
     source = tmp_path / "in.de"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     output = tmp_path / "out.en"
-    code, out, err = run(capsys, "translate", "--model", toy_translation_dir, source, "-o", output,
-                         "--beam", 2)
+    code, out, err = run(capsys, "translate", "--model", toy_translation_dir, source, "-o", output, "--beam", 2)
     assert code == 0 and out == ""
     translations = output.read_text(encoding="utf-8").split("\n")
     assert translations[-1] == "" and len(translations) - 1 == len(lines)
@@ -59,7 +56,7 @@ def test_translate_n_best_and_stdin(toy_translation_dir, capsys, monkeypatch):
     import io
     import sys
 
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("eine frau liest ein buch .\n".encode())))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"eine frau liest ein buch .\n")))
     code, out, _ = run(capsys, "translate", "--model", toy_translation_dir, "--beam", 3, "--n-best", 3)
     rows = [line.split(" ||| ") for line in out.splitlines()]
     assert code == 0 and len(rows) == 3 and all(row[0] == "0" for row in rows)
@@ -70,11 +67,10 @@ def test_translate_n_best_and_stdin(toy_translation_dir, capsys, monkeypatch):
 
 def test_translate_bad_input(toy_translation_dir, tmp_path, capsys):
     bad = tmp_path / "bad.de"
-    bad.write_bytes("gut\n".encode() + b"\xe4 schlecht\n")
+    bad.write_bytes(b"gut\n" + b"\xe4 schlecht\n")
     code, _, err = run(capsys, "translate", "--model", toy_translation_dir, bad)
     assert code == 2 and f"{bad}, line 2: invalid UTF-8" in err
-    code, _, err = run(capsys, "translate", "--model", toy_translation_dir, DATA / "toy.de", "--beam", 2,
-                       "--n-best", 3)
+    code, _, err = run(capsys, "translate", "--model", toy_translation_dir, DATA / "toy.de", "--beam", 2, "--n-best", 3)
     assert code == 2 and "--n-best (3) must not exceed --beam (2)" in err
 
 
@@ -110,13 +106,15 @@ def test_parallel_files_of_different_length_stop_training(tmp_path, capsys):
     (tmp_path / "c.de").write_text("a\nb\n")
     (tmp_path / "c.en").write_text("a\n")
     config = tmp_path / "c.yaml"
-    config.write_text(f"data: {{dir: {tmp_path}, train_prefix: c, valid_prefix: c, test_prefix: null}}\n"
-                      f"run_dir: {tmp_path / 'run'}\n")
+    config.write_text(
+        f"data: {{dir: {tmp_path}, train_prefix: c, valid_prefix: c, test_prefix: null}}\nrun_dir: {tmp_path / 'run'}\n"
+    )
     code, _, err = run(capsys, "train", config)
     assert code == 2
     assert f"{tmp_path / 'c.de'} has 2 lines, {tmp_path / 'c.en'} has 1" in err
 
 
+@pytest.mark.slow
 def test_build_vocab_and_resume(tmp_path, capsys):
     config = tmp_path / "toy.yaml"
     import yaml
@@ -135,6 +133,7 @@ def test_build_vocab_and_resume(tmp_path, capsys):
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["training"]["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_epoch_logs_keep_training_token_counts(tmp_path):
     """Validation reuses the metric objects; the training count must not be overwritten by it."""
     import csv
@@ -149,8 +148,9 @@ def test_epoch_logs_keep_training_token_counts(tmp_path):
         (tmp_path / f"toy.{language}").write_text(text)
         (tmp_path / f"val.{language}").write_text("\n".join(text.splitlines()[:3]) + "\n")
     config = toy_translation_config(tmp_path / "run", epochs=1, shuffle_buffer=0)
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data, dir=str(tmp_path),
-                                                                  valid=(CorpusConfig(prefix="val"),)))
+    config = dataclasses.replace(
+        config, data=dataclasses.replace(config.data, dir=str(tmp_path), valid=(CorpusConfig(prefix="val"),))
+    )
     train_translation_model(config)
     target = SubwordVocabulary.load(tmp_path / "run" / "target.spm")
     expected = sum(len(target.encode(line)) + 1 for line in REFERENCES)  # subwords + <eos>

@@ -31,8 +31,8 @@ def _output(path: str | None):
 
 
 def score(arguments) -> int:
-    from seq2seq.model_dirs import load_language_model
     from seq2seq.lm.scoring import corpus_score, score_lines
+    from seq2seq.model_dirs import load_language_model
 
     if arguments.output:
         check_output_path(arguments.output)  # before any work
@@ -47,37 +47,63 @@ def score(arguments) -> int:
     with _output(arguments.output) as out:
         if arguments.json:
             document = {
-                "model": str(arguments.model), "input": arguments.input,
-                "lines": [{"line": n, "log_prob": s.log_prob, "tokens": s.tokens, "unknown": s.unknown,
-                           "perplexity": s.perplexity} for n, s in enumerate(scores, start=1)],
-                "corpus": None if total is None else {
-                    "log_prob": total.log_prob, "tokens": total.tokens, "unknown": total.unknown,
-                    "perplexity": total.perplexity},
+                "model": str(arguments.model),
+                "input": arguments.input,
+                "lines": [
+                    {
+                        "line": n,
+                        "log_prob": s.log_prob,
+                        "tokens": s.tokens,
+                        "unknown": s.unknown,
+                        "perplexity": s.perplexity,
+                    }
+                    for n, s in enumerate(scores, start=1)
+                ],
+                "corpus": None
+                if total is None
+                else {
+                    "log_prob": total.log_prob,
+                    "tokens": total.tokens,
+                    "unknown": total.unknown,
+                    "perplexity": total.perplexity,
+                },
             }
             json.dump(document, out, indent=1)
             out.write("\n")
         else:
             out.write("line\tlog_prob\ttokens\tunknown\tperplexity\n")
             for number, line_score in enumerate(scores, start=1):
-                out.write(f"{number}\t{line_score.log_prob:.4f}\t{line_score.tokens}\t"
-                          f"{line_score.unknown}\t{line_score.perplexity:.3f}\n")
+                out.write(
+                    f"{number}\t{line_score.log_prob:.4f}\t{line_score.tokens}\t"
+                    f"{line_score.unknown}\t{line_score.perplexity:.3f}\n"
+                )
             if total is not None:
-                out.write(f"corpus\t{total.log_prob:.4f}\t{total.tokens}\t{total.unknown}\t"
-                          f"{total.perplexity:.3f}\n")
+                out.write(f"corpus\t{total.log_prob:.4f}\t{total.tokens}\t{total.unknown}\t{total.perplexity:.3f}\n")
     if total is not None:
-        print(f"scored {len(scores)} lines, {total.tokens} tokens in {elapsed:.2f}s "
-              f"({total.tokens / max(elapsed, 1e-9):.0f} tokens/s); corpus perplexity "
-              f"{total.perplexity:.2f}", file=sys.stderr)
+        print(
+            f"scored {len(scores)} lines, {total.tokens} tokens in {elapsed:.2f}s "
+            f"({total.tokens / max(elapsed, 1e-9):.0f} tokens/s); corpus perplexity "
+            f"{total.perplexity:.2f}",
+            file=sys.stderr,
+        )
     return 0
 
 
 def generate(arguments) -> int:
-    from seq2seq.model_dirs import load_language_model
     from seq2seq.lm.generation import generate as generate_text
+    from seq2seq.model_dirs import load_language_model
 
     model, vocab = load_language_model(arguments.model)
-    samples = generate_text(model, vocab, arguments.prompt, arguments.max_tokens, arguments.temperature,
-                            arguments.top_k, arguments.seed, arguments.num_samples)
+    samples = generate_text(
+        model,
+        vocab,
+        arguments.prompt,
+        arguments.max_tokens,
+        arguments.temperature,
+        arguments.top_k,
+        arguments.seed,
+        arguments.num_samples,
+    )
     for sample in samples:
         print(sample)
         if vocab.level == "char" and len(samples) > 1:
@@ -93,13 +119,17 @@ def parse_nbest(lines: list[str], name: str) -> list[list[tuple[str, float]]]:
         try:
             index, text, score = int(fields[0]), fields[1], float(fields[2])
         except (IndexError, ValueError):
-            raise UserError(f"{name}, line {number}: expected 'N ||| text ||| score' (from translate "
-                            f"--n-best). Received: {line[:80]!r}") from None
+            raise UserError(
+                f"{name}, line {number}: expected 'N ||| text ||| score' (from translate "
+                f"--n-best). Received: {line[:80]!r}"
+            ) from None
         if index == len(groups):
             groups.append([])
         elif index != len(groups) - 1:
-            raise UserError(f"{name}, line {number}: sentence number {index} out of order "
-                            f"(expected {len(groups) - 1} or {len(groups)}).")
+            raise UserError(
+                f"{name}, line {number}: sentence number {index} out of order "
+                f"(expected {len(groups) - 1} or {len(groups)})."
+            )
         groups[index].append((text, score))
     return groups
 
@@ -112,9 +142,13 @@ def _rerank(arguments, model, vocab, lines) -> int:
     lm_scores = iter(score_lines(model, vocab, texts, arguments.batch_size))
     with _output(arguments.output) as out:
         for group in groups:
-            best = max(((score + arguments.lm_weight * next(lm_scores).log_prob, text) for text, score in group),
-                       key=lambda pair: pair[0])
+            best = max(
+                ((score + arguments.lm_weight * next(lm_scores).log_prob, text) for text, score in group),
+                key=lambda pair: pair[0],
+            )
             out.write(best[1] + "\n")
-    print(f"reranked {len(texts)} hypotheses of {len(groups)} sentences with weight {arguments.lm_weight}",
-          file=sys.stderr)
+    print(
+        f"reranked {len(texts)} hypotheses of {len(groups)} sentences with weight {arguments.lm_weight}",
+        file=sys.stderr,
+    )
     return 0

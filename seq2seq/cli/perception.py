@@ -38,8 +38,7 @@ def ensemble(arguments) -> int:
     from pathlib import Path
 
     from seq2seq.core.ensemble import Ensemble, input_of, members_of
-    from seq2seq.model_dirs import (check_new_model_directory, load_perception_model, save_perception_model,
-                                    saved_config)
+    from seq2seq.model_dirs import check_new_model_directory, load_perception_model, save_perception_model, saved_config
     from seq2seq.perception.config import PerceptionConfig
 
     output = Path(arguments.output)
@@ -51,19 +50,26 @@ def ensemble(arguments) -> int:
     for directory in arguments.models:
         model, words = load_perception_model(directory)
         if vocab is not None and words.tokens != vocab.tokens:
-            raise UserError(f"{directory}/vocab.json: differs from {first}/vocab.json; ensemble members must "
-                            "share one vocabulary.")
+            raise UserError(
+                f"{directory}/vocab.json: differs from {first}/vocab.json; ensemble members must share one vocabulary."
+            )
         if members and input_of(model) != input_of(members[0]):
-            raise UserError(f"{directory}: reads {input_of(model)}, but {first} reads {input_of(members[0])}; "
-                            "ensemble members must read the same input.")
+            raise UserError(
+                f"{directory}: reads {input_of(model)}, but {first} reads {input_of(members[0])}; "
+                "ensemble members must read the same input."
+            )
         own = saved_config(directory, PerceptionConfig)
         if own is not None and (own.data.task, own.data.test_speaker) != (config.data.task, config.data.test_speaker):
-            raise UserError(f"{directory}: trained for {own.data.task} with test speaker {own.data.test_speaker!r}, "
-                            f"{first} for {config.data.task} with {config.data.test_speaker!r}; an ensemble of "
-                            "them would have seen its own test data.")
+            raise UserError(
+                f"{directory}: trained for {own.data.task} with test speaker {own.data.test_speaker!r}, "
+                f"{first} for {config.data.task} with {config.data.test_speaker!r}; an ensemble of "
+                "them would have seen its own test data."
+            )
         if own is not None and own.data.normalize_level != config.data.normalize_level:
-            raise UserError(f"{directory}: data.normalize_level is {own.data.normalize_level}, in {first} "
-                            f"{config.data.normalize_level}; ensemble members must compute the same features.")
+            raise UserError(
+                f"{directory}: data.normalize_level is {own.data.normalize_level}, in {first} "
+                f"{config.data.normalize_level}; ensemble members must compute the same features."
+            )
         vocab = words
         members.extend(members_of(model))
     if len(members) < 2:
@@ -92,7 +98,9 @@ def _decode_files(arguments, task: str, read) -> int:
             failed += 1
     recognizer = Recognizer(model, vocab, beam_size=arguments.beam)
     indices = sorted(inputs)
-    outputs = dict(zip(indices, recognizer.decode([inputs[i] for i in indices], arguments.batch_size))) if indices else {}
+    outputs = (
+        dict(zip(indices, recognizer.decode([inputs[i] for i in indices], arguments.batch_size))) if indices else {}
+    )
     for index in range(len(arguments.files)):
         print(outputs.get(index, ""), flush=False)
     sys.stdout.flush()
@@ -103,6 +111,7 @@ def _decode_files(arguments, task: str, read) -> int:
 
 
 # The readers of `_decode_files`: `(path, the model's encoder, its PerceptionConfig or None) -> model input`.
+
 
 def _frames(path: str, encoder, config):
     import numpy as np

@@ -43,25 +43,27 @@ def build_vocab(arguments) -> int:
     run_dir = Path(config.run_dir)
     existing = [run_dir / name for name in ("source.spm", "target.spm") if (run_dir / name).exists()]
     if existing and not arguments.overwrite:
-        raise UserError(f"{existing[0]} exists; pass --overwrite to train new vocabularies "
-                        "(a model trained on the old ones cannot use them).")
+        raise UserError(
+            f"{existing[0]} exists; pass --overwrite to train new vocabularies "
+            "(a model trained on the old ones cannot use them)."
+        )
     with locked(run_dir):
         for path in existing:
             SubwordVocabulary.load(path)  # a stranger's file is an error naming it; nothing is replaced
         trained = [run_dir / name for name in ("backup", "checkpoints", "model") if (run_dir / name).exists()]
         if existing and trained:
-            raise UserError(f"{run_dir}: holds a training run ({trained[0].name}/); new vocabularies would not fit "
-                            "its weights, so --overwrite does not replace them. Use a new run_dir.")
+            raise UserError(
+                f"{run_dir}: holds a training run ({trained[0].name}/); new vocabularies would not fit "
+                "its weights, so --overwrite does not replace them. Use a new run_dir."
+            )
         source, target = build_vocabularies(config, run_dir, retrain=bool(existing))
-    print(f"wrote {run_dir / 'source.spm'} ({len(source)} pieces) and {run_dir / 'target.spm'} "
-          f"({len(target)} pieces)")
+    print(f"wrote {run_dir / 'source.spm'} ({len(source)} pieces) and {run_dir / 'target.spm'} ({len(target)} pieces)")
     return 0
 
 
 def average_checkpoints(arguments) -> int:
-    from seq2seq.translation.training import average_checkpoints as average
-
     from seq2seq.model_dirs import check_new_model_directory
+    from seq2seq.translation.training import average_checkpoints as average
 
     output = Path(arguments.output)
     check_new_model_directory(output, arguments.overwrite)
@@ -84,11 +86,13 @@ def default_model() -> Path:
     for candidate in candidates:
         if (candidate / "manifest.json").is_file():
             return candidate
-    raise UserError("no --model given, and the default model is not installed (looked for "
-                    + " and ".join(str(c) for c in dict.fromkeys(candidates))
-                    + "). Pass --model DIR (a directory written by `seq2seq train`, e.g. "
-                    "runs/multi30k_de_en_gru_bahdanau/model), or run from the repository root, "
-                    "where the shipped model lives.")
+    raise UserError(
+        "no --model given, and the default model is not installed (looked for "
+        + " and ".join(str(c) for c in dict.fromkeys(candidates))
+        + "). Pass --model DIR (a directory written by `seq2seq train`, e.g. "
+        "runs/multi30k_de_en_gru_bahdanau/model), or run from the repository root, "
+        "where the shipped model lives."
+    )
 
 
 def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 1):
@@ -97,8 +101,10 @@ def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 
 
     sampling = arguments.temperature is not None or arguments.top_k is not None
     if sampling and arguments.beam != 1:
-        raise UserError(f"--temperature and --top-k sample one translation per sentence; pass --beam 1 "
-                        f"(received --beam {arguments.beam}).")
+        raise UserError(
+            f"--temperature and --top-k sample one translation per sentence; pass --beam 1 "
+            f"(received --beam {arguments.beam})."
+        )
     language_model = None
     if arguments.lm is not None:
         from seq2seq.model_dirs import load_language_model
@@ -111,14 +117,24 @@ def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 
         from seq2seq.translation.shortlist import load_shortlist
 
         shortlist = load_shortlist(arguments.model or default_model(), model)
-    return Translator(model, source_vocab, target_vocab, beam_size=arguments.beam, n_best=n_best,
-                      alpha=arguments.alpha, max_length_ratio=arguments.max_length_ratio,
-                      max_length_offset=arguments.max_length_offset,
-                      max_source_tokens=arguments.max_source_tokens,
-                      temperature=arguments.temperature, top_k=arguments.top_k,
-                      seed=arguments.seed if sampling else None,
-                      language_model=language_model, lm_weight=arguments.lm_weight,
-                      precision=arguments.precision, shortlist=shortlist)
+    return Translator(
+        model,
+        source_vocab,
+        target_vocab,
+        beam_size=arguments.beam,
+        n_best=n_best,
+        alpha=arguments.alpha,
+        max_length_ratio=arguments.max_length_ratio,
+        max_length_offset=arguments.max_length_offset,
+        max_source_tokens=arguments.max_source_tokens,
+        temperature=arguments.temperature,
+        top_k=arguments.top_k,
+        seed=arguments.seed if sampling else None,
+        language_model=language_model,
+        lm_weight=arguments.lm_weight,
+        precision=arguments.precision,
+        shortlist=shortlist,
+    )
 
 
 def shortlist(arguments) -> int:
@@ -133,21 +149,26 @@ def shortlist(arguments) -> int:
     if path.exists() and not arguments.overwrite:
         raise UserError(f"{path}: exists; pass --overwrite to replace it.")
     if path.exists() and not is_shortlist(path):
-        raise UserError(f"{path}: exists and is not a shortlist written by seq2seq; --overwrite replaces only "
-                        "such a file. Move it away first.")
+        raise UserError(
+            f"{path}: exists and is not a shortlist written by seq2seq; --overwrite replaces only "
+            "such a file. Move it away first."
+        )
     pairs = []
     for source, target in itertools.zip_longest(iterate_lines(arguments.source), iterate_lines(arguments.target)):
         if source is None or target is None:
-            raise UserError(f"--source {arguments.source} and --target {arguments.target}: one ends after line "
-                            f"{len(pairs)}, the other goes on; give the two sides of one corpus, line by line.")
+            raise UserError(
+                f"--source {arguments.source} and --target {arguments.target}: one ends after line "
+                f"{len(pairs)}, the other goes on; give the two sides of one corpus, line by line."
+            )
         if len(pairs) == arguments.max_pairs:
             break
         pairs.append((source, target))
     update, close = stderr_progress(len(pairs), "aligning")
     started = time.perf_counter()
     try:
-        built = build_shortlist(model, source_vocab, target_vocab, pairs, arguments.per_source, arguments.frequent,
-                                progress=update)
+        built = build_shortlist(
+            model, source_vocab, target_vocab, pairs, arguments.per_source, arguments.frequent, progress=update
+        )
     finally:
         close()
     built.save(path)
@@ -178,8 +199,9 @@ def _translate_paragraphs(arguments, translator, lines: list[str]):
     config = saved_config(arguments.model or default_model(), TranslationConfig)
     language = config.data.source_language if config is not None else "de"
     started = time.perf_counter()
-    texts = translate_paragraphs(translator, lines, language, arguments.batch_size,
-                                 stderr_progress if arguments.input != "-" else None)
+    texts = translate_paragraphs(
+        translator, lines, language, arguments.batch_size, stderr_progress if arguments.input != "-" else None
+    )
     return [[Hypothesis(text, 0.0, 0.0)] for text in texts], time.perf_counter() - started
 
 
@@ -202,8 +224,9 @@ def translate(arguments) -> int:
     if arguments.split_sentences:
         results, elapsed = _translate_paragraphs(arguments, translator, lines)
     else:
-        results, elapsed = translate_with_progress(translator, lines, arguments.batch_size,
-                                                   progress=arguments.input != "-")
+        results, elapsed = translate_with_progress(
+            translator, lines, arguments.batch_size, progress=arguments.input != "-"
+        )
 
     def write(handle):
         for number, hypotheses in enumerate(results):
@@ -225,9 +248,11 @@ def translate(arguments) -> int:
         notes.append(truncation_note(stats.truncated, arguments.max_source_tokens))
     if stats.empty:
         notes.append(f"{stats.empty} empty lines gave empty translations")
-    print(f"translated {len(lines)} lines in {elapsed:.1f}s ({len(lines) / max(elapsed, 1e-9):.1f} "
-          f"sentences/s, beam {arguments.beam})" + "".join(f"; warning: {note}" for note in notes),
-          file=sys.stderr)
+    print(
+        f"translated {len(lines)} lines in {elapsed:.1f}s ({len(lines) / max(elapsed, 1e-9):.1f} "
+        f"sentences/s, beam {arguments.beam})" + "".join(f"; warning: {note}" for note in notes),
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -244,8 +269,10 @@ def export(arguments) -> int:
     model, source_vocab, target_vocab = load_translation_model(model_dir)
     started = time.perf_counter()
     export_saved_model(model, source_vocab, target_vocab, output, arguments.max_source_tokens)
-    print(f"exported {model_dir} to {output} in {time.perf_counter() - started:.1f}s: signatures serving_default "
-          "(inputs) and translate (inputs, beam_size, alpha, max_length_ratio, max_length_offset)")
+    print(
+        f"exported {model_dir} to {output} in {time.perf_counter() - started:.1f}s: signatures serving_default "
+        "(inputs) and translate (inputs, beam_size, alpha, max_length_ratio, max_length_offset)"
+    )
     return 0
 
 
@@ -262,8 +289,10 @@ def serve(arguments) -> int:
         with socket.create_server((arguments.host, arguments.port)):
             pass
     except OSError as error:
-        raise UserError(f"--host {arguments.host} --port {arguments.port}: cannot listen there ({error.strerror}); "
-                        "choose another port.") from None
+        raise UserError(
+            f"--host {arguments.host} --port {arguments.port}: cannot listen there ({error.strerror}); "
+            "choose another port."
+        ) from None
     model_dir = Path(arguments.model or default_model())
     model, source_vocab, target_vocab = load_translation_model(model_dir)
     translator = make_translator(arguments, model, source_vocab, target_vocab, n_best=arguments.beam)
@@ -271,7 +300,10 @@ def serve(arguments) -> int:
     name = arguments.name or model_dir.resolve().name
     limits = Limits(arguments.max_sentences, arguments.max_chars, arguments.batch_size, arguments.batch_window_ms)
     app = make_app(translator_function(translator, arguments.batch_size), name, limits)
-    print(f"serving {model_dir} as {name!r}: GET http://{arguments.host}:{arguments.port}/v1/models/{name}, "
-          f"POST .../v1/models/{name}:predict (Ctrl-C stops)", flush=True)
+    print(
+        f"serving {model_dir} as {name!r}: GET http://{arguments.host}:{arguments.port}/v1/models/{name}, "
+        f"POST .../v1/models/{name}:predict (Ctrl-C stops)",
+        flush=True,
+    )
     uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="warning")
     return 0

@@ -12,5 +12,7 @@ def embedding_with_dropout(vocab_size: int, embedding_dim: int, dropout: float, 
     themselves (the encoder's mask, the loss's), so the layer needs no
     `mask_zero`.
     """
-    return (layers.Embedding(vocab_size, embedding_dim, name="embedding", dtype=dtype),
-            layers.Dropout(dropout, name="embedding_dropout", dtype=dtype))
+    return (
+        layers.Embedding(vocab_size, embedding_dim, name="embedding", dtype=dtype),
+        layers.Dropout(dropout, name="embedding_dropout", dtype=dtype),
+    )

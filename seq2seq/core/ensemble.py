@@ -111,13 +111,17 @@ class Ensemble(keras.Model):
 
     def decode_step(self, token_ids, carry, context):
         """`(mean log_probs (batch, vocab), carries)`."""
-        steps = [member.decode_step(token_ids, member_carry, member_context)
-                 for member, member_carry, member_context in zip(self.members, carry, context)]
+        steps = [
+            member.decode_step(token_ids, member_carry, member_context)
+            for member, member_carry, member_context in zip(self.members, carry, context)
+        ]
         return self._mean([step[0] for step in steps]), tuple(step[1] for step in steps)
 
     def get_config(self):
-        return {**super().get_config(),
-                "members": [keras.saving.serialize_keras_object(member) for member in self.members]}
+        return {
+            **super().get_config(),
+            "members": [keras.saving.serialize_keras_object(member) for member in self.members],
+        }
 
     @classmethod
     def from_config(cls, config):

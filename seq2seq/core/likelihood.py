@@ -45,6 +45,15 @@ def token_log_likelihood(logits, targets, pad_id: int = PAD_ID, label_smoothing:
     return picked * mask, mask
 
 
+def replicas_in_sync() -> int:
+    """How many replicas compute this step together: `tf.distribute`'s count on TensorFlow, else 1."""
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
 @keras.saving.register_keras_serializable(package="seq2seq")
 class MaskedCrossEntropy(keras.losses.Loss):
     """Mean negative :func:`token_log_likelihood` over non-padding targets.
@@ -59,19 +68,20 @@ class MaskedCrossEntropy(keras.losses.Loss):
         replicas, so the training step averages the replicas' means.
     """
 
-    def __init__(self, label_smoothing: float = 0.0, pad_id: int = PAD_ID, name: str = "masked_cross_entropy",
-                 **kwargs):
+    def __init__(
+        self, label_smoothing: float = 0.0, pad_id: int = PAD_ID, name: str = "masked_cross_entropy", **kwargs
+    ):
         super().__init__(name=name, **kwargs)
         self.label_smoothing = label_smoothing
         self.pad_id = pad_id
 
     def call(self, y_true, y_pred):
-        from keras.src.losses.loss import scale_loss_for_distribution  # Keras 3's own, for tf.distribute
-
         log_likelihood, mask = token_log_likelihood(y_pred, y_true, self.pad_id, self.label_smoothing)
         # Keras scales only non-scalar losses by the number of replicas; this one is already a mean, so it
         # is scaled here (a no-op on one device): the replicas' gradients are then averaged, not summed.
-        return scale_loss_for_distribution(-ops.sum(log_likelihood) / ops.maximum(ops.sum(mask), 1.0))
+        mean = -ops.sum(log_likelihood) / ops.maximum(ops.sum(mask), 1.0)
+        replicas = replicas_in_sync()
+        return mean if replicas == 1 else mean * ops.cast(1.0 / replicas, mean.dtype)
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing, "pad_id": self.pad_id}

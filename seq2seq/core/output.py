@@ -14,6 +14,7 @@ import threading
 import keras
 from keras import layers, ops
 
+from seq2seq.compat import flatten_layers
 from seq2seq.core import precision
 
 _restriction = threading.local()
@@ -21,7 +22,7 @@ _restriction = threading.local()
 
 def heads_of(model) -> list:
     """Every :class:`OutputProjection` in `model` (an ensemble's or a fusion's several)."""
-    return [layer for layer in model._flatten_layers() if isinstance(layer, OutputProjection)]
+    return [layer for layer in flatten_layers(model) if isinstance(layer, OutputProjection)]
 
 
 @contextlib.contextmanager
@@ -74,8 +75,14 @@ class OutputProjection(layers.Layer):
         (2, 10)
     """
 
-    def __init__(self, vocab_size: int, units: int, embedding: layers.Embedding | None = None,
-                 tie_embeddings: bool = False, **kwargs):
+    def __init__(
+        self,
+        vocab_size: int,
+        units: int,
+        embedding: layers.Embedding | None = None,
+        tie_embeddings: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if tie_embeddings and embedding is None:
             raise ValueError("`tie_embeddings=True` needs the `embedding` layer whose matrix is shared.")
@@ -85,16 +92,20 @@ class OutputProjection(layers.Layer):
         # A function, not an attribute holding the layer: the owning model tracks and saves the embedding.
         self._shared_matrix = (lambda: embedding.embeddings) if tie_embeddings else None
         embedding_dim = embedding.output_dim if tie_embeddings else None
-        self.projection = (layers.Dense(embedding_dim, use_bias=False, name="projection", dtype=self.dtype_policy)
-                           if tie_embeddings and units != embedding_dim else None)
+        self.projection = (
+            layers.Dense(embedding_dim, use_bias=False, name="projection", dtype=self.dtype_policy)
+            if tie_embeddings and units != embedding_dim
+            else None
+        )
 
     def build(self, input_shape):
         if self.tie_embeddings:
             if self.projection is not None:
                 self.projection.build(tuple(input_shape[:-1]) + (self.units,))
         else:
-            self.kernel = self.add_weight(shape=(self.units, self.vocab_size), initializer="glorot_uniform",
-                                          name="kernel")
+            self.kernel = self.add_weight(
+                shape=(self.units, self.vocab_size), initializer="glorot_uniform", name="kernel"
+            )
         self.bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="bias")
         self.built = True
 
@@ -121,5 +132,9 @@ class OutputProjection(layers.Layer):
         return ops.cast(logits, "float32")
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "units": self.units,
-                "tie_embeddings": self.tie_embeddings}
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "units": self.units,
+            "tie_embeddings": self.tie_embeddings,
+        }

@@ -42,8 +42,11 @@ def snapshot(model, dtype: str) -> dict:
         raise ValueError(f"`dtype` must be one of {PRECISIONS}. Received: dtype={dtype!r}")
     if dtype == "float32":
         return {}
-    return {id(variable): ops.cast(variable, dtype) for variable in model.weights
-            if len(variable.shape) == 2 and variable.dtype == "float32"}
+    return {
+        id(variable): ops.cast(variable, dtype)
+        for variable in model.weights
+        if len(variable.shape) == 2 and variable.dtype == "float32"
+    }
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from seq2seq.core.specials import ACTIVATIONS, CELLS
 RNN_ARGUMENTS = ("cell", "units", "num_layers", "bidirectional", "dropout", "activation", "residual")
 
 
-def core_arguments(core: "RecurrentStack") -> dict:
+def core_arguments(core: RecurrentStack) -> dict:
     """The architecture arguments a `RecurrentStack` was built with (for its owner's `get_config`)."""
     config = core.get_config()
     return {key: config[key] for key in RNN_ARGUMENTS}
@@ -98,17 +98,27 @@ class RecurrentStack(layers.Layer):
         ((3, 5, 8), 2)
     """
 
-    def __init__(self, cell: str = "lstm", units: int = 256, num_layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0, activation: str = "tanh",
-                 residual: bool = False, stateful: bool = False, **kwargs):
+    def __init__(
+        self,
+        cell: str = "lstm",
+        units: int = 256,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        activation: str = "tanh",
+        residual: bool = False,
+        stateful: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if cell not in CELLS:
             raise ValueError(f"`cell` must be one of {CELLS}. Received: cell={cell!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"`activation` must be one of {ACTIVATIONS}. Received: activation={activation!r}")
         if num_layers < 1 or units < 1:
-            raise ValueError(f"`num_layers` and `units` must be at least 1. "
-                             f"Received: num_layers={num_layers}, units={units}")
+            raise ValueError(
+                f"`num_layers` and `units` must be at least 1. Received: num_layers={num_layers}, units={units}"
+            )
         self.cell = cell
         self.units = units
         self.num_layers = num_layers
@@ -119,8 +129,9 @@ class RecurrentStack(layers.Layer):
         self.stateful = stateful
         self.supports_masking = True
         self.recurrent_layers = [self._make_layer(index) for index in range(num_layers)]
-        self.dropout_layers = [layers.Dropout(dropout, name=f"dropout_{index}", dtype=self.dtype_policy)
-                               for index in range(1, num_layers)]
+        self.dropout_layers = [
+            layers.Dropout(dropout, name=f"dropout_{index}", dtype=self.dtype_policy) for index in range(1, num_layers)
+        ]
 
     @property
     def states_per_layer(self) -> int:
@@ -132,8 +143,9 @@ class RecurrentStack(layers.Layer):
         return self.units * (2 if self.bidirectional else 1)
 
     def _make_layer(self, index: int) -> layers.Layer:
-        common = dict(units=self.units, return_sequences=True, return_state=True,
-                      stateful=self.stateful, dtype=self.dtype_policy)
+        common = dict(
+            units=self.units, return_sequences=True, return_state=True, stateful=self.stateful, dtype=self.dtype_policy
+        )
         if self.cell == "simple":
             layer = layers.SimpleRNN(activation=self.activation, name=f"simple_rnn_{index}", **common)
         elif self.cell == "lstm":
@@ -141,8 +153,9 @@ class RecurrentStack(layers.Layer):
         else:
             layer = layers.GRU(reset_after=True, name=f"gru_{index}", **common)
         if self.bidirectional:
-            layer = layers.Bidirectional(layer, merge_mode="concat", name=f"bidirectional_{index}",
-                                         dtype=self.dtype_policy)
+            layer = layers.Bidirectional(
+                layer, merge_mode="concat", name=f"bidirectional_{index}", dtype=self.dtype_policy
+            )
         return layer
 
     def build(self, input_shape):
@@ -180,8 +193,7 @@ class RecurrentStack(layers.Layer):
         if not training or self.dropout == 0.0 or self.num_layers == 1:
             return None
         ones = ops.ones((batch_size, self.output_units), dtype=self.compute_dtype)
-        return [keras.random.dropout(ones, self.dropout, seed=layer.seed_generator)
-                for layer in self.dropout_layers]
+        return [keras.random.dropout(ones, self.dropout, seed=layer.seed_generator) for layer in self.dropout_layers]
 
     def project_inputs(self, inputs) -> tuple:
         """The first layer's input product for the leading features of its input, for :meth:`step`.
@@ -228,8 +240,7 @@ class RecurrentStack(layers.Layer):
             `(outputs, states)` with outputs `(batch, units)`.
         """
         if self.bidirectional:
-            raise ValueError("`step` needs a unidirectional stack; a bidirectional layer "
-                             "must see the whole sequence.")
+            raise ValueError("`step` needs a unidirectional stack; a bidirectional layer must see the whole sequence.")
         outputs = inputs
         new_states = []
         for index, layer in enumerate(self.recurrent_layers):
@@ -244,14 +255,14 @@ class RecurrentStack(layers.Layer):
                     product = product + ops.matmul(layer_input, rest)
                 outputs, layer_states = _cell_step(self.cell, cell, product, layer_states)
             elif self.cell == "lstm" and not training and precision.reduced(cell.kernel):
-                outputs, layer_states = _cell_step("lstm", cell, precision.matmul(layer_input, cell.kernel),
-                                                   layer_states)
+                outputs, layer_states = _cell_step(
+                    "lstm", cell, precision.matmul(layer_input, cell.kernel), layer_states
+                )
             else:
                 outputs, layer_states = cell(layer_input, layer_states, training=training)
             if self.residual and index > 0:
                 outputs = outputs + layer_input  # (batch, output_units)
-            new_states.append(list(layer_states) if isinstance(layer_states, (list, tuple))
-                              else [layer_states])
+            new_states.append(list(layer_states) if isinstance(layer_states, (list, tuple)) else [layer_states])
         return outputs, new_states
 
     def zero_state(self, batch_size) -> list:
@@ -273,7 +284,14 @@ class RecurrentStack(layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(cell=self.cell, units=self.units, num_layers=self.num_layers,
-                      bidirectional=self.bidirectional, dropout=self.dropout,
-                      activation=self.activation, residual=self.residual, stateful=self.stateful)
+        config.update(
+            cell=self.cell,
+            units=self.units,
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+            activation=self.activation,
+            residual=self.residual,
+            stateful=self.stateful,
+        )
         return config

@@ -28,7 +28,6 @@ a token is chosen), so neither is fed back as an input mid-sequence.
 
 from __future__ import annotations
 
-
 import keras
 import numpy as np
 from keras import ops
@@ -109,15 +108,22 @@ def greedy_start(model, inputs, max_length, limits=None, sampling: bool = False,
     context, carry, first = model.encode(inputs)
     batch = ops.shape(first)[0]
     limits = ops.full((batch,), max_length, "int32") if limits is None else ops.cast(limits, "int32")
-    state = {"t": ops.convert_to_tensor(0, "int32"), "tokens": ops.zeros((batch, max_length), "int32"),
-             "previous": first, "carry": carry, "finished": ops.zeros((batch,), "bool"),
-             "scores": ops.zeros((batch,), "float32"), "limits": limits,
-             "uniforms": keras.random.uniform((max_length, batch), seed=seed) if sampling else None}
+    state = {
+        "t": ops.convert_to_tensor(0, "int32"),
+        "tokens": ops.zeros((batch, max_length), "int32"),
+        "previous": first,
+        "carry": carry,
+        "finished": ops.zeros((batch,), "bool"),
+        "scores": ops.zeros((batch,), "float32"),
+        "limits": limits,
+        "uniforms": keras.random.uniform((max_length, batch), seed=seed) if sampling else None,
+    }
     return state, context
 
 
-def greedy_steps(model, state, context, eos_id: int, steps, temperature: float | None = None,
-                 top_k: int | None = None) -> dict:
+def greedy_steps(
+    model, state, context, eos_id: int, steps, temperature: float | None = None, top_k: int | None = None
+) -> dict:
     """Runs greedy search (or sampling) from `state` for at most `steps` more steps; returns the new state."""
     max_length = ops.shape(state["tokens"])[1]
     stop = ops.minimum(state["t"] + steps, max_length)
@@ -130,8 +136,9 @@ def greedy_steps(model, state, context, eos_id: int, steps, temperature: float |
         log_probs, carry = model.decode_step(previous, carry, context)  # (batch, vocab)
         log_probs = never_emitted(log_probs)
         if uniforms is not None:
-            chosen = sample(log_probs, ops.take(uniforms, t, axis=0), 1.0 if temperature is None else temperature,
-                            top_k)
+            chosen = sample(
+                log_probs, ops.take(uniforms, t, axis=0), 1.0 if temperature is None else temperature, top_k
+            )
         else:
             chosen = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
         picked = ops.take_along_axis(log_probs, chosen[:, None], axis=-1)[:, 0]
@@ -147,8 +154,16 @@ def greedy_steps(model, state, context, eos_id: int, steps, temperature: float |
     return {**state, **dict(zip(names, loop))}
 
 
-def greedy_search(model, inputs, eos_id: int, max_length, temperature: float | None = None,
-                  top_k: int | None = None, seed=None, limits=None):
+def greedy_search(
+    model,
+    inputs,
+    eos_id: int,
+    max_length,
+    temperature: float | None = None,
+    top_k: int | None = None,
+    seed=None,
+    limits=None,
+):
     """The most likely token at each step, or a sampled one when `temperature` or `top_k` is set.
 
     Args:
@@ -179,11 +194,16 @@ def beam_start(model, inputs, max_length, beam_size=5, limits=None):
     limits = ops.full((batch,), max_length, "int32") if limits is None else ops.cast(limits, "int32")
     context, carry, first = _repeat((context, carry, first), beam_size)  # (batch * beam, ...)
     live = ops.concatenate([ops.zeros((1,)), ops.full((beam_size - 1,), NEG_INF)])
-    state = {"t": ops.convert_to_tensor(0, "int32"), "tokens": ops.zeros((batch, beam_size, max_length), "int32"),
-             "previous": first, "carry": carry, "finished": ops.zeros((batch, beam_size), "bool"),
-             "lengths": ops.zeros((batch, beam_size), "int32"),
-             "scores": ops.tile(live[None, :], (batch, 1)),  # only beam 0 is live at the start
-             "limits": limits}
+    state = {
+        "t": ops.convert_to_tensor(0, "int32"),
+        "tokens": ops.zeros((batch, beam_size, max_length), "int32"),
+        "previous": first,
+        "carry": carry,
+        "finished": ops.zeros((batch, beam_size), "bool"),
+        "lengths": ops.zeros((batch, beam_size), "int32"),
+        "scores": ops.tile(live[None, :], (batch, 1)),  # only beam 0 is live at the start
+        "limits": limits,
+    }
     return state, context
 
 
@@ -230,12 +250,14 @@ def beam_result(tokens, scores, lengths, alpha=0.0):
     """`(tokens, scores, normalized)` of finished beams, each sentence's best first by the normalized score."""
     normalized = scores / length_penalty(lengths, alpha)
     order = ops.argsort(-normalized, axis=-1)
-    return (ops.take_along_axis(tokens, order[..., None], axis=1),
-            ops.take_along_axis(scores, order, axis=1), ops.take_along_axis(normalized, order, axis=1))
+    return (
+        ops.take_along_axis(tokens, order[..., None], axis=1),
+        ops.take_along_axis(scores, order, axis=1),
+        ops.take_along_axis(normalized, order, axis=1),
+    )
 
 
-def beam_search(model, inputs, eos_id: int, max_length, beam_size=5, alpha=0.0, limits=None,
-                early_stop: bool = False):
+def beam_search(model, inputs, eos_id: int, max_length, beam_size=5, alpha=0.0, limits=None, early_stop: bool = False):
     """Beam search; hypotheses are ranked by score / length_penalty(length, alpha).
 
     A finished hypothesis stays in the beam with its score unchanged (it is

@@ -15,8 +15,16 @@ from keras import ops
 
 from seq2seq.core import output
 from seq2seq.core import precision as reduced_precision
-from seq2seq.core.search import (_gather, beam_result, beam_start, beam_steps, greedy_start, greedy_steps,
-                                 length_limit, max_target_length)
+from seq2seq.core.search import (
+    _gather,
+    beam_result,
+    beam_start,
+    beam_steps,
+    greedy_start,
+    greedy_steps,
+    length_limit,
+    max_target_length,
+)
 from seq2seq.core.specials import PAD_ID
 
 # State entries with one row per sentence (the others, and the context, have one per hypothesis).
@@ -78,11 +86,26 @@ class Searcher(keras.Model):
         `normalized_scores` `(batch, beam)` (beam is 1 for greedy search).
     """
 
-    def __init__(self, model, eos_id: int, beam_size: int = 1, alpha: float = 0.0,
-                 max_length: int | None = None, max_length_ratio: float = 1.5, max_length_offset: int = 10,
-                 temperature: float | None = None, top_k: int | None = None, seed: int | None = None,
-                 early_stop: bool = False, input_spec: tuple | None = None, compact_every: int | None = None,
-                 compact_multiple: int = 1, precision: str = "float32", shortlist=None, **kwargs):
+    def __init__(
+        self,
+        model,
+        eos_id: int,
+        beam_size: int = 1,
+        alpha: float = 0.0,
+        max_length: int | None = None,
+        max_length_ratio: float = 1.5,
+        max_length_offset: int = 10,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        seed: int | None = None,
+        early_stop: bool = False,
+        input_spec: tuple | None = None,
+        compact_every: int | None = None,
+        compact_multiple: int = 1,
+        precision: str = "float32",
+        shortlist=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         sampling = temperature is not None or top_k is not None
         if temperature is not None and not temperature > 0:
@@ -94,11 +117,15 @@ class Searcher(keras.Model):
         if compact_multiple < 1:
             raise ValueError(f"`compact_multiple` must be at least 1. Received: compact_multiple={compact_multiple}")
         if compact_every is not None and (sampling or compact_every < 1):
-            raise ValueError("`compact_every` must be at least 1, and sampling runs in one loop. "
-                             f"Received: compact_every={compact_every}, temperature={temperature}, top_k={top_k}")
+            raise ValueError(
+                "`compact_every` must be at least 1, and sampling runs in one loop. "
+                f"Received: compact_every={compact_every}, temperature={temperature}, top_k={top_k}"
+            )
         if shortlist is not None and keras.backend.backend() != "tensorflow":
-            raise ValueError("a `shortlist` needs the TensorFlow backend: its size depends on the batch, "
-                             f"which {keras.backend.backend()} cannot compile. Received: a shortlist")
+            raise ValueError(
+                "a `shortlist` needs the TensorFlow backend: its size depends on the batch, "
+                f"which {keras.backend.backend()} cannot compile. Received: a shortlist"
+            )
         self.model = model
         self.shortlist = shortlist
         self.eos_id = eos_id
@@ -154,11 +181,17 @@ class Searcher(keras.Model):
         """`(max_length, limits)`: the output buffer length and each row's limit (None: the buffer's)."""
         if self.max_length is not None:
             return self.max_length, None
-        limits = length_limit(ops.sum(ops.cast(ops.not_equal(inputs, PAD_ID), "int32"), axis=1),
-                              self.max_length_ratio, self.max_length_offset)  # (batch,)
+        limits = length_limit(
+            ops.sum(ops.cast(ops.not_equal(inputs, PAD_ID), "int32"), axis=1),
+            self.max_length_ratio,
+            self.max_length_offset,
+        )  # (batch,)
         input_len = inputs.shape[1]
-        return (ops.max(limits) if input_len is None  # one graph for every length (TensorFlow)
-                else max_target_length(input_len, self.max_length_ratio, self.max_length_offset)), limits
+        return (
+            ops.max(limits)
+            if input_len is None  # one graph for every length (TensorFlow)
+            else max_target_length(input_len, self.max_length_ratio, self.max_length_offset)
+        ), limits
 
     def start(self, inputs):
         """`(state, context)` before the first step (see :func:`~seq2seq.core.search.beam_start`)."""
@@ -182,8 +215,11 @@ class Searcher(keras.Model):
 
     def result(self, state) -> dict:
         if self.beam_size == 1:
-            return {"tokens": state["tokens"][:, None, :], "scores": state["scores"][:, None],
-                    "normalized_scores": state["scores"][:, None]}
+            return {
+                "tokens": state["tokens"][:, None, :],
+                "scores": state["scores"][:, None],
+                "normalized_scores": state["scores"][:, None],
+            }
         tokens, scores, normalized = beam_result(state["tokens"], state["scores"], state["lengths"], self.alpha)
         return {"tokens": tokens, "scores": scores, "normalized_scores": normalized}
 
@@ -207,14 +243,16 @@ class Searcher(keras.Model):
             rows_kept = min(len(open_rows), self.compact_multiple * -(-len(still) // self.compact_multiple))
             if rows_kept == len(open_rows) and len(still):
                 continue  # too few finished to shrink the batch by a whole multiple: keep its shape
-            keep = np.sort(np.concatenate([still, np.flatnonzero(finished)[:rows_kept - len(still)]]))
+            keep = np.sort(np.concatenate([still, np.flatnonzero(finished)[: rows_kept - len(still)]]))
             dropped = np.setdiff1d(np.arange(len(open_rows)), keep)
             for name in done:
                 done[name][open_rows[dropped]] = np.asarray(state[name])[dropped]
             open_rows = open_rows[keep]
             if len(still):
                 rows = (keep[:, None] * per_sentence + np.arange(per_sentence)).reshape(-1)
-                state = {name: value if name in BATCH_ENTRIES
-                         else _gather(value, keep if name in SENTENCE_ROWS else rows) for name, value in state.items()}
+                state = {
+                    name: value if name in BATCH_ENTRIES else _gather(value, keep if name in SENTENCE_ROWS else rows)
+                    for name, value in state.items()
+                }
                 context = _gather(context, rows)
         return self.result({**state, **{name: ops.convert_to_tensor(value) for name, value in done.items()}})

@@ -8,17 +8,22 @@ and tokenization runs inside the tf.data graph through tensorflow-text.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from seq2seq.core.specials import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SUBWORD_MODEL_TYPES, UNK, UNK_ID
 from seq2seq.errors import UserError
 from seq2seq.textio import atomic_write
 
 
-def train_sentencepiece(lines: Iterable[str], vocab_size: int, model_type: str = "bpe",
-                        character_coverage: float = 1.0, max_sentences: int = 2_000_000,
-                        seed_name: str = "training text") -> bytes:
+def train_sentencepiece(
+    lines: Iterable[str],
+    vocab_size: int,
+    model_type: str = "bpe",
+    character_coverage: float = 1.0,
+    max_sentences: int = 2_000_000,
+    seed_name: str = "training text",
+) -> bytes:
     """Trains a SentencePiece model and returns its serialized protobuf."""
     import sentencepiece
 
@@ -27,12 +32,25 @@ def train_sentencepiece(lines: Iterable[str], vocab_size: int, model_type: str =
     buffer = io.BytesIO()
     try:
         sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(lines), model_writer=buffer, vocab_size=vocab_size,
-            model_type=model_type, character_coverage=character_coverage,
-            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
-            pad_piece=PAD, unk_piece=UNK, bos_piece=BOS, eos_piece=EOS,
-            input_sentence_size=max_sentences, shuffle_input_sentence=True,
-            hard_vocab_limit=False, minloglevel=2, num_threads=2)
+            sentence_iterator=iter(lines),
+            model_writer=buffer,
+            vocab_size=vocab_size,
+            model_type=model_type,
+            character_coverage=character_coverage,
+            pad_id=PAD_ID,
+            unk_id=UNK_ID,
+            bos_id=BOS_ID,
+            eos_id=EOS_ID,
+            pad_piece=PAD,
+            unk_piece=UNK,
+            bos_piece=BOS,
+            eos_piece=EOS,
+            input_sentence_size=max_sentences,
+            shuffle_input_sentence=True,
+            hard_vocab_limit=False,
+            minloglevel=2,
+            num_threads=2,
+        )
     except RuntimeError as error:
         raise UserError(f"SentencePiece could not train on the {seed_name}: {error}") from None
     return buffer.getvalue()
@@ -75,7 +93,7 @@ class SubwordVocabulary:
             handle.write(self.model_proto)
 
     @classmethod
-    def load(cls, path: str | Path) -> "SubwordVocabulary":
+    def load(cls, path: str | Path) -> SubwordVocabulary:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"{path}: SentencePiece model not found.")
@@ -84,11 +102,12 @@ class SubwordVocabulary:
             if len(vocabulary) <= EOS_ID or vocabulary.processor.id_to_piece(EOS_ID) != EOS:
                 raise RuntimeError(f"{len(vocabulary)} pieces, without the toolkit's specials")
         except (RuntimeError, IndexError, OSError) as error:
-            raise UserError(f"{path}: not a SentencePiece model of this toolkit ({error}); "
-                            "copy the whole model directory again.") from None
+            raise UserError(
+                f"{path}: not a SentencePiece model of this toolkit ({error}); copy the whole model directory again."
+            ) from None
         return vocabulary
 
     @classmethod
-    def load_pair(cls, folder: str | Path) -> tuple["SubwordVocabulary", "SubwordVocabulary"]:
+    def load_pair(cls, folder: str | Path) -> tuple[SubwordVocabulary, SubwordVocabulary]:
         """`(source, target)` from `folder/source.spm` and `folder/target.spm` (a model or run folder)."""
         return cls.load(Path(folder) / "source.spm"), cls.load(Path(folder) / "target.spm")

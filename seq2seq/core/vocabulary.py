@@ -10,8 +10,9 @@ from __future__ import annotations
 import collections
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from seq2seq.core.specials import SPECIALS
 from seq2seq.errors import UserError
@@ -72,8 +73,9 @@ class Vocabulary:
         return len(self.tokens)
 
     @classmethod
-    def build(cls, lines: Iterable[str], level: str = "word", max_size: int | None = None,
-              min_frequency: int = 1) -> "Vocabulary":
+    def build(
+        cls, lines: Iterable[str], level: str = "word", max_size: int | None = None, min_frequency: int = 1
+    ) -> Vocabulary:
         """Counts tokens in `lines`; keeps the most frequent (ties in first-seen order)."""
         counts = collections.Counter()
         for line in lines:
@@ -103,11 +105,15 @@ class Vocabulary:
 
     def save(self, path: str | Path) -> None:
         with atomic_write(path) as handle:
-            json.dump({"format": "seq2seq-vocabulary/1", "level": self.level,
-                       "tokens": self.tokens}, handle, ensure_ascii=False, indent=0)
+            json.dump(
+                {"format": "seq2seq-vocabulary/1", "level": self.level, "tokens": self.tokens},
+                handle,
+                ensure_ascii=False,
+                indent=0,
+            )
 
     @classmethod
-    def load(cls, path: str | Path) -> "Vocabulary":
+    def load(cls, path: str | Path) -> Vocabulary:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             if data.get("format") != "seq2seq-vocabulary/1":
@@ -115,6 +121,6 @@ class Vocabulary:
             tokens = data["tokens"]
             if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
                 raise ValueError("the first tokens are not the specials")
-            return cls(tokens[len(SPECIALS):], data["level"])
+            return cls(tokens[len(SPECIALS) :], data["level"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise UserError(f"{path}: not a seq2seq vocabulary file ({error}).") from None

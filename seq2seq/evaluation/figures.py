@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from seq2seq.errors import UserError
 from seq2seq.history import history_columns, read_history
@@ -35,11 +35,15 @@ def bleu_by_length(buckets: Sequence[dict], unit: str) -> bytes:
     """Bar chart of BLEU per length bucket, each bar labelled with its sentence count."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.2))
-    bars = axes.bar([bucket["range"] for bucket in buckets], [bucket["bleu"] for bucket in buckets],
-                    color="#4477aa")
+    bars = axes.bar([bucket["range"] for bucket in buckets], [bucket["bleu"] for bucket in buckets], color="#4477aa")
     for bar, bucket in zip(bars, buckets):
-        axes.annotate(f"n={bucket['sentences']}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                      ha="center", va="bottom", fontsize=8)
+        axes.annotate(
+            f"n={bucket['sentences']}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     axes.set_xlabel(f"length ({unit})")
     axes.set_ylabel("BLEU")
     axes.set_title("BLEU by length")
@@ -97,7 +101,6 @@ def training_curves(history: dict[str, list[float]]) -> bytes:
     return _png(figure)
 
 
-
 def attention_on_images(images: Sequence, grids: Sequence, captions: Sequence[Sequence[str]]) -> bytes:
     """One row per image: the image, then one panel per output word with its attention laid on it.
 
@@ -115,8 +118,9 @@ def attention_on_images(images: Sequence, grids: Sequence, captions: Sequence[Se
         scale = image.shape[0] // grid.shape[1]
         for axis, word, weights in zip(row[1:], words, grid):
             axis.imshow(image)
-            axis.imshow(np.kron(weights, np.ones((scale, scale))), cmap="magma", alpha=0.6, vmin=0.0,
-                        vmax=float(weights.max()))
+            axis.imshow(
+                np.kron(weights, np.ones((scale, scale))), cmap="magma", alpha=0.6, vmin=0.0, vmax=float(weights.max())
+            )
             axis.set_title(word, fontsize=7)
         for axis in row:
             axis.set_axis_off()

@@ -31,11 +31,15 @@ SCHEMA = "seq2seq-perception-report/1"
 
 def score_set(outputs: list[str], split: Examples, task: str) -> dict:
     """The figures of one evaluated set: overall, and per group (speaker, or seen / held-out pairs)."""
+
     def figures(indices: list[int]) -> dict:
         hypotheses = [outputs[i] for i in indices]
         references = [split.transcripts[i] for i in indices]
-        result = {"examples": len(indices), "wer": word_error_rate(hypotheses, references),
-                  "exact_match": 100.0 * float(np.mean([h == r for h, r in zip(hypotheses, references)]))}
+        result = {
+            "examples": len(indices),
+            "wer": word_error_rate(hypotheses, references),
+            "exact_match": 100.0 * float(np.mean([h == r for h, r in zip(hypotheses, references)])),
+        }
         if task == "captions":
             result["bleu"] = corpus_bleu(hypotheses, references)
         return result
@@ -54,15 +58,18 @@ def attention_figure(model, vocab, images: list[np.ndarray], outputs: list[str])
     grids, captions = [], []
     for image, caption in zip(images, outputs):
         ids = [vocab.bos_id] + vocab.encode(caption)
-        _, weights = model({"source_features": image[None].astype(np.float32),
-                            "target_inputs": np.asarray([ids], np.int32)}, return_attention=True)
+        _, weights = model(
+            {"source_features": image[None].astype(np.float32), "target_inputs": np.asarray([ids], np.int32)},
+            return_attention=True,
+        )
         grids.append(np.asarray(weights)[0].reshape(len(ids), rows, columns))
         captions.append(caption.split() + ["<eos>"])
     return attention_on_images(images, grids, captions)
 
 
-def evaluate_model(model_dir: str | Path, beam_size: int = 5, alpha: float = 0.0,
-                   batch_size: int = 64) -> tuple[dict, dict[str, bytes]]:
+def evaluate_model(
+    model_dir: str | Path, beam_size: int = 5, alpha: float = 0.0, batch_size: int = 64
+) -> tuple[dict, dict[str, bytes]]:
     """`(report, figures)` of the model in `model_dir` on its test data (see the module doc)."""
     model, vocab = load_perception_model(model_dir)
     config = saved_config(model_dir, PerceptionConfig)
@@ -79,35 +86,47 @@ def evaluate_model(model_dir: str | Path, beam_size: int = 5, alpha: float = 0.0
         outputs_of[name] = outputs
         scores[name] = score_set(outputs, split, task)
     test = sets["test"]
-    samples = [{"reference": test.transcripts[i], "hypothesis": outputs_of["test"][i], "group": test.groups[i]}
-               for i in range(min(8, len(test.transcripts)))]
+    samples = [
+        {"reference": test.transcripts[i], "hypothesis": outputs_of["test"][i], "group": test.groups[i]}
+        for i in range(min(8, len(test.transcripts)))
+    ]
     figures = {}
     if task == "captions":
         figures["attention.png"] = attention_figure(model, vocab, test.inputs[:4], outputs_of["test"][:4])
-    report = {"schema": SCHEMA, "toolkit": {"name": "seq2seq", "version": __version__}, "task": task,
-              "model": {"directory": str(model_dir), "parameters": int(model.count_params())},
-              "decoding": {"beam": beam_size, "alpha": alpha},
-              "data": {"seed": config.data.seed, **({"test_speaker": config.data.test_speaker}
-                                                    if task == "speech" else {})},
-              "scores": scores, "samples": samples,
-              "timing": {"seconds": seconds, "examples": sum(len(s.transcripts) for s in sets.values())},
-              "figures": sorted(figures)}
+    report = {
+        "schema": SCHEMA,
+        "toolkit": {"name": "seq2seq", "version": __version__},
+        "task": task,
+        "model": {"directory": str(model_dir), "parameters": int(model.count_params())},
+        "decoding": {"beam": beam_size, "alpha": alpha},
+        "data": {"seed": config.data.seed, **({"test_speaker": config.data.test_speaker} if task == "speech" else {})},
+        "scores": scores,
+        "samples": samples,
+        "timing": {"seconds": seconds, "examples": sum(len(s.transcripts) for s in sets.values())},
+        "figures": sorted(figures),
+    }
     return report, figures
 
 
 def markdown(report: dict) -> str:
     """The report for people: one table row per set and group."""
-    lines = [f"# {report['task']} evaluation: {report['model']['directory']}", "",
-             f"beam {report['decoding']['beam']}; {report['timing']['examples']} examples in "
-             f"{report['timing']['seconds']:.1f} s", "", "| set | group | examples | WER % | exact match % | BLEU |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# {report['task']} evaluation: {report['model']['directory']}",
+        "",
+        f"beam {report['decoding']['beam']}; {report['timing']['examples']} examples in "
+        f"{report['timing']['seconds']:.1f} s",
+        "",
+        "| set | group | examples | WER % | exact match % | BLEU |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for name, scores in report["scores"].items():
         for group, figures in [("all", scores)] + list(scores["groups"].items()):
             bleu = f"{figures['bleu']:.2f}" if "bleu" in figures else ""
-            lines.append(f"| {name} | {group} | {figures['examples']} | {figures['wer']:.2f} | "
-                         f"{figures['exact_match']:.1f} | {bleu} |")
+            lines.append(
+                f"| {name} | {group} | {figures['examples']} | {figures['wer']:.2f} | "
+                f"{figures['exact_match']:.1f} | {bleu} |"
+            )
     lines += ["", "| reference | hypothesis |", "|---|---|"]
     lines += [f"| {sample['reference']} | {sample['hypothesis']} |" for sample in report["samples"]]
     lines += [f"\n![{name}]({name})" for name in report["figures"]]
     return "\n".join(lines) + "\n"
-

@@ -22,7 +22,9 @@ class LMDataConfig:
     test: str | None = option(None)
     valid_fraction: float = option(0.0, minimum=0.0, maximum=0.5)
     level: str = option("word", choices=TOKEN_LEVELS)
-    subword_model: str | None = option(None)  # level subword: a SentencePiece model (e.g. a translation model's target.spm)
+    subword_model: str | None = option(
+        None
+    )  # level subword: a SentencePiece model (e.g. a translation model's target.spm)
     max_vocab_size: int | None = option(None, minimum=5)
     min_frequency: int = option(1, minimum=1)
 
@@ -34,13 +36,17 @@ class LMDataConfig:
 
     def __post_init__(self):
         if self.valid is None and self.valid_fraction == 0.0:
-            raise ValueError("set `data.valid` to a file or `data.valid_fraction` above 0: "
-                             "training needs validation text for perplexity and early stopping.")
+            raise ValueError(
+                "set `data.valid` to a file or `data.valid_fraction` above 0: "
+                "training needs validation text for perplexity and early stopping."
+            )
         if self.valid is not None and self.valid_fraction > 0.0:
             raise ValueError("set either `data.valid` or `data.valid_fraction`, not both.")
         if (self.level == "subword") != (self.subword_model is not None):
-            raise ValueError("`data.subword_model` (a SentencePiece .spm file) goes with `data.level: subword`, "
-                             f"and only with it. Received: level={self.level!r}, subword_model={self.subword_model!r}")
+            raise ValueError(
+                "`data.subword_model` (a SentencePiece .spm file) goes with `data.level: subword`, "
+                f"and only with it. Received: level={self.level!r}, subword_model={self.subword_model!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,9 +37,16 @@ class GenerationRules:
         return self.model.decode_step(token_ids, carry, context)
 
 
-def generate(model: RNNLanguageModel, vocab: TokenVocabulary, prompt: str = "", max_tokens: int = 50,
-             temperature: float = 1.0, top_k: int | None = None, seed: int = 0,
-             num_samples: int = 1) -> list[str]:
+def generate(
+    model: RNNLanguageModel,
+    vocab: TokenVocabulary,
+    prompt: str = "",
+    max_tokens: int = 50,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int = 0,
+    num_samples: int = 1,
+) -> list[str]:
     """Samples continuations of `prompt`; the same seed gives the same samples.
 
     Word- and subword-level samples end at `<eos>` (a sentence each, at most
@@ -49,8 +56,14 @@ def generate(model: RNNLanguageModel, vocab: TokenVocabulary, prompt: str = "", 
     """
     prompt_ids = [vocab.bos_id] + vocab.encode(prompt)
     inputs = np.tile(np.array(prompt_ids, "int32"), (num_samples, 1))  # (samples, prompt)
-    searcher = Searcher(GenerationRules(model, vocab), eos_id=-1 if vocab.level == "char" else vocab.eos_id,
-                        max_length=max_tokens, temperature=temperature, top_k=top_k, seed=seed)
+    searcher = Searcher(
+        GenerationRules(model, vocab),
+        eos_id=-1 if vocab.level == "char" else vocab.eos_id,
+        max_length=max_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        seed=seed,
+    )
     tokens = searcher.search(inputs)["tokens"][:, 0, :]  # (samples, max_tokens)
     separator = "" if vocab.level == "char" else " "
     return [separator.join(part for part in (prompt, vocab.decode(row)) if part) for row in tokens]

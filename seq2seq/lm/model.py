@@ -7,10 +7,11 @@ import dataclasses
 import keras
 from keras import layers, ops
 
+from seq2seq.core.embedding import embedding_with_dropout
 from seq2seq.core.likelihood import TokenLogProbs
 from seq2seq.core.output import OutputProjection
-from seq2seq.core.embedding import embedding_with_dropout
 from seq2seq.core.recurrent import RNN_ARGUMENTS, RecurrentStack, core_arguments
+
 
 @keras.saving.register_keras_serializable(package="seq2seq")
 class RNNLanguageModel(keras.Model):
@@ -45,8 +46,15 @@ class RNNLanguageModel(keras.Model):
         `return_state`.
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 256, rnn: dict | None = None,
-                 tie_embeddings: bool = False, stateful: bool = False, **kwargs):
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 256,
+        rnn: dict | None = None,
+        tie_embeddings: bool = False,
+        stateful: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
@@ -60,8 +68,14 @@ class RNNLanguageModel(keras.Model):
         if self.core.bidirectional:
             raise ValueError("a language model's core must be unidirectional: it predicts from the past only.")
         self.output_dropout = layers.Dropout(dropout, name="output_dropout", dtype=policy)
-        self.head = OutputProjection(vocab_size=vocab_size, units=self.core.output_units, embedding=self.embedding,
-                                     tie_embeddings=tie_embeddings, name="head", dtype=policy)
+        self.head = OutputProjection(
+            vocab_size=vocab_size,
+            units=self.core.output_units,
+            embedding=self.embedding,
+            tie_embeddings=tie_embeddings,
+            name="head",
+            dtype=policy,
+        )
 
     def build(self, input_shape):
         batch, time = input_shape[0], input_shape[1]
@@ -109,8 +123,14 @@ class RNNLanguageModel(keras.Model):
         self.core.reset_states()
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
-                "rnn": core_arguments(self.core), "tie_embeddings": self.tie_embeddings, "stateful": self.stateful}
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "rnn": core_arguments(self.core),
+            "tie_embeddings": self.tie_embeddings,
+            "stateful": self.stateful,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -126,9 +146,14 @@ def build_model(model_config, vocab_size: int, stateful: bool = False) -> RNNLan
     Every key of `model.rnn` goes to the core as it is (the config's fields
     are `RecurrentStack`'s keyword arguments).
     """
-    return RNNLanguageModel(vocab_size=vocab_size, embedding_dim=model_config.embedding_dim,
-                            rnn=dataclasses.asdict(model_config.rnn), tie_embeddings=model_config.tie_embeddings,
-                            stateful=stateful, name="language_model")
+    return RNNLanguageModel(
+        vocab_size=vocab_size,
+        embedding_dim=model_config.embedding_dim,
+        rnn=dataclasses.asdict(model_config.rnn),
+        tie_embeddings=model_config.tie_embeddings,
+        stateful=stateful,
+        name="language_model",
+    )
 
 
 def build_scorer(language_model: RNNLanguageModel) -> keras.Model:

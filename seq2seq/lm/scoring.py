@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from seq2seq.lm.model import RNNLanguageModel, build_scorer
 from seq2seq.core.vocabulary import TokenVocabulary
+from seq2seq.lm.model import RNNLanguageModel, build_scorer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,8 +25,9 @@ class LineScore:
         return math.exp(-self.log_prob / self.tokens)
 
 
-def score_lines(model: RNNLanguageModel, vocab: TokenVocabulary, lines: Sequence[str],
-                batch_size: int = 64) -> list[LineScore]:
+def score_lines(
+    model: RNNLanguageModel, vocab: TokenVocabulary, lines: Sequence[str], batch_size: int = 64
+) -> list[LineScore]:
     """Scores every line independently (from a zero state); one result per line, in order.
 
     Lines are tokenized by the tf.data pipeline and scored in padded batches
@@ -40,11 +41,13 @@ def score_lines(model: RNNLanguageModel, vocab: TokenVocabulary, lines: Sequence
     if not lines:
         return []
     order = np.argsort([len(line) for line in lines], kind="stable")
-    dataset = (tf.data.Dataset.from_tensor_slices(tf.constant([lines[i] for i in order], tf.string))
-               .apply(tokenize(vocab))
-               .apply(lm_pipeline.next_token_pairs(vocab))
-               .apply(lm_pipeline.sentence_batches(batch_size))
-               .prefetch(2))
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(tf.constant([lines[i] for i in order], tf.string))
+        .apply(tokenize(vocab))
+        .apply(lm_pipeline.next_token_pairs(vocab))
+        .apply(lm_pipeline.sentence_batches(batch_size))
+        .prefetch(2)
+    )
     scorer = build_scorer(model)
     results: list[LineScore | None] = [None] * len(lines)
     position = 0
@@ -62,5 +65,4 @@ def score_lines(model: RNNLanguageModel, vocab: TokenVocabulary, lines: Sequence
 
 def corpus_score(scores: Sequence[LineScore]) -> LineScore:
     """All lines together (perplexity = exp of the mean negative log-probability per token)."""
-    return LineScore(sum(s.log_prob for s in scores), sum(s.tokens for s in scores),
-                     sum(s.unknown for s in scores))
+    return LineScore(sum(s.log_prob for s in scores), sum(s.tokens for s in scores), sum(s.unknown for s in scores))

@@ -22,8 +22,14 @@ from seq2seq.lm.model import RNNLanguageModel, build_model
 from seq2seq.model_dirs import copy_model, load_vocabulary, save_language_model, vocabulary_file_name
 from seq2seq.run_folder import training_run
 from seq2seq.textio import read_lines
-from seq2seq.training import (configure_precision, copy_weights, cudnn_warning, make_optimizer,
-                              progress_verbosity, standard_callbacks)
+from seq2seq.training import (
+    configure_precision,
+    copy_weights,
+    cudnn_warning,
+    make_optimizer,
+    progress_verbosity,
+    standard_callbacks,
+)
 
 
 class LMCorpus:
@@ -56,8 +62,9 @@ class LMCorpus:
     def build_vocabulary(self):
         if self.config.level == "subword":
             return SubwordVocabulary.load(self.config.subword_model)
-        return Vocabulary.build(self.vocab_lines, self.config.level, self.config.max_vocab_size,
-                                self.config.min_frequency)
+        return Vocabulary.build(
+            self.vocab_lines, self.config.level, self.config.max_vocab_size, self.config.min_frequency
+        )
 
     def windows(self, split: str, vocab: TokenVocabulary, batch_size: int, window_length: int):
         """The split as `(inputs, targets)` windows of shape `(batch, window)`."""
@@ -70,15 +77,15 @@ class LMCorpus:
         else:
             path = self.valid_path if split == "valid" else self.test_path
             lines, name = read_text_lines([path]), str(path)
-        return (lines.apply(tokenize(vocab))
-                .apply(lm_pipeline.next_token_pairs(vocab))
-                .apply(lm_pipeline.stream_windows(batch_size, window_length, name)))
+        return (
+            lines.apply(tokenize(vocab))
+            .apply(lm_pipeline.next_token_pairs(vocab))
+            .apply(lm_pipeline.stream_windows(batch_size, window_length, name))
+        )
 
 
 def compile_for_stream(model: keras.Model, optimizer="adam") -> None:
-    model.compile(optimizer=optimizer,
-                  loss=MaskedCrossEntropy(),
-                  metrics=[Perplexity()])
+    model.compile(optimizer=optimizer, loss=MaskedCrossEntropy(), metrics=[Perplexity()])
 
 
 def stateful_copy(model: RNNLanguageModel, batch_size: int, window_length: int) -> RNNLanguageModel:
@@ -117,8 +124,10 @@ def train_language_model(config: LMConfig, run_dir: Path) -> Path:
     """
     training = config.training
     if training.distribute != "none":
-        raise UserError(f"training.distribute={training.distribute}: language models train on one device for now "
-                        "(their state is carried across batches); use distribute: none.")
+        raise UserError(
+            f"training.distribute={training.distribute}: language models train on one device for now "
+            "(their state is carried across batches); use distribute: none."
+        )
     corpus = LMCorpus(config.data)  # bad text fails here, before anything is printed or written
     configure_precision(training.mixed_precision, announce=True)
     warning = cudnn_warning({"model.rnn": config.model.rnn})
@@ -136,27 +145,42 @@ def train_language_model(config: LMConfig, run_dir: Path) -> Path:
     if training.steps_per_epoch is not None:
         train = train.take(training.steps_per_epoch)
     valid = corpus.windows("valid", vocab, batch, window)
-    print(f"vocabulary: {len(vocab)} {vocab.level} tokens; train: {corpus.train_lines} lines, "
-          f"{int(train.cardinality())} windows of {batch}x{window} tokens; run folder: {run_dir}",
-          flush=True)
+    print(
+        f"vocabulary: {len(vocab)} {vocab.level} tokens; train: {corpus.train_lines} lines, "
+        f"{int(train.cardinality())} windows of {batch}x{window} tokens; run folder: {run_dir}",
+        flush=True,
+    )
 
     model = build_model(config.model, len(vocab), stateful=True)
     model(np.zeros((batch, window), "int32"))
     if training.init_from is not None:
         warm_start(model, vocab, training.init_from)
-    compile_for_stream(model, make_optimizer(training.optimizer, training.learning_rate,
-                                               training.clip_norm, training.ema_momentum))
+    compile_for_stream(
+        model, make_optimizer(training.optimizer, training.learning_rate, training.clip_norm, training.ema_momentum)
+    )
     model_dir = run_dir / "model"
 
     def export(epoch: int, logs: dict) -> None:
-        metrics = {"epoch": epoch + 1, "valid_perplexity": float(logs["val_perplexity"]),
-                   "train_perplexity": float(logs["perplexity"])}
+        metrics = {
+            "epoch": epoch + 1,
+            "valid_perplexity": float(logs["val_perplexity"]),
+            "train_perplexity": float(logs["perplexity"]),
+        }
         save_language_model(model_dir, model, vocab, config, metrics)
 
-    callbacks = standard_callbacks(run_dir, training, [ResetStates(), Throughput(batch * window),
-                                                       KeepBest(export, run_dir / "best.json", monitor="val_loss")])
-    model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks,
-              shuffle=False, verbose=progress_verbosity())
+    callbacks = standard_callbacks(
+        run_dir,
+        training,
+        [ResetStates(), Throughput(batch * window), KeepBest(export, run_dir / "best.json", monitor="val_loss")],
+    )
+    model.fit(
+        train,
+        validation_data=valid,
+        epochs=training.epochs,
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=progress_verbosity(),
+    )
     return finish(config, corpus, vocab, model_dir)
 
 
@@ -167,11 +191,11 @@ def finish(config: LMConfig, corpus: LMCorpus, vocab: TokenVocabulary, model_dir
     best, _ = load_language_model(model_dir)
     batch, window = config.training.batch_size, config.training.window_length
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    metrics["valid_perplexity"] = stream_perplexity(
-        best, corpus.windows("valid", vocab, batch, window), batch, window)
+    metrics["valid_perplexity"] = stream_perplexity(best, corpus.windows("valid", vocab, batch, window), batch, window)
     if corpus.test_path is not None:
         metrics["test_perplexity"] = stream_perplexity(
-            best, corpus.windows("test", vocab, batch, window), batch, window)
+            best, corpus.windows("test", vocab, batch, window), batch, window
+        )
     if vocab.level == "char":
         metrics["valid_nats_per_char"] = math.log(metrics["valid_perplexity"])
     save_language_model(model_dir, best, vocab, config, metrics)

@@ -26,7 +26,9 @@ class PerceptionDataConfig:
     test_speaker: str = option("theo")  # speech: the speaker held out for testing
     max_digits: int = option(7, minimum=1)  # speech: digits per utterance, 1 to this
     mel_bins: int = option(40, minimum=8)  # speech: log-mel filters per frame
-    normalize_level: bool = option(False)  # speech: each waveform scaled to peak 1 before its frames (false: as models trained before the key)
+    normalize_level: bool = option(
+        False
+    )  # speech: each waveform scaled to peak 1 before its frames (false: as models trained before the key)
     speed_perturbation: bool = option(False)  # speech: each training utterance at one of `speeds`
     speeds: tuple[float, ...] = option(SPEEDS)  # speech: the speeds drawn from (uniformly), in tenths
     train_examples: int = option(8000, minimum=1)
@@ -66,13 +68,17 @@ class PerceptionConfig:
         if self.data.speeds != SPEEDS and not self.data.speed_perturbation:
             raise ValueError("key `data.speeds` applies with data.speed_perturbation: true only; set that too.")
         if not self.data.speeds or any(round(10 * s) != 10 * s or not 0.5 <= s <= 2 for s in self.data.speeds):
-            raise ValueError(f"key `data.speeds` must be one or more speeds in tenths from 0.5 to 2.0, e.g. "
-                             f"[0.9, 1.0, 1.1]. Received: data.speeds={list(self.data.speeds)}")
+            raise ValueError(
+                f"key `data.speeds` must be one or more speeds in tenths from 0.5 to 2.0, e.g. "
+                f"[0.9, 1.0, 1.1]. Received: data.speeds={list(self.data.speeds)}"
+            )
         if self.data.normalize_level and self.data.task != "speech":
             raise ValueError("key `data.normalize_level` applies to data.task: speech only; set it to false.")
         if self.training.augment and self.data.task != "speech":
             raise ValueError("key `training.augment` applies to data.task: speech only; set it to false.")
         wanted = TASKS[self.data.task]
         if self.model.encoder.input != wanted:
-            raise ValueError(f"data.task: {self.data.task} reads {wanted}: set model.encoder.input: {wanted}. "
-                             f"Received: model.encoder.input={self.model.encoder.input!r}")
+            raise ValueError(
+                f"data.task: {self.data.task} reads {wanted}: set model.encoder.input: {wanted}. "
+                f"Received: model.encoder.input={self.model.encoder.input!r}"
+            )

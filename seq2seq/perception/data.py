@@ -36,10 +36,16 @@ def frames_of(waveforms, mel_bins: int, normalize_level: bool = False) -> list[n
     `normalize_level`: see `pipelines.features.log_mel` (`data.normalize_level`).
     """
     waveforms = list(waveforms)
-    dataset = tf.data.Dataset.from_generator(lambda: iter(waveforms),
-                                             output_signature=tf.TensorSpec((None,), tf.float32))
-    return list(dataset.map(lambda samples: pipes.log_mel(samples, mel_bins, normalize_level=normalize_level),
-                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).as_numpy_iterator())
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter(waveforms), output_signature=tf.TensorSpec((None,), tf.float32)
+    )
+    return list(
+        dataset.map(
+            lambda samples: pipes.log_mel(samples, mel_bins, normalize_level=normalize_level),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        ).as_numpy_iterator()
+    )
 
 
 def speech_examples(config: PerceptionConfig, split: str, single: bool = False) -> Examples:
@@ -47,13 +53,17 @@ def speech_examples(config: PerceptionConfig, split: str, single: bool = False) 
     data = config.data
     found = digits.recordings(data.dir)
     count = getattr(data, f"{split}_examples")
-    made = digits.utterances(found, split, None if single else count, data.test_speaker, data.max_digits,
-                             data.seed, single=single)
+    made = digits.utterances(
+        found, split, None if single else count, data.test_speaker, data.max_digits, data.seed, single=single
+    )
     waveforms = (u.waveform() for u in made)
     if split == "train" and data.speed_perturbation:
         waveforms = perturbed_speeds(waveforms, data.seed, data.speeds)
-    return Examples(frames_of(waveforms, data.mel_bins, data.normalize_level), [u.transcript for u in made],
-                    [u.speaker for u in made])
+    return Examples(
+        frames_of(waveforms, data.mel_bins, data.normalize_level),
+        [u.transcript for u in made],
+        [u.speaker for u in made],
+    )
 
 
 def perturbed_speeds(waveforms, seed: int, speeds=SPEEDS):
@@ -75,8 +85,9 @@ def perturbed_speeds(waveforms, seed: int, speeds=SPEEDS):
 def scene_examples(config: PerceptionConfig, split: str) -> Examples:
     """Drawn scenes of `split`; `groups` says which held-out colour-shape pairs a test caption holds."""
     made = scenes.scenes(split, getattr(config.data, f"{split}_examples"), config.data.seed)
-    groups = ["held-out" if {(t.color, t.shape) for t in (s.first, s.second)} & scenes.HELD_OUT else "seen"
-              for s in made]
+    groups = [
+        "held-out" if {(t.color, t.shape) for t in (s.first, s.second)} & scenes.HELD_OUT else "seen" for s in made
+    ]
     return Examples([scenes.draw(s) for s in made], [s.caption for s in made], groups)
 
 
@@ -123,7 +134,7 @@ def augment(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for _ in range(2):
         width = int(rng.integers(0, 7))
         start = int(rng.integers(0, bins - width + 1))
-        warped[:, start:start + width] = 0.0
+        warped[:, start : start + width] = 0.0
     warped[np.all(warped == 0, axis=1)] = 1e-6  # never mistaken for padding
     return warped.astype(np.float32)
 

@@ -53,8 +53,10 @@ def recordings(folder: str | Path) -> list[Recording]:
         if len(parts) == 3 and parts[0].isdigit() and parts[2].isdigit():
             found.append(Recording(int(parts[0]), parts[1], int(parts[2]), path))
     if not found:
-        raise UserError(f"{folder}: no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav) found; set data.dir "
-                        "to the Free Spoken Digit Dataset folder (../shared/data/fsdd).")
+        raise UserError(
+            f"{folder}: no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav) found; set data.dir "
+            "to the Free Spoken Digit Dataset folder (../shared/data/fsdd)."
+        )
     return found
 
 
@@ -62,8 +64,9 @@ def split_recordings(found: list[Recording], split: str, test_speaker: str) -> l
     """The recordings an utterance of `split` may use (see the module doc)."""
     speakers = {recording.speaker for recording in found}
     if test_speaker not in speakers:
-        raise UserError(f"data.test_speaker={test_speaker!r} is not an FSDD speaker here; choose one of "
-                        f"{sorted(speakers)}.")
+        raise UserError(
+            f"data.test_speaker={test_speaker!r} is not an FSDD speaker here; choose one of {sorted(speakers)}."
+        )
     if split == "test":
         return [r for r in found if r.speaker == test_speaker]
     valid = split == "valid"
@@ -91,8 +94,15 @@ class Utterance:
         return np.concatenate(pieces)
 
 
-def utterances(found: list[Recording], split: str, count: int | None, test_speaker: str, max_digits: int = 7,
-               seed: int = 0, single: bool = False) -> list[Utterance]:
+def utterances(
+    found: list[Recording],
+    split: str,
+    count: int | None,
+    test_speaker: str,
+    max_digits: int = 7,
+    seed: int = 0,
+    single: bool = False,
+) -> list[Utterance]:
     """`count` utterances of `split`; `single=True` gives one digit each.
 
     With `single` and `count` None, every recording of the split once, in
@@ -107,8 +117,11 @@ def utterances(found: list[Recording], split: str, count: int | None, test_speak
     if single and count is None:
         return [Utterance((recording,), pauses(1)) for recording in pool]
     speakers = sorted({r.speaker for r in pool})
-    by_digit = {(speaker, digit): [r for r in pool if (r.speaker, r.digit) == (speaker, digit)]
-                for speaker in speakers for digit in range(10)}
+    by_digit = {
+        (speaker, digit): [r for r in pool if (r.speaker, r.digit) == (speaker, digit)]
+        for speaker in speakers
+        for digit in range(10)
+    }
     made = []
     for _ in range(count):
         speaker = speakers[int(rng.integers(len(speakers)))]
@@ -119,7 +132,7 @@ def utterances(found: list[Recording], split: str, count: int | None, test_speak
     return made
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _recording(path: Path) -> np.ndarray:
     """An FSDD recording's samples, read once per process (utterances reuse each recording many times)."""
     return read_wav(path)
@@ -143,21 +156,28 @@ def read_wav(path: str | Path, on_resample=None) -> np.ndarray:
         if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
             raise UserError(f"{path}: not a WAV file (no RIFF/WAVE header).")
         with wave.open(str(path), "rb") as reader:
-            width, channels, rate, frames = (reader.getsampwidth(), reader.getnchannels(), reader.getframerate(),
-                                             reader.getnframes())
+            width, channels, rate, frames = (
+                reader.getsampwidth(),
+                reader.getnchannels(),
+                reader.getframerate(),
+                reader.getnframes(),
+            )
             data = reader.readframes(frames)
     except OSError as error:
         raise UserError(f"{path}: cannot read the file ({error.strerror or error}).") from None
     except (wave.Error, EOFError) as error:
         raise UserError(f"{path}: not a readable WAV file ({error}); expected 16-bit PCM.") from None
     if width != 2:
-        raise UserError(f"{path}: {8 * width}-bit samples; expected 16-bit PCM (convert with "
-                        "`sox IN.wav -b 16 OUT.wav`).")
+        raise UserError(
+            f"{path}: {8 * width}-bit samples; expected 16-bit PCM (convert with `sox IN.wav -b 16 OUT.wav`)."
+        )
     if frames == 0:
         raise UserError(f"{path}: the WAV file holds no samples.")
     if len(data) < frames * channels * width:
-        raise UserError(f"{path}: truncated: the header announces {frames} frames, the file holds "
-                        f"{len(data) // (channels * width)}.")
+        raise UserError(
+            f"{path}: truncated: the header announces {frames} frames, the file holds "
+            f"{len(data) // (channels * width)}."
+        )
     samples = np.frombuffer(data, "<i2").astype(np.float32).reshape(-1, channels).mean(axis=1) / 32768.0
     if rate != SAMPLE_RATE:
         if on_resample is not None:

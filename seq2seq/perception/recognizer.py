@@ -15,7 +15,7 @@ def pad(inputs: list[np.ndarray]) -> np.ndarray:
     longest = max(len(item) for item in inputs)
     batch = np.zeros((len(inputs), longest) + inputs[0].shape[1:], np.float32)
     for row, item in enumerate(inputs):
-        batch[row, :len(item)] = item
+        batch[row, : len(item)] = item
     return batch
 
 
@@ -30,17 +30,26 @@ class Recognizer:
     def __init__(self, model, vocab: Vocabulary, beam_size: int = 1, alpha: float = 0.0):
         self.model, self.vocab = model, vocab
         encoder = model.encoder
-        features = (None, encoder.features) if model.source["input"] == "audio" else (
-            encoder.image_size, encoder.image_size, encoder.channels)
-        self.searcher = Searcher(model, vocab.eos_id, beam_size=beam_size, alpha=alpha, max_length=MAX_WORDS,
-                                 input_spec=((None,) + features, "float32"))
+        features = (
+            (None, encoder.features)
+            if model.source["input"] == "audio"
+            else (encoder.image_size, encoder.image_size, encoder.channels)
+        )
+        self.searcher = Searcher(
+            model,
+            vocab.eos_id,
+            beam_size=beam_size,
+            alpha=alpha,
+            max_length=MAX_WORDS,
+            input_spec=((None,) + features, "float32"),
+        )
 
     def decode(self, inputs: list[np.ndarray], batch_size: int = 64) -> list[str]:
         """One line of words per input, in input order."""
         order = sorted(range(len(inputs)), key=lambda index: len(inputs[index]))  # similar lengths together
         outputs = [""] * len(inputs)
         for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             tokens = self.searcher.search(pad([inputs[index] for index in rows]))["tokens"][:, 0]
             for index, ids in zip(rows, tokens):
                 outputs[index] = self.vocab.decode(ids)

@@ -79,8 +79,12 @@ def _place(rng: np.random.Generator, relation: str, first_half: int, second_half
     while True:
         a = rng.integers(low, high + 1, size=2)
         b = rng.integers(low, high + 1, size=2)
-        along = {"to the left of": b[0] - a[0], "to the right of": a[0] - b[0], "above": b[1] - a[1],
-                 "below": a[1] - b[1]}[relation]
+        along = {
+            "to the left of": b[0] - a[0],
+            "to the right of": a[0] - b[0],
+            "above": b[1] - a[1],
+            "below": a[1] - b[1],
+        }[relation]
         across = abs(int(a[1] - b[1])) if relation in RELATIONS[:2] else abs(int(a[0] - b[0]))
         if along >= first_half + second_half + 4 and across <= along // 2:
             return (int(a[0]), int(a[1])), (int(b[0]), int(b[1]))
@@ -118,8 +122,10 @@ def draw(scene: Scene) -> np.ndarray:
         elif thing.shape == "square":
             pen.rectangle(box, fill=color)
         else:
-            pen.polygon([(thing.x, thing.y - half), (thing.x - half, thing.y + half), (thing.x + half, thing.y + half)],
-                        fill=color)
+            pen.polygon(
+                [(thing.x, thing.y - half), (thing.x - half, thing.y + half), (thing.x + half, thing.y + half)],
+                fill=color,
+            )
     return np.asarray(image, dtype=np.uint8)
 
 

@@ -17,9 +17,8 @@ from seq2seq.perception.config import PerceptionConfig
 from seq2seq.perception.data import batches, build_vocabulary, check_data, examples, source_spec
 from seq2seq.perception.recognizer import Recognizer
 from seq2seq.run_folder import training_run
-from seq2seq.training import configure_precision, copy_weights, progress_verbosity, standard_callbacks
+from seq2seq.training import compile_model, configure_precision, copy_weights, progress_verbosity, standard_callbacks
 from seq2seq.translation.model import build_model
-from seq2seq.training import compile_model
 
 VOCABULARY = "vocab.json"
 
@@ -48,11 +47,16 @@ def train_perception_model(config: PerceptionConfig, run_dir: Path) -> Path:
     """
     training = config.training
     if training.distribute != "none":
-        raise UserError(f"training.distribute={training.distribute!r}: perception training runs on one device; "
-                        "set training.distribute: none.")
+        raise UserError(
+            f"training.distribute={training.distribute!r}: perception training runs on one device; "
+            "set training.distribute: none."
+        )
     check_data(config)
-    print(f"{config.data.task}: preparing {config.data.train_examples} training and {config.data.valid_examples} "
-          "validation examples", flush=True)
+    print(
+        f"{config.data.task}: preparing {config.data.train_examples} training and {config.data.valid_examples} "
+        "validation examples",
+        flush=True,
+    )
     train_examples, valid_examples = examples(config, "train"), examples(config, "valid")
     vocab = run_vocabulary(run_dir, train_examples.transcripts)
     config_lib.save(config, run_dir / "config.yaml")
@@ -78,18 +82,32 @@ def train_perception_model(config: PerceptionConfig, run_dir: Path) -> Path:
     recognizer = Recognizer(model, vocab)
     monitor = "val_wer" if training.select_by == "wer" else "val_loss"
     keep_best = KeepBest(export, run_dir / "best.json", monitor=monitor, mode="min")
-    measurements = [EpochNumber(epoch), Throughput(),
-                    ValidationScore(recognizer.decode, [("valid", valid_examples.inputs, valid_examples.transcripts)],
-                                    log_file=run_dir / "validation_wer.jsonl", tensorboard_dir=run_dir / "tensorboard",
-                                    print_fn=lambda text: print(text, flush=True), metric="wer")]
+    measurements = [
+        EpochNumber(epoch),
+        Throughput(),
+        ValidationScore(
+            recognizer.decode,
+            [("valid", valid_examples.inputs, valid_examples.transcripts)],
+            log_file=run_dir / "validation_wer.jsonl",
+            tensorboard_dir=run_dir / "tensorboard",
+            print_fn=lambda text: print(text, flush=True),
+            metric="wer",
+        ),
+    ]
     if training.keep_checkpoints:
         measurements.append(EpochCheckpoints(run_dir / "checkpoints", training.keep_checkpoints))
     measurements.append(keep_best)
     callbacks = standard_callbacks(run_dir, training, measurements, stop_monitor=monitor, stop_mode="min")
     with warnings.catch_warnings():  # the first epoch discovers the generator's length; Keras warns about it
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks, shuffle=False,
-                  verbose=progress_verbosity())
+        model.fit(
+            train,
+            validation_data=valid,
+            epochs=training.epochs,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=progress_verbosity(),
+        )
     if (run_dir / "history.csv").exists() and model_dir.exists():
         shutil.copyfile(run_dir / "history.csv", model_dir / "history.csv")
     print("best model:", model_dir, (model_dir / "metrics.json").read_text(), flush=True)

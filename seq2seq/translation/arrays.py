@@ -64,8 +64,11 @@ def export_arrays(config: TranslationConfig, vocab_dir: Path, output: Path) -> d
         for index, (label, pairs) in enumerate(corpus_text_pairs(config, split)):
             encoded = [(source.encode(s), target.encode(t)) for s, t in pairs]
             if split == "train":
-                encoded = [(s, t) for s, t in encoded if 1 <= len(s) <= config.data.max_source_length
-                           and len(t) + 1 <= config.data.max_target_length]
+                encoded = [
+                    (s, t)
+                    for s, t in encoded
+                    if 1 <= len(s) <= config.data.max_source_length and len(t) + 1 <= config.data.max_target_length
+                ]
             counts[f"{split}/{label}"] = [len(encoded), len(pairs)]
             for side, sequences in (("source", [s for s, _ in encoded]), ("target", [t for _, t in encoded])):
                 arrays[f"{split}{index}_{side}"], arrays[f"{split}{index}_{side}_offsets"] = pack(sequences)
@@ -78,6 +81,7 @@ def export_arrays(config: TranslationConfig, vocab_dir: Path, output: Path) -> d
 
 def load_corpora(path: Path) -> tuple[dict[str, list[tuple[str, list[np.ndarray], list[np.ndarray]]]], list[int]]:
     """`({split: [(label, sources, targets) of each corpus]}, [source, target vocabulary size])` of an exported file."""
+
     def refused(reason) -> UserError:
         return UserError(f"{path}: not an exported corpus file ({reason}); write one with `export`.")
 
@@ -96,9 +100,13 @@ def load_corpora(path: Path) -> tuple[dict[str, list[tuple[str, list[np.ndarray]
                 corpora, index = [], 0
                 while f"{split}{index}_source" in data:
                     key = f"{split}{index}"
-                    corpora.append((str(data[f"{key}_label"]),
-                                    unpack(data[f"{key}_source"], data[f"{key}_source_offsets"]),
-                                    unpack(data[f"{key}_target"], data[f"{key}_target_offsets"])))
+                    corpora.append(
+                        (
+                            str(data[f"{key}_label"]),
+                            unpack(data[f"{key}_source"], data[f"{key}_source_offsets"]),
+                            unpack(data[f"{key}_target"], data[f"{key}_target_offsets"]),
+                        )
+                    )
                     index += 1
                 if not corpora:
                     raise UserError(f"{path}: holds no {split} corpus; write it with `export`.")
@@ -134,9 +142,14 @@ class TimedSchedule(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         used = self.used()
-        self.history.append({"epoch": epoch + 1, "seconds": round(time.monotonic() - self.start, 1),
-                             "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
-                             **{key: float(value) for key, value in (logs or {}).items()}})
+        self.history.append(
+            {
+                "epoch": epoch + 1,
+                "seconds": round(time.monotonic() - self.start, 1),
+                "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
+                **{key: float(value) for key, value in (logs or {}).items()},
+            }
+        )
         print(json.dumps(self.history[-1]), flush=True)
         if used >= 1.0 - self.average_share:
             weights = [np.asarray(w, np.float64) for w in self.model.get_weights()]
@@ -153,7 +166,7 @@ def validation_loss(model, corpora, buckets: list[int], max_tokens: int) -> dict
     """
     losses = {}
     for label, sources, targets in corpora:
-        pairs = [(s[:buckets[-1]], t[:buckets[-1] - 1]) for s, t in zip(sources, targets)]
+        pairs = [(s[: buckets[-1]], t[: buckets[-1] - 1]) for s, t in zip(sources, targets)]
         batches, _ = bucketed(pairs, buckets, max_tokens, BOS_ID, EOS_ID, rest=True)
         result = model.evaluate((batch for batch in batches), steps=len(batches), verbose=0, return_dict=True)
         losses[label] = float(np.log(result["perplexity"]))
@@ -192,18 +205,28 @@ def load_weight_chunks(model, folder: Path) -> None:
             values.update({key: chunk[key] for key in chunk.files})
     variables = model.weights
     if len(values) != len(variables):
-        raise UserError(f"{folder}: {len(values)} weights for a model of {len(variables)}; "
-                        "the config is not the one that trained them.")
+        raise UserError(
+            f"{folder}: {len(values)} weights for a model of {len(variables)}; "
+            "the config is not the one that trained them."
+        )
     for position, variable in enumerate(variables):
         key = f"{position:04d}|{variable.path}"
         if key not in values or tuple(values[key].shape) != tuple(variable.shape):
-            raise UserError(f"{folder}: no weight {key} of shape {tuple(variable.shape)}; "
-                            "the config is not the one that trained them.")
+            raise UserError(
+                f"{folder}: no weight {key} of shape {tuple(variable.shape)}; "
+                "the config is not the one that trained them."
+            )
         variable.assign(values[key].astype(variable.dtype))
 
 
-def train_arrays(config: TranslationConfig, corpora_file: Path, output: Path, minutes: float,
-                 buckets: list[int], average_share: float = 0.15) -> dict:
+def train_arrays(
+    config: TranslationConfig,
+    corpora_file: Path,
+    output: Path,
+    minutes: float,
+    buckets: list[int],
+    average_share: float = 0.15,
+) -> dict:
     """The `train` step (see the module doc); returns the summary it writes to `output/summary.json`."""
     from seq2seq.training import compile_model, configure_precision
     from seq2seq.translation.model import build_model
@@ -212,8 +235,10 @@ def train_arrays(config: TranslationConfig, corpora_file: Path, output: Path, mi
     train, valid = splits["train"], splits["valid"]
     weights = [corpus.weight for corpus in config.data.train]
     if len(weights) != len(train):
-        raise UserError(f"{corpora_file}: {len(train)} training corpora, the config has {len(weights)}; "
-                        "export it again from this config.")
+        raise UserError(
+            f"{corpora_file}: {len(train)} training corpora, the config has {len(weights)}; "
+            "export it again from this config."
+        )
     keras.utils.set_random_seed(config.training.seed)
     precision = configure_precision(config.training.mixed_precision, announce=True)
     print(f"backend: {keras.backend.backend()}", flush=True)
@@ -221,14 +246,26 @@ def train_arrays(config: TranslationConfig, corpora_file: Path, output: Path, mi
     model.build()
     compile_model(model, config)
     schedule = TimedSchedule(config.training.learning_rate, minutes * 60, average_share)
-    batches = weighted_batches(train, weights, buckets, config.training.max_tokens, BOS_ID, EOS_ID,
-                               config.training.seed)
-    model.fit(batches, epochs=100_000, steps_per_epoch=config.training.steps_per_epoch or 100,
-              callbacks=[schedule], verbose=2, shuffle=False)
+    batches = weighted_batches(
+        train, weights, buckets, config.training.max_tokens, BOS_ID, EOS_ID, config.training.seed
+    )
+    model.fit(
+        batches,
+        epochs=100_000,
+        steps_per_epoch=config.training.steps_per_epoch or 100,
+        callbacks=[schedule],
+        verbose=2,
+        shuffle=False,
+    )
     save_weight_chunks(model, output)  # the last weights, in case validation does not finish
     last = validation_loss(model, valid, buckets, config.training.max_tokens)
-    summary = {"precision": precision, "parameters": model.count_params(), "history": schedule.history,
-               "validation_loss_last": last, "averaged_epochs": schedule.averaged}
+    summary = {
+        "precision": precision,
+        "parameters": model.count_params(),
+        "history": schedule.history,
+        "validation_loss_last": last,
+        "averaged_epochs": schedule.averaged,
+    }
     chosen = "last"
     if schedule.averaged > 1:
         final = model.get_weights()

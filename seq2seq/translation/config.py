@@ -26,8 +26,10 @@ class CorpusConfig:
 
     def __post_init__(self):
         if (self.prefix is None) == (self.tfds is None):
-            raise ValueError("a corpus sets exactly one of `prefix` (local files) and `tfds` (a dataset). "
-                             f"Received: prefix={self.prefix!r}, tfds={self.tfds!r}")
+            raise ValueError(
+                "a corpus sets exactly one of `prefix` (local files) and `tfds` (a dataset). "
+                f"Received: prefix={self.prefix!r}, tfds={self.tfds!r}"
+            )
 
     @property
     def label(self) -> str:
@@ -43,9 +45,11 @@ def corpora(*prefixes: str) -> tuple[CorpusConfig, ...]:
 
 
 # The one-corpus keys of version 0.1, read for old configs (the shipped models' config.yaml among them).
-LEGACY_DATA_KEYS = {"train_prefix": ("train", "multi30k/train", "tfds_train_split", "train"),
-                    "valid_prefix": ("valid", "multi30k/val", "tfds_valid_split", "validation"),
-                    "test_prefix": ("test", "multi30k/test_2016_flickr", "tfds_test_split", "test")}
+LEGACY_DATA_KEYS = {
+    "train_prefix": ("train", "multi30k/train", "tfds_train_split", "train"),
+    "valid_prefix": ("valid", "multi30k/val", "tfds_valid_split", "validation"),
+    "test_prefix": ("test", "multi30k/test_2016_flickr", "tfds_test_split", "test"),
+}
 
 
 def upgrade_data_keys(data: dict, source: str) -> dict:
@@ -57,8 +61,10 @@ def upgrade_data_keys(data: dict, source: str) -> dict:
     tfds_name = data.pop("tfds_name", None)
     for prefix_key, (split, default, split_key, default_split) in LEGACY_DATA_KEYS.items():
         if split in data:
-            raise ValueError(f"{source}: `data.{split}` and the older `data.{sorted(legacy)[0]}` do not go "
-                             f"together; write the corpora as `data.{split}: [{{prefix: ...}}]` only.")
+            raise ValueError(
+                f"{source}: `data.{split}` and the older `data.{sorted(legacy)[0]}` do not go "
+                f"together; write the corpora as `data.{split}: [{{prefix: ...}}]` only."
+            )
         prefix = data.pop(prefix_key, default)
         tfds_split = data.pop(split_key, default_split)
         if tfds_name:
@@ -139,13 +145,16 @@ class EncoderConfig(RNNConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.frame_stack != 1 and self.input != "audio":
-            raise ValueError(f"key `frame_stack` applies to input: audio only. Received: input={self.input!r}, "
-                             f"frame_stack={self.frame_stack}")
+            raise ValueError(
+                f"key `frame_stack` applies to input: audio only. Received: input={self.input!r}, "
+                f"frame_stack={self.frame_stack}"
+            )
         if self.conv_filters != (32, 64, 128) and self.input != "image":
             raise ValueError(f"key `conv_filters` applies to input: image only. Received: input={self.input!r}")
         if not self.conv_filters or min(self.conv_filters) < 1:
-            raise ValueError(f"key `conv_filters` must be one or more positive filter counts. "
-                             f"Received: {list(self.conv_filters)}")
+            raise ValueError(
+                f"key `conv_filters` must be one or more positive filter counts. Received: {list(self.conv_filters)}"
+            )
 
     @property
     def core(self) -> dict:
@@ -183,7 +192,8 @@ class TranslationTrainingConfig(OptimizationConfig):
     # One bucket per length up to 32, then wider: 64-sentence Multi30k batches are 4.7 % padding, against
     # 14.8 % with the earlier default (8, 12, 16, 20, 24, 32, 48, 64, 101); bench/results/issue13_speed.txt.
     bucket_boundaries: tuple[int, ...] = option(
-        tuple(range(4, 33)) + tuple(range(34, 49, 2)) + (52, 56, 60, 64, 72, 80, 90, 101))
+        tuple(range(4, 33)) + tuple(range(34, 49, 2)) + (52, 56, 60, 64, 72, 80, 90, 101)
+    )
     shuffle_buffer: int = option(30000, minimum=0)
     label_smoothing: float = option(0.1, minimum=0.0, maximum=0.99)
     validation_bleu: bool = option(True)  # greedy-decode the validation set and score it (sacrebleu) each epoch
@@ -195,16 +205,22 @@ class TranslationTrainingConfig(OptimizationConfig):
     def __post_init__(self):
         boundaries = self.bucket_boundaries
         if not boundaries or any(b <= a for a, b in zip(boundaries, boundaries[1:])) or boundaries[0] < 2:
-            raise ValueError("key `training.bucket_boundaries` must be increasing token lengths of at least 2 "
-                             f"(the last one bounds the length). Received: {list(boundaries)}")
+            raise ValueError(
+                "key `training.bucket_boundaries` must be increasing token lengths of at least 2 "
+                f"(the last one bounds the length). Received: {list(boundaries)}"
+            )
         if self.select_by == "bleu" and not self.validation_bleu:
-            raise ValueError("key `training.select_by` is 'bleu' but `training.validation_bleu` is false: "
-                             "set validation_bleu: true, or select_by: loss.")
+            raise ValueError(
+                "key `training.select_by` is 'bleu' but `training.validation_bleu` is false: "
+                "set validation_bleu: true, or select_by: loss."
+            )
         if self.bleu_every_steps is not None and not self.validation_bleu:
             raise ValueError("key `training.bleu_every_steps` needs `training.validation_bleu: true`.")
         if self.bleu_every_steps is not None and self.ema_momentum is not None:
-            raise ValueError("keys `training.bleu_every_steps` and `training.ema_momentum` do not go together: "
-                             "mid-epoch BLEU would score the raw weights, not their average. Set one to null.")
+            raise ValueError(
+                "keys `training.bleu_every_steps` and `training.ema_momentum` do not go together: "
+                "mid-epoch BLEU would score the raw weights, not their average. Set one to null."
+            )
 
 
 @dataclasses.dataclass(frozen=True)

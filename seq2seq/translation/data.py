@@ -26,8 +26,9 @@ def corpus_pairs(config: TranslationConfig, corpus: CorpusConfig) -> tf.data.Dat
     """`(source, target)` string pairs of one corpus."""
     data = config.data
     if corpus.tfds is not None:
-        return pipes.tfds_translation(corpus.tfds, corpus.split, data.source_language, data.target_language,
-                                      data.tfds_data_dir)
+        return pipes.tfds_translation(
+            corpus.tfds, corpus.split, data.source_language, data.target_language, data.tfds_data_dir
+        )
     return pipes.parallel_text_files(*data.files(corpus.prefix))
 
 
@@ -54,14 +55,14 @@ def weighted_mixture(datasets: list[tf.data.Dataset], weights: list[float], seed
     if len(datasets) == 1:
         return datasets[0]
     total = sum(weights)
-    return tf.data.Dataset.sample_from_datasets([dataset.repeat() for dataset in datasets],
-                                                weights=[weight / total for weight in weights], seed=seed)
+    return tf.data.Dataset.sample_from_datasets(
+        [dataset.repeat() for dataset in datasets], weights=[weight / total for weight in weights], seed=seed
+    )
 
 
 def decoded_pairs(dataset, limit: int | None = None) -> list[tuple[str, str]]:
     """A dataset of `(source, target)` byte strings as Python string pairs (at most `limit`)."""
-    return [(s.decode("utf-8"), t.decode("utf-8"))
-            for s, t in itertools.islice(dataset.as_numpy_iterator(), limit)]
+    return [(s.decode("utf-8"), t.decode("utf-8")) for s, t in itertools.islice(dataset.as_numpy_iterator(), limit)]
 
 
 def text_pairs(config: TranslationConfig, split: str, limit: int | None = None) -> list[tuple[str, str]]:
@@ -93,8 +94,9 @@ def vocabulary_sample(config: TranslationConfig) -> list[tuple[str, str]]:
     return decoded_pairs(mixed, min(limit, sum(sizes)))
 
 
-def build_vocabularies(config: TranslationConfig, run_dir: Path,
-                       retrain: bool = False) -> tuple[SubwordVocabulary, SubwordVocabulary]:
+def build_vocabularies(
+    config: TranslationConfig, run_dir: Path, retrain: bool = False
+) -> tuple[SubwordVocabulary, SubwordVocabulary]:
     """Loads `run_dir/{source,target}.spm`, training them on the training text if absent (or if `retrain`).
 
     New files replace old ones only once both are trained (each atomically).
@@ -104,12 +106,16 @@ def build_vocabularies(config: TranslationConfig, run_dir: Path,
         return SubwordVocabulary.load_pair(run_dir)
     vocabulary = config.vocabulary
     pairs = vocabulary_sample(config)
-    print(f"training SentencePiece ({vocabulary.model_type}, {vocabulary.size}, "
-          f"{'joint' if vocabulary.joint else 'separate'}) on {len(pairs)} sentence pairs", flush=True)
+    print(
+        f"training SentencePiece ({vocabulary.model_type}, {vocabulary.size}, "
+        f"{'joint' if vocabulary.joint else 'separate'}) on {len(pairs)} sentence pairs",
+        flush=True,
+    )
 
     def train(lines, name):
-        return train_sentencepiece(lines, vocabulary.size, vocabulary.model_type,
-                                   vocabulary.character_coverage, seed_name=name)
+        return train_sentencepiece(
+            lines, vocabulary.size, vocabulary.model_type, vocabulary.character_coverage, seed_name=name
+        )
 
     if vocabulary.joint:
         source = target = train([s for s, _ in pairs] + [t for _, t in pairs], "training text")
@@ -123,24 +129,42 @@ def build_vocabularies(config: TranslationConfig, run_dir: Path,
     return source_vocab, target_vocab
 
 
-def corpus_examples(config: TranslationConfig, corpus: CorpusConfig, split: str, source: SubwordVocabulary,
-                    target: SubwordVocabulary, report: bool = True) -> tf.data.Dataset:
+def corpus_examples(
+    config: TranslationConfig,
+    corpus: CorpusConfig,
+    split: str,
+    source: SubwordVocabulary,
+    target: SubwordVocabulary,
+    report: bool = True,
+) -> tf.data.Dataset:
     """One corpus as length-filtered model inputs `({"source_ids", "target_inputs"}, targets)`."""
     training = config.training
     longest = training.bucket_boundaries[-1] - 1
     max_source = min(config.data.max_source_length, longest)
     max_target = min(config.data.max_target_length, longest)
-    examples = (corpus_pairs(config, corpus).apply(pipes.tokenize_pairs(source.model_proto, target.model_proto))
-                .apply(pipes.to_model_inputs(target.bos_id, target.eos_id)))
+    examples = (
+        corpus_pairs(config, corpus)
+        .apply(pipes.tokenize_pairs(source.model_proto, target.model_proto))
+        .apply(pipes.to_model_inputs(target.bos_id, target.eos_id))
+    )
     if report:
         kept, total = pipes.count_filtered(examples, max_source, max_target)
-        print(f"{split} {corpus.label}: {kept} of {total} pairs kept ({total - kept} longer than {max_source} "
-              f"source or {max_target} target tokens filtered out)", flush=True)
+        print(
+            f"{split} {corpus.label}: {kept} of {total} pairs kept ({total - kept} longer than {max_source} "
+            f"source or {max_target} target tokens filtered out)",
+            flush=True,
+        )
     return examples.apply(pipes.filter_by_length(max_source, max_target))
 
 
-def batches(config: TranslationConfig, split: str, source: SubwordVocabulary, target: SubwordVocabulary,
-            report: bool = True, epoch=None):
+def batches(
+    config: TranslationConfig,
+    split: str,
+    source: SubwordVocabulary,
+    target: SubwordVocabulary,
+    report: bool = True,
+    epoch=None,
+):
     """Token-batched `({"source_ids", "target_inputs"}, targets)` for a split (None if it has no corpus).
 
     Training shuffles each corpus, then mixes them by weight (streaming:
@@ -159,8 +183,9 @@ def batches(config: TranslationConfig, split: str, source: SubwordVocabulary, ta
     if not corpora:
         return None
     if split == "train" and len(corpora) > 1 and training.steps_per_epoch is None:
-        raise UserError("several training corpora are mixed without end: set training.steps_per_epoch "
-                        "(batches per epoch).")
+        raise UserError(
+            "several training corpora are mixed without end: set training.steps_per_epoch (batches per epoch)."
+        )
     parts = [corpus_examples(config, corpus, split, source, target, report) for corpus in corpora]
     if split == "train":
         weights = [corpus.weight for corpus in corpora]
@@ -168,8 +193,12 @@ def batches(config: TranslationConfig, split: str, source: SubwordVocabulary, ta
 
         def one_epoch(_):
             seed = tf.constant(training.seed, tf.int64) * 100_003 + epoch.read_value()  # this epoch's seed
-            shuffled = [part.shuffle(training.shuffle_buffer, seed=seed + index, reshuffle_each_iteration=False)
-                        if training.shuffle_buffer else part for index, part in enumerate(parts)]
+            shuffled = [
+                part.shuffle(training.shuffle_buffer, seed=seed + index, reshuffle_each_iteration=False)
+                if training.shuffle_buffer
+                else part
+                for index, part in enumerate(parts)
+            ]
             return weighted_mixture(shuffled, weights, seed)
 
         examples = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)

@@ -46,8 +46,16 @@ class RNNDecoder(layers.Layer):
         `(batch, target_len, source_len)` (zeros without attention).
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 256, rnn: dict | None = None,
-                 attention: str = "bahdanau", attention_units: int = 512, dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 256,
+        rnn: dict | None = None,
+        attention: str = "bahdanau",
+        attention_units: int = 512,
+        dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if attention not in ATTENTIONS:
             raise ValueError(f"`attention` must be one of {ATTENTIONS}. Received: attention={attention!r}")
@@ -62,10 +70,12 @@ class RNNDecoder(layers.Layer):
         if self.core.bidirectional:
             raise ValueError("the decoder's core must be unidirectional: it generates left to right.")
         units = self.core.units
-        self.attention = make_attention(kind=attention, units=attention_units if attention == "bahdanau" else units,
-                                        dtype=policy)
-        self.combine = (layers.Dense(units, activation="tanh", name="combine", dtype=policy)
-                        if attention != "none" else None)
+        self.attention = make_attention(
+            kind=attention, units=attention_units if attention == "bahdanau" else units, dtype=policy
+        )
+        self.combine = (
+            layers.Dense(units, activation="tanh", name="combine", dtype=policy) if attention != "none" else None
+        )
         self.output_dropout = layers.Dropout(dropout, name="output_dropout", dtype=policy)
 
     @property
@@ -122,8 +132,9 @@ class RNNDecoder(layers.Layer):
 
     def step(self, embedded, carry, memory, keys, source_mask, training=None, dropout_masks=None):
         """One decoder step: `(output (batch, units), weights (batch, source_len), carry)`."""
-        hidden, context, weights, (states, feed) = self._advance(embedded, carry, memory, keys, source_mask,
-                                                                 training, dropout_masks, None)
+        hidden, context, weights, (states, feed) = self._advance(
+            embedded, carry, memory, keys, source_mask, training, dropout_masks, None
+        )
         output = self._output(hidden, context, embedded)
         return output, weights, [states, output if self.attention_kind == "luong" else feed]
 
@@ -151,8 +162,9 @@ class RNNDecoder(layers.Layer):
         # each step emits (its output with input feeding, else the core's
         # output and the context) and its attention weights ride in the carry.
         def body(loop, product_t):
-            hidden, context, weights, carry = self._advance(None, loop[0], memory, keys, source_mask,
-                                                            training, masks, (product_t, rest))
+            hidden, context, weights, carry = self._advance(
+                None, loop[0], memory, keys, source_mask, training, masks, (product_t, rest)
+            )
             if feeding:
                 hidden = self._output(hidden, context, None)
                 carry = [carry[0], hidden]
@@ -161,8 +173,11 @@ class RNNDecoder(layers.Layer):
             return loop, loop
 
         widths = [self.units] if self.attention_kind != "bahdanau" else [self.units, ops.shape(memory)[-1]]
-        start = [self.initial_carry(initial_states, memory), [ops.zeros((batch, width), "float32") for width in widths],
-                 ops.zeros((batch, source_len), "float32")]
+        start = [
+            self.initial_carry(initial_states, memory),
+            [ops.zeros((batch, width), "float32") for width in widths],
+            ops.zeros((batch, source_len), "float32"),
+        ]
         _, (_, emitted, weights) = ops.scan(body, start, product)
         emitted = [ops.cast(ops.transpose(value, (1, 0, 2)), self.compute_dtype) for value in emitted]  # (b, t, .)
         outputs = self._output(emitted[0], emitted[1], embedded) if len(emitted) == 2 else emitted[0]
@@ -170,9 +185,15 @@ class RNNDecoder(layers.Layer):
         return outputs, ops.transpose(weights, (1, 0, 2))  # (batch, target_len, source_len)
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
-                "rnn": core_arguments(self.core), "attention": self.attention_kind,
-                "attention_units": self.attention_units, "dropout": self.dropout}
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "rnn": core_arguments(self.core),
+            "attention": self.attention_kind,
+            "attention_units": self.attention_units,
+            "dropout": self.dropout,
+        }
 
 
 def _join(inputs, extra):

@@ -39,8 +39,12 @@ class _CoreEncoder(layers.Layer):
         return ops.concatenate(hidden, axis=-1) if len(hidden) > 1 else hidden[0]
 
     def get_config(self):
-        return {**super().get_config(), "embedding_dim": self.embedding_dim, "rnn": core_arguments(self.core),
-                "dropout": self.dropout}
+        return {
+            **super().get_config(),
+            "embedding_dim": self.embedding_dim,
+            "rnn": core_arguments(self.core),
+            "dropout": self.dropout,
+        }
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -64,8 +68,9 @@ class RNNEncoder(_CoreEncoder):
 
     input_key = "source_ids"
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 256, rnn: dict | None = None,
-                 dropout: float = 0.0, **kwargs):
+    def __init__(
+        self, vocab_size: int, embedding_dim: int = 256, rnn: dict | None = None, dropout: float = 0.0, **kwargs
+    ):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
@@ -87,7 +92,6 @@ class RNNEncoder(_CoreEncoder):
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size}
-
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -115,8 +119,15 @@ class AudioEncoder(_CoreEncoder):
 
     input_key = "source_features"
 
-    def __init__(self, features: int = 40, frame_stack: int = 1, embedding_dim: int = 256,
-                 rnn: dict | None = None, dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        features: int = 40,
+        frame_stack: int = 1,
+        embedding_dim: int = 256,
+        rnn: dict | None = None,
+        dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.features, self.frame_stack = features, frame_stack
         self.embedding_dim, self.dropout = embedding_dim, dropout
@@ -184,15 +195,25 @@ class ImageEncoder(_CoreEncoder):
 
     input_key = "source_features"
 
-    def __init__(self, image_size: int = 64, channels: int = 3, conv_filters=(32, 64, 128),
-                 embedding_dim: int = 256, rnn: dict | None = None, dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        image_size: int = 64,
+        channels: int = 3,
+        conv_filters=(32, 64, 128),
+        embedding_dim: int = 256,
+        rnn: dict | None = None,
+        dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.image_size, self.channels = image_size, channels
         self.conv_filters = tuple(conv_filters)
         self.embedding_dim, self.dropout = embedding_dim, dropout
         policy = self.dtype_policy
-        self.convolutions = [layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv_{index}",
-                                           dtype=policy) for index, filters in enumerate(self.conv_filters)]
+        self.convolutions = [
+            layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv_{index}", dtype=policy)
+            for index, filters in enumerate(self.conv_filters)
+        ]
         self.pooling = layers.MaxPooling2D(2, name="pool", dtype=policy)
         self.colour = layers.Dense(self.conv_filters[0], activation="relu", name="colour", dtype=policy)
         self.colour_pooling = layers.MaxPooling2D(2 ** len(self.conv_filters), name="colour_pool", dtype=policy)
@@ -234,8 +255,12 @@ class ImageEncoder(_CoreEncoder):
         return ops.concatenate([outputs, ops.cast(colours, outputs.dtype)], axis=-1), states, mask
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "channels": self.channels,
-                "conv_filters": list(self.conv_filters)}
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "conv_filters": list(self.conv_filters),
+        }
 
 
 ENCODERS = {"tokens": RNNEncoder, "audio": AudioEncoder, "image": ImageEncoder}

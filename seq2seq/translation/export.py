@@ -51,8 +51,9 @@ def _detokenize(tokenizer, tokens):
 class TextTranslator(tf.Module):
     """The in-graph translator that `export_saved_model` writes (see the module doc)."""
 
-    def __init__(self, model: Seq2SeqModel, source: SubwordVocabulary, target: SubwordVocabulary,
-                 max_source_tokens: int = 250):
+    def __init__(
+        self, model: Seq2SeqModel, source: SubwordVocabulary, target: SubwordVocabulary, max_source_tokens: int = 250
+    ):
         super().__init__()
         import tensorflow_text
 
@@ -69,34 +70,45 @@ class TextTranslator(tf.Module):
         source = tf.pad(source, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(source)[1])]])  # at least one column
         limits = length_limit(ids.row_lengths(), max_length_ratio, max_length_offset)  # each row's own, as translate
         beam_size = beam_size if isinstance(beam_size, int) else tf.maximum(beam_size, 1)  # a tensor: any width
-        tokens, _, normalized = beam_search(self.model, source, EOS_ID, tf.reduce_max(limits), beam_size, alpha,
-                                            limits)
+        tokens, _, normalized = beam_search(self.model, source, EOS_ID, tf.reduce_max(limits), beam_size, alpha, limits)
         texts = tf.where(empty[:, None], tf.constant("", tf.string), _detokenize(self.target_tokenizer, tokens))
         normalized = tf.where(empty[:, None], tf.zeros_like(normalized), normalized)
-        return {"translations": texts[:, 0], "scores": normalized[:, 0], "nbest": texts,
-                "nbest_scores": normalized}
+        return {"translations": texts[:, 0], "scores": normalized[:, 0], "nbest": texts, "nbest_scores": normalized}
 
 
-def export_saved_model(model: Seq2SeqModel, source: SubwordVocabulary, target: SubwordVocabulary,
-                       directory: str | Path, max_source_tokens: int = 250) -> Path:
+def export_saved_model(
+    model: Seq2SeqModel,
+    source: SubwordVocabulary,
+    target: SubwordVocabulary,
+    directory: str | Path,
+    max_source_tokens: int = 250,
+) -> Path:
     """Writes the SavedModel of the module doc into `directory` (atomically: complete or not at all)."""
     translator = TextTranslator(model, source, target, max_source_tokens)
     archive = keras.export.ExportArchive()
     archive.track(translator.source_tokenizer)
     archive.track(translator.target_tokenizer)
     strings = tf.TensorSpec([None], tf.string, name="inputs")
-    archive.add_endpoint("serving_default", lambda inputs: translator.translate(inputs, **DEFAULTS),
-                         input_signature=[strings])
     archive.add_endpoint(
-        "translate", translator.translate,
-        input_signature=[strings, tf.TensorSpec([], tf.int32, name="beam_size"),
-                         tf.TensorSpec([], tf.float32, name="alpha"),
-                         tf.TensorSpec([], tf.float32, name="max_length_ratio"),
-                         tf.TensorSpec([], tf.int32, name="max_length_offset")])
+        "serving_default", lambda inputs: translator.translate(inputs, **DEFAULTS), input_signature=[strings]
+    )
+    archive.add_endpoint(
+        "translate",
+        translator.translate,
+        input_signature=[
+            strings,
+            tf.TensorSpec([], tf.int32, name="beam_size"),
+            tf.TensorSpec([], tf.float32, name="alpha"),
+            tf.TensorSpec([], tf.float32, name="max_length_ratio"),
+            tf.TensorSpec([], tf.int32, name="max_length_offset"),
+        ],
+    )
     with atomic_directory(directory) as temporary:
         archive.write_out(str(temporary), verbose=False)
-        (temporary / MARKER).write_text(json.dumps({"kind": "seq2seq-savedmodel/1", "defaults": DEFAULTS,
-                                                    "max_source_tokens": max_source_tokens}) + "\n")
+        (temporary / MARKER).write_text(
+            json.dumps({"kind": "seq2seq-savedmodel/1", "defaults": DEFAULTS, "max_source_tokens": max_source_tokens})
+            + "\n"
+        )
     return Path(directory)
 
 

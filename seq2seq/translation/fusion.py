@@ -46,7 +46,9 @@ class ShallowFusion(keras.layers.Layer):
 def check_vocabularies(lm_vocab: TokenVocabulary, target_vocab: SubwordVocabulary, lm_directory) -> None:
     """Raises unless the language model shares the translation model's target vocabulary."""
     if getattr(lm_vocab, "model_proto", None) != target_vocab.model_proto:
-        raise UserError(f"{lm_directory}: this language model's vocabulary ({lm_vocab.level}) is not the "
-                        "translation model's target SentencePiece model; fusion needs the same token ids. "
-                        "Train the language model with data.level: subword and "
-                        "data.subword_model: <translation model>/target.spm.")
+        raise UserError(
+            f"{lm_directory}: this language model's vocabulary ({lm_vocab.level}) is not the "
+            "translation model's target SentencePiece model; fusion needs the same token ids. "
+            "Train the language model with data.level: subword and "
+            "data.subword_model: <translation model>/target.spm."
+        )

@@ -56,10 +56,21 @@ class Seq2SeqModel(keras.Model):
         float32 logits `(batch, target_len, target_vocab_size)`.
     """
 
-    def __init__(self, source_vocab_size: int, target_vocab_size: int, embedding_dim: int = 256,
-                 encoder: dict | None = None, decoder: dict | None = None, attention: str = "bahdanau",
-                 attention_units: int = 512, dropout: float = 0.0, tie_embeddings: bool = False,
-                 source: dict | None = None, word_dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        source_vocab_size: int,
+        target_vocab_size: int,
+        embedding_dim: int = 256,
+        encoder: dict | None = None,
+        decoder: dict | None = None,
+        attention: str = "bahdanau",
+        attention_units: int = 512,
+        dropout: float = 0.0,
+        tie_embeddings: bool = False,
+        source: dict | None = None,
+        word_dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.source_vocab_size, self.target_vocab_size = source_vocab_size, target_vocab_size
         self.embedding_dim = embedding_dim
@@ -71,17 +82,31 @@ class Seq2SeqModel(keras.Model):
         options = {key: value for key, value in self.source.items() if key != "input"}
         if self.source["input"] == "tokens":
             options["vocab_size"] = source_vocab_size
-        self.encoder = ENCODERS[self.source["input"]](**options, embedding_dim=embedding_dim, rnn=encoder,
-                                                      dropout=dropout, name="encoder", dtype=policy)
-        self.decoder = RNNDecoder(vocab_size=target_vocab_size, embedding_dim=embedding_dim, rnn=decoder,
-                                  attention=attention, attention_units=attention_units, dropout=dropout,
-                                  name="decoder", dtype=policy)
+        self.encoder = ENCODERS[self.source["input"]](
+            **options, embedding_dim=embedding_dim, rnn=encoder, dropout=dropout, name="encoder", dtype=policy
+        )
+        self.decoder = RNNDecoder(
+            vocab_size=target_vocab_size,
+            embedding_dim=embedding_dim,
+            rnn=decoder,
+            attention=attention,
+            attention_units=attention_units,
+            dropout=dropout,
+            name="decoder",
+            dtype=policy,
+        )
         core = self.decoder.core
-        self.bridge = layers.Dense(core.units * core.num_layers * core.states_per_layer,
-                                   activation="tanh", name="bridge", dtype=policy)
-        self.head = OutputProjection(vocab_size=target_vocab_size, units=core.units,
-                                     embedding=self.decoder.embedding, tie_embeddings=tie_embeddings,
-                                     name="head", dtype=policy)
+        self.bridge = layers.Dense(
+            core.units * core.num_layers * core.states_per_layer, activation="tanh", name="bridge", dtype=policy
+        )
+        self.head = OutputProjection(
+            vocab_size=target_vocab_size,
+            units=core.units,
+            embedding=self.decoder.embedding,
+            tie_embeddings=tie_embeddings,
+            name="head",
+            dtype=policy,
+        )
 
     def build(self, input_shape=None):
         batch = None
@@ -98,7 +123,7 @@ class Seq2SeqModel(keras.Model):
         flat = self.bridge(self.encoder.summary(encoder_states))  # (batch, layers * states * units)
         pieces = ops.split(flat, core.num_layers * core.states_per_layer, axis=-1)
         per_layer = core.states_per_layer
-        return [pieces[i * per_layer:(i + 1) * per_layer] for i in range(core.num_layers)]
+        return [pieces[i * per_layer : (i + 1) * per_layer] for i in range(core.num_layers)]
 
     def call(self, inputs, training=None, return_attention=False):
         outputs, weights = self.attend(inputs, training)
@@ -111,8 +136,9 @@ class Seq2SeqModel(keras.Model):
         target_inputs = inputs["target_inputs"]
         if self.word_dropout == 1.0 or (training and self.word_dropout):
             dropped = keras.random.uniform(ops.shape(target_inputs), seed=self.word_dropout_seed) < self.word_dropout
-            dropped = ops.logical_and(dropped, ops.logical_and(ops.not_equal(target_inputs, BOS_ID),
-                                                               ops.not_equal(target_inputs, PAD_ID)))
+            dropped = ops.logical_and(
+                dropped, ops.logical_and(ops.not_equal(target_inputs, BOS_ID), ops.not_equal(target_inputs, PAD_ID))
+            )
             target_inputs = ops.where(dropped, UNK_ID, target_inputs)
         return self.decoder(target_inputs, memory, source_mask, self.bridge_states(states), training=training)
 
@@ -135,29 +161,45 @@ class Seq2SeqModel(keras.Model):
         return ops.log_softmax(self.head(output), axis=-1), carry
 
     def get_config(self):
-        return {**super().get_config(), "source_vocab_size": self.source_vocab_size,
-                "target_vocab_size": self.target_vocab_size, "embedding_dim": self.embedding_dim,
-                "encoder": self.encoder.get_config()["rnn"], "decoder": self.decoder.get_config()["rnn"],
-                "attention": self.decoder.attention_kind, "attention_units": self.decoder.attention_units,
-                "dropout": self.encoder.dropout, "tie_embeddings": self.tie_embeddings,
-                **({"source": self.source} if self.source["input"] != "tokens" else {}),
-                **({"word_dropout": self.word_dropout} if self.word_dropout else {})}
+        return {
+            **super().get_config(),
+            "source_vocab_size": self.source_vocab_size,
+            "target_vocab_size": self.target_vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "encoder": self.encoder.get_config()["rnn"],
+            "decoder": self.decoder.get_config()["rnn"],
+            "attention": self.decoder.attention_kind,
+            "attention_units": self.decoder.attention_units,
+            "dropout": self.encoder.dropout,
+            "tie_embeddings": self.tie_embeddings,
+            **({"source": self.source} if self.source["input"] != "tokens" else {}),
+            **({"word_dropout": self.word_dropout} if self.word_dropout else {}),
+        }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         if "encoder_cell" in config:  # written before the cores' arguments were grouped (layout 1)
             dropout = config.get("dropout", 0.0)  # then one rate for everything
-            config["encoder"] = {"cell": config.pop("encoder_cell"), "units": config.pop("encoder_units"),
-                                 "num_layers": config.pop("encoder_layers"),
-                                 "bidirectional": config.pop("bidirectional"), "dropout": dropout}
-            config["decoder"] = {"cell": config.pop("decoder_cell"), "units": config.pop("decoder_units"),
-                                 "num_layers": config.pop("decoder_layers"), "dropout": dropout}
+            config["encoder"] = {
+                "cell": config.pop("encoder_cell"),
+                "units": config.pop("encoder_units"),
+                "num_layers": config.pop("encoder_layers"),
+                "bidirectional": config.pop("bidirectional"),
+                "dropout": dropout,
+            }
+            config["decoder"] = {
+                "cell": config.pop("decoder_cell"),
+                "units": config.pop("decoder_units"),
+                "num_layers": config.pop("decoder_layers"),
+                "dropout": dropout,
+            }
         return cls(**config)
 
 
-def build_model(model_config, source_vocab_size: int, target_vocab_size: int,
-                source: dict | None = None) -> Seq2SeqModel:
+def build_model(
+    model_config, source_vocab_size: int, target_vocab_size: int, source: dict | None = None
+) -> Seq2SeqModel:
     """The one place where a :class:`~seq2seq.translation.config.TranslationModelConfig` becomes a model.
 
     `model.decoder` goes to its core whole and `model.encoder`'s `RNNConfig`
@@ -174,9 +216,16 @@ def build_model(model_config, source_vocab_size: int, target_vocab_size: int,
     elif encoder.input == "image":
         spec["conv_filters"] = list(encoder.conv_filters)
     return Seq2SeqModel(
-        source_vocab_size=source_vocab_size, target_vocab_size=target_vocab_size,
-        embedding_dim=model_config.embedding_dim, encoder=encoder.core,
-        decoder=dataclasses.asdict(model_config.decoder), attention=model_config.attention,
-        attention_units=model_config.attention_units, dropout=model_config.dropout,
-        tie_embeddings=model_config.tie_embeddings, source=spec, word_dropout=model_config.word_dropout,
-        name="seq2seq")
+        source_vocab_size=source_vocab_size,
+        target_vocab_size=target_vocab_size,
+        embedding_dim=model_config.embedding_dim,
+        encoder=encoder.core,
+        decoder=dataclasses.asdict(model_config.decoder),
+        attention=model_config.attention,
+        attention_units=model_config.attention_units,
+        dropout=model_config.dropout,
+        tie_embeddings=model_config.tie_embeddings,
+        source=spec,
+        word_dropout=model_config.word_dropout,
+        name="seq2seq",
+    )

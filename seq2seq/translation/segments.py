@@ -20,17 +20,20 @@ appears in the output exactly as in the source.
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from seq2seq.translation.translator import Translator, attention_matrix
 
-PROTECTED = re.compile(r"""
+PROTECTED = re.compile(
+    r"""
     (?:https?://|www\.)[^\s<>"«»“”]+[^\s<>"«»“”.,;:!?)\]']   # URLs (closing punctuation left out)
   | [\w.+-]+@[\w-]+(?:\.[\w-]+)+                          # e-mail addresses
   | \d+(?:[.,:/-]\d+)*                                    # numbers, dates, times, decimals
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+(?=[–—-]\s)")
 
 
@@ -80,8 +83,9 @@ def restore(translator: Translator, source: str, output: str, spans: Sequence[st
     if model.decoder.attention_kind == "none" or not output.strip():
         return " ".join([output.strip()] + missing).strip()
     processor = translator.source_vocab.processor
-    weights, _, target_pieces = attention_matrix(model, translator.source_vocab, translator.target_vocab, source,
-                                                 output)
+    weights, _, target_pieces = attention_matrix(
+        model, translator.source_vocab, translator.target_vocab, source, output
+    )
     pieces = processor.encode(source, return_type="proto").pieces  # with byte offsets into `source`
     target_pieces = target_pieces[:-1]  # the closing </s>
     words = _words(target_pieces)
@@ -91,8 +95,14 @@ def restore(translator: Translator, source: str, output: str, spans: Sequence[st
         start = source_bytes.find(span.encode("utf-8"))
         end = start + len(span.encode("utf-8"))
         columns = [i for i, piece in enumerate(pieces) if piece.begin < end and piece.end > start]
-        scores = [(-np.inf if index in used or not _has_letters_or_digits(target_pieces, word) else
-                   float(weights[word][:, columns].sum())) for index, word in enumerate(words)]
+        scores = [
+            (
+                -np.inf
+                if index in used or not _has_letters_or_digits(target_pieces, word)
+                else float(weights[word][:, columns].sum())
+            )
+            for index, word in enumerate(words)
+        ]
         if not columns or not words or max(scores) == -np.inf:
             target_pieces = target_pieces + ["▁" + span]
             continue
@@ -122,8 +132,9 @@ def _has_letters_or_digits(pieces: Sequence[str], word: list[int]) -> bool:
     return any(character.isalnum() for index in word for character in pieces[index])
 
 
-def translate_paragraphs(translator: Translator, lines: Sequence[str], language: str = "de", batch_size: int = 64,
-                         progress_factory=None) -> list[str]:
+def translate_paragraphs(
+    translator: Translator, lines: Sequence[str], language: str = "de", batch_size: int = 64, progress_factory=None
+) -> list[str]:
     """One translated line per input line, each line split into sentences first (see the module doc).
 
     Args:

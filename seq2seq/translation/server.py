@@ -29,8 +29,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 MAX_BODY = 1 << 20  # bytes
 
@@ -91,7 +91,7 @@ class Batcher:
             start = 0
             for request, future in live:
                 if not future.done():  # a client that went away has a cancelled future
-                    future.set_result(results[start:start + len(request)])
+                    future.set_result(results[start : start + len(request)])
                 start += len(request)
 
 
@@ -140,8 +140,13 @@ def make_app(translate: Callable[[list[str]], list[dict]], name: str, limits: Li
     async def status(request):
         if request.path_params["name"] != name:
             return error(404, f"no model {request.path_params['name']!r}; this server has {name!r}")
-        return JSONResponse({"model_version_status": [
-            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]})
+        return JSONResponse(
+            {
+                "model_version_status": [
+                    {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+                ]
+            }
+        )
 
     async def predict(request):
         model_name, _, method = request.path_params["call"].partition(":")
@@ -162,17 +167,35 @@ def make_app(translate: Callable[[list[str]], list[dict]], name: str, limits: Li
             return error(500, f"translation failed: {problem}")
         if rows:
             return JSONResponse({"predictions": results})
-        return JSONResponse({"outputs": {key: [result[key] for result in results]
-                                         for key in ("translations", "scores", "nbest", "nbest_scores")}})
+        return JSONResponse(
+            {
+                "outputs": {
+                    key: [result[key] for result in results]
+                    for key in ("translations", "scores", "nbest", "nbest_scores")
+                }
+            }
+        )
 
-    return Starlette(routes=[Route("/v1/models/{name}", status, methods=["GET"]),
-                             Route("/v1/models/{call}", predict, methods=["POST"])])
+    return Starlette(
+        routes=[
+            Route("/v1/models/{name}", status, methods=["GET"]),
+            Route("/v1/models/{call}", predict, methods=["POST"]),
+        ]
+    )
 
 
 def translator_function(translator, batch_size: int) -> Callable[[list[str]], list[dict]]:
     """`translate` for :func:`make_app` from a :class:`~seq2seq.translation.translator.Translator`."""
+
     def translate(lines: list[str]) -> list[dict]:
-        return [{"translations": hypotheses[0].text, "scores": hypotheses[0].normalized_score,
-                 "nbest": [h.text for h in hypotheses], "nbest_scores": [h.normalized_score for h in hypotheses]}
-                for hypotheses in translator.translate(lines, batch_size=batch_size)]
+        return [
+            {
+                "translations": hypotheses[0].text,
+                "scores": hypotheses[0].normalized_score,
+                "nbest": [h.text for h in hypotheses],
+                "nbest_scores": [h.normalized_score for h in hypotheses],
+            }
+            for hypotheses in translator.translate(lines, batch_size=batch_size)
+        ]
+
     return translate

@@ -86,8 +86,10 @@ class Shortlist:
             with np.load(path, allow_pickle=False) as data:
                 table, frequent, pairs = data["table"], data["frequent"], int(data["pairs"])
         except (OSError, ValueError, KeyError) as error:
-            raise UserError(f"{path}: not a shortlist file ({type(error).__name__}: {error}); rebuild it with "
-                            "`seq2seq shortlist`, or translate without --shortlist.") from None
+            raise UserError(
+                f"{path}: not a shortlist file ({type(error).__name__}: {error}); rebuild it with "
+                "`seq2seq shortlist`, or translate without --shortlist."
+            ) from None
         problems = []
         if table.ndim != 2 or table.shape[0] != source_vocab_size:
             problems.append(f"its table has shape {table.shape}, expected ({source_vocab_size}, N)")
@@ -95,8 +97,10 @@ class Shortlist:
             if ids.dtype.kind not in "iu" or (ids.size and not 0 <= ids.min() <= ids.max() < target_vocab_size):
                 problems.append(f"its {name} holds values that are not target ids below {target_vocab_size}")
         if problems:
-            raise UserError(f"{path}: does not fit this model ({'; '.join(problems)}); it comes from another "
-                            "model. Rebuild it with `seq2seq shortlist`, or translate without --shortlist.")
+            raise UserError(
+                f"{path}: does not fit this model ({'; '.join(problems)}); it comes from another "
+                "model. Rebuild it with `seq2seq shortlist`, or translate without --shortlist."
+            )
         return cls(table, frequent, target_vocab_size, pairs)
 
 
@@ -113,14 +117,15 @@ def load_shortlist(directory: str | Path, model) -> Shortlist:
     """The shortlist of a translation-model directory; raises :class:`UserError` when it has none."""
     path = Path(directory) / FILE_NAME
     if not path.is_file():
-        raise UserError(f"{path}: not found; --shortlist needs the model's shortlist. Build it with "
-                        f"`seq2seq shortlist --model {directory} --source TRAIN.de --target TRAIN.en`, "
-                        "or translate without --shortlist.")
+        raise UserError(
+            f"{path}: not found; --shortlist needs the model's shortlist. Build it with "
+            f"`seq2seq shortlist --model {directory} --source TRAIN.de --target TRAIN.en`, "
+            "or translate without --shortlist."
+        )
     return Shortlist.load(path, model.source_vocab_size, model.target_vocab_size)
 
 
-def aligned_pairs(model, source_vocab, target_vocab, pairs, batch_size: int = 64, max_tokens: int = 250,
-                  progress=None):
+def aligned_pairs(model, source_vocab, target_vocab, pairs, batch_size: int = 64, max_tokens: int = 250, progress=None):
     """`(source ids, target ids)` int arrays: each target token of `pairs` and the source token it attends to most.
 
     `pairs` are `(source text, target text)`; tokens beyond `max_tokens`
@@ -140,8 +145,8 @@ def aligned_pairs(model, source_vocab, target_vocab, pairs, batch_size: int = 64
         target = np.zeros((len(chunk), length + 1), "int32")  # <bos> y1 ... yn
         target[:, 0] = target_vocab.bos_id
         for row, (ids, target_ids) in enumerate(chunk):
-            source[row, :len(ids)] = ids
-            target[row, 1:len(target_ids) + 1] = target_ids
+            source[row, : len(ids)] = ids
+            target[row, 1 : len(target_ids) + 1] = target_ids
         weights = np.asarray(weights_of({"source_ids": source, "target_inputs": target}))  # (batch, length + 1, width)
         position = weights[:, :-1].argmax(axis=-1)  # the step emitting y_i reads target[:, i]
         outputs = target[:, 1:]
@@ -153,19 +158,30 @@ def aligned_pairs(model, source_vocab, target_vocab, pairs, batch_size: int = 64
     return np.concatenate(sources), np.concatenate(targets)
 
 
-def build_shortlist(model, source_vocab, target_vocab, pairs, per_source: int = PER_SOURCE,
-                    frequent: int = FREQUENT, progress=None) -> Shortlist:
+def build_shortlist(
+    model, source_vocab, target_vocab, pairs, per_source: int = PER_SOURCE, frequent: int = FREQUENT, progress=None
+) -> Shortlist:
     """A :class:`Shortlist` from the model's own alignments of `pairs` (see the module doc)."""
     if getattr(model.decoder, "attention_kind", "none") == "none":
-        raise UserError("this model has no attention, and a shortlist is built from the model's attention; "
-                        "translate it without --shortlist.")
+        raise UserError(
+            "this model has no attention, and a shortlist is built from the model's attention; "
+            "translate it without --shortlist."
+        )
     source_ids, target_ids = aligned_pairs(model, source_vocab, target_vocab, pairs, progress=progress)
-    return lexical_table(source_ids, target_ids, model.source_vocab_size, model.target_vocab_size,
-                         per_source, frequent, len(pairs))
+    return lexical_table(
+        source_ids, target_ids, model.source_vocab_size, model.target_vocab_size, per_source, frequent, len(pairs)
+    )
 
 
-def lexical_table(source_ids, target_ids, source_vocab_size: int, target_vocab_size: int,
-                  per_source: int = PER_SOURCE, frequent: int = FREQUENT, pairs: int = 0) -> Shortlist:
+def lexical_table(
+    source_ids,
+    target_ids,
+    source_vocab_size: int,
+    target_vocab_size: int,
+    per_source: int = PER_SOURCE,
+    frequent: int = FREQUENT,
+    pairs: int = 0,
+) -> Shortlist:
     """A :class:`Shortlist` from aligned token pairs (`source_ids[i]` aligned to `target_ids[i]`).
 
     Each source id's row holds the target ids aligned to it most often
@@ -190,6 +206,8 @@ def lexical_table(source_ids, target_ids, source_vocab_size: int, target_vocab_s
 def coverage_note(shortlist: Shortlist) -> str:
     """A line on how much of the table is filled, for the command's summary."""
     filled = int(np.count_nonzero(shortlist.table.any(axis=1)))
-    return (f"{filled} of {len(shortlist.table)} source ids have aligned target ids "
-            f"(at most {shortlist.table.shape[1]} each), {len(shortlist.always)} always in the list; "
-            f"built from {shortlist.pairs} pairs")
+    return (
+        f"{filled} of {len(shortlist.table)} source ids have aligned target ids "
+        f"(at most {shortlist.table.shape[1]} each), {len(shortlist.always)} always in the list; "
+        f"built from {shortlist.pairs} pairs"
+    )

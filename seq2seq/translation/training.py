@@ -11,15 +11,22 @@ import tensorflow as tf
 
 from seq2seq import config as config_lib
 from seq2seq.callbacks import EpochCheckpoints, EpochNumber, KeepBest, Throughput, ValidationScore
+from seq2seq.compat import work_around_keras_multi_worker
 from seq2seq.core.subwords import SubwordVocabulary
-from seq2seq.distribute import (is_chief, make_strategy, scope, shard_by_data, work_around_keras_multi_worker,
-                                worker_folder)
+from seq2seq.distribute import is_chief, make_strategy, scope, shard_by_data, worker_folder
 from seq2seq.errors import UserError
 from seq2seq.layouts import LAYOUT, upgrade_weights_file, weights_layout
 from seq2seq.model_dirs import save_translation_model
 from seq2seq.run_folder import training_run
-from seq2seq.training import (compile_model, configure_precision, copy_weights, cudnn_warning, progress_verbosity,
-                              restored_dtype_policy, standard_callbacks)
+from seq2seq.training import (
+    compile_model,
+    configure_precision,
+    copy_weights,
+    cudnn_warning,
+    progress_verbosity,
+    restored_dtype_policy,
+    standard_callbacks,
+)
 from seq2seq.translation.config import TranslationConfig
 from seq2seq.translation.data import batches, build_vocabularies, corpus_text_pairs
 from seq2seq.translation.model import Seq2SeqModel, build_model
@@ -31,15 +38,25 @@ def warm_start(model: Seq2SeqModel, source, target, directory: str) -> None:
 
     other, other_source, other_target = load_translation_model(directory)
     if (other_source.model_proto, other_target.model_proto) != (source.model_proto, target.model_proto):
-        raise UserError(f"training.init_from={directory}: its SentencePiece models differ from this run's "
-                        "(copy its source.spm and target.spm into the run folder first).")
+        raise UserError(
+            f"training.init_from={directory}: its SentencePiece models differ from this run's "
+            "(copy its source.spm and target.spm into the run folder first)."
+        )
     copy_weights(model, other, directory)
 
 
-def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, source: SubwordVocabulary,
-                             target: SubwordVocabulary, run_dir: Path | None,
-                             keep_best: KeepBest | None) -> ValidationScore:
-    """Greedy validation BLEU of the model being trained (see :class:`ValidationScore`); logged in `run_dir` if given."""
+def validation_bleu_callback(
+    model: Seq2SeqModel,
+    config: TranslationConfig,
+    source: SubwordVocabulary,
+    target: SubwordVocabulary,
+    run_dir: Path | None,
+    keep_best: KeepBest | None,
+) -> ValidationScore:
+    """Greedy validation BLEU of the model being trained (see :class:`ValidationScore`).
+
+    Logged in `run_dir` if given.
+    """
     from seq2seq.translation.translator import Translator
 
     sets = [(name, [s for s, _ in pairs], [t for _, t in pairs]) for name, pairs in corpus_text_pairs(config, "valid")]
@@ -48,10 +65,16 @@ def validation_bleu_callback(model: Seq2SeqModel, config: TranslationConfig, sou
     def translate(lines: list[str]) -> list[str]:
         return [hypotheses[0].text for hypotheses in translator.translate(lines, batch_size=128)]
 
-    return ValidationScore(translate, sets,
-                          every_steps=config.training.bleu_every_steps, samples=config.training.bleu_samples,
-                          log_file=run_dir and run_dir / "validation_bleu.jsonl", keep_best=keep_best,
-                          tensorboard_dir=run_dir and run_dir / "tensorboard", print_fn=lambda text: print(text, flush=True))
+    return ValidationScore(
+        translate,
+        sets,
+        every_steps=config.training.bleu_every_steps,
+        samples=config.training.bleu_samples,
+        log_file=run_dir and run_dir / "validation_bleu.jsonl",
+        keep_best=keep_best,
+        tensorboard_dir=run_dir and run_dir / "tensorboard",
+        print_fn=lambda text: print(text, flush=True),
+    )
 
 
 @training_run("data", "vocabulary", "model")
@@ -62,13 +85,17 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
     """
     training = config.training
     if config.model.encoder.input != "tokens":
-        raise UserError(f"model.encoder.input={config.model.encoder.input!r}: translation reads tokens; audio and "
-                        "image models train with `seq2seq perception train CONFIG` (see configs/speech_digits.yaml).")
+        raise UserError(
+            f"model.encoder.input={config.model.encoder.input!r}: translation reads tokens; audio and "
+            "image models train with `seq2seq perception train CONFIG` (see configs/speech_digits.yaml)."
+        )
     strategy = make_strategy(training.distribute)  # first: collective ops must be set up before any TF op runs
     chief_folder = worker_folder(run_dir, training.distribute) == run_dir
     if not chief_folder and not ((run_dir / "source.spm").is_file() and (run_dir / "target.spm").is_file()):
-        raise UserError(f"{run_dir}: the workers of a multi_worker run read the chief's vocabularies; run "
-                        "`seq2seq build-vocab CONFIG` once before starting them.")
+        raise UserError(
+            f"{run_dir}: the workers of a multi_worker run read the chief's vocabularies; run "
+            "`seq2seq build-vocab CONFIG` once before starting them."
+        )
     source, target = build_vocabularies(config, run_dir)
     if chief_folder:
         config_lib.save(config, run_dir / "config.yaml")
@@ -76,8 +103,10 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
     train = batches(config, "train", source, target, epoch=epoch)
     valid = batches(config, "valid", source, target)
     if valid is None:
-        raise UserError("training needs validation data: list at least one corpus under data.valid, "
-                        "e.g. data.valid: [{prefix: multi30k/val}].")
+        raise UserError(
+            "training needs validation data: list at least one corpus under data.valid, "
+            "e.g. data.valid: [{prefix: multi30k/val}]."
+        )
     configure_precision(training.mixed_precision, announce=True)
     warning = cudnn_warning({"model.encoder": config.model.encoder})
     if warning:
@@ -97,8 +126,11 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
 
     def export(epoch: int, logs: dict) -> None:
         metrics = {"epoch": epoch + 1}
-        for key, name in (("val_loss", "valid_loss"), ("val_perplexity", "valid_perplexity"),
-                          ("val_bleu", "valid_bleu")):
+        for key, name in (
+            ("val_loss", "valid_loss"),
+            ("val_perplexity", "valid_perplexity"),
+            ("val_bleu", "valid_bleu"),
+        ):
             if key in logs:
                 metrics[name] = float(logs[key])
         save_translation_model(model_dir, model, source, target, config, metrics)
@@ -110,19 +142,27 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
         keep_best = None
     measurements = [EpochNumber(epoch), Throughput()]
     if training.validation_bleu:  # mid-epoch scores are offered to keep_best only when it keeps by BLEU
-        measurements.append(validation_bleu_callback(model, config, source, target, run_dir if chief else None,
-                                                     keep_best if monitor == "val_bleu" else None))
+        measurements.append(
+            validation_bleu_callback(
+                model, config, source, target, run_dir if chief else None, keep_best if monitor == "val_bleu" else None
+            )
+        )
     if training.keep_checkpoints and keep_best is not None:
         measurements.append(EpochCheckpoints(run_dir / "checkpoints", training.keep_checkpoints))
     if keep_best is not None:
         measurements.append(keep_best)
-    callbacks = standard_callbacks(run_dir, training, measurements, stop_monitor=monitor, stop_mode=mode,
-                                   writes=chief)
+    callbacks = standard_callbacks(run_dir, training, measurements, stop_monitor=monitor, stop_mode=mode, writes=chief)
     with warnings.catch_warnings():
         # The first epoch discovers the unknown length of the bucketed dataset; Keras warns about it.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        model.fit(train, validation_data=valid, epochs=training.epochs, callbacks=callbacks,
-                  shuffle=False, verbose=progress_verbosity())
+        model.fit(
+            train,
+            validation_data=valid,
+            epochs=training.epochs,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=progress_verbosity(),
+        )
     if not chief:
         return model_dir
     if (run_dir / "history.csv").exists() and model_dir.exists():  # training curves for reports on the model
@@ -131,8 +171,9 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
     return model_dir
 
 
-def average_checkpoints(run_dir: str | Path, last: int, output: str | Path,
-                        storage_dtype: str = "float32") -> list[Path]:
+def average_checkpoints(
+    run_dir: str | Path, last: int, output: str | Path, storage_dtype: str = "float32"
+) -> list[Path]:
     """Writes a model directory whose weights are the mean of the run's last `last` epoch checkpoints.
 
     The checkpoints are `run_dir/checkpoints/epoch-NNN.weights.h5` (see
@@ -149,8 +190,10 @@ def average_checkpoints(run_dir: str | Path, last: int, output: str | Path,
             raise UserError(f"{run_dir}: not a translation run folder ({name} is missing).")
     files = epoch_checkpoints(run_dir / "checkpoints")
     if len(files) < last:
-        raise UserError(f"{run_dir / 'checkpoints'}: {len(files)} epoch checkpoints, fewer than --last {last} "
-                        "(training.keep_checkpoints sets how many a run keeps).")
+        raise UserError(
+            f"{run_dir / 'checkpoints'}: {len(files)} epoch checkpoints, fewer than --last {last} "
+            "(training.keep_checkpoints sets how many a run keeps)."
+        )
     files = files[-last:]
     config = config_lib.load(TranslationConfig, run_dir / "config.yaml")
     source, target = SubwordVocabulary.load_pair(run_dir)
@@ -167,14 +210,24 @@ def average_checkpoints(run_dir: str | Path, last: int, output: str | Path,
                 else:
                     model.load_weights(str(path))
             except OSError as error:  # truncated or not HDF5
-                raise UserError(f"{path}: not a readable weights file ({error}); remove it and average fewer "
-                                "checkpoints.") from None
+                raise UserError(
+                    f"{path}: not a readable weights file ({error}); remove it and average fewer checkpoints."
+                ) from None
             except ValueError as error:
-                raise UserError(f"{path}: does not fit the architecture in {run_dir / 'config.yaml'} "
-                                f"({str(error).splitlines()[0]}).") from None
+                raise UserError(
+                    f"{path}: does not fit the architecture in {run_dir / 'config.yaml'} "
+                    f"({str(error).splitlines()[0]})."
+                ) from None
             weights = model.get_weights()
             total = weights if total is None else [sum_ + weight for sum_, weight in zip(total, weights)]
         model.set_weights([sum_ / len(files) for sum_ in total])
-        save_translation_model(output, model, source, target, config,
-                               {"averaged_checkpoints": [path.name for path in files]}, storage_dtype)
+        save_translation_model(
+            output,
+            model,
+            source,
+            target,
+            config,
+            {"averaged_checkpoints": [path.name for path in files]},
+            storage_dtype,
+        )
     return files

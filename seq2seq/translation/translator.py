@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from seq2seq.core.searcher import Searcher
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.translation.model import Seq2SeqModel
-
 
 # Beam-search steps between the moments finished sentences leave a batch (see `Searcher`'s compact_every),
 # and the multiple of sentences a batch shrinks to. Together with source widths padded to multiples of 8,
@@ -84,15 +83,27 @@ class Translator:
             batch scores only its candidate words (None: the whole vocabulary).
     """
 
-    def __init__(self, model: Seq2SeqModel, source_vocab: SubwordVocabulary, target_vocab: SubwordVocabulary,
-                 beam_size: int = 1, n_best: int = 1,
-                 alpha: float = 0.6, max_length_ratio: float = 1.5, max_length_offset: int = 10,
-                 max_source_tokens: int = 250, temperature: float | None = None, top_k: int | None = None,
-                 seed: int | None = None,
-                 language_model=None, lm_weight: float = 0.0, precision: str = "float32", shortlist=None):
+    def __init__(
+        self,
+        model: Seq2SeqModel,
+        source_vocab: SubwordVocabulary,
+        target_vocab: SubwordVocabulary,
+        beam_size: int = 1,
+        n_best: int = 1,
+        alpha: float = 0.6,
+        max_length_ratio: float = 1.5,
+        max_length_offset: int = 10,
+        max_source_tokens: int = 250,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        seed: int | None = None,
+        language_model=None,
+        lm_weight: float = 0.0,
+        precision: str = "float32",
+        shortlist=None,
+    ):
         if n_best > beam_size:
-            raise ValueError(f"`n_best` must be at most `beam_size`. Received: n_best={n_best}, "
-                             f"beam_size={beam_size}")
+            raise ValueError(f"`n_best` must be at most `beam_size`. Received: n_best={n_best}, beam_size={beam_size}")
         self.model = model  # the translation model itself (for attention), fused or not
         self.source_vocab, self.target_vocab = source_vocab, target_vocab
         self.n_best = n_best
@@ -101,13 +112,24 @@ class Translator:
             from seq2seq.translation.fusion import ShallowFusion
 
             model = ShallowFusion(model, language_model, weight=lm_weight)
-        self.searcher = Searcher(model, eos_id=target_vocab.eos_id, beam_size=beam_size, alpha=alpha,
-                                 max_length_ratio=max_length_ratio, max_length_offset=max_length_offset,
-                                 temperature=temperature, top_k=top_k, seed=seed,
-                                 early_stop=n_best == 1,  # the 1-best is exact; lower n-best entries need the rest
-                                 compact_every=COMPACT_EVERY if beam_size > 1  # (sampling is greedy only)
-                                 else None,  # greedy steps are too cheap: bursts cost more than they save
-                                 compact_multiple=COMPACT_MULTIPLE, precision=precision, shortlist=shortlist)
+        self.searcher = Searcher(
+            model,
+            eos_id=target_vocab.eos_id,
+            beam_size=beam_size,
+            alpha=alpha,
+            max_length_ratio=max_length_ratio,
+            max_length_offset=max_length_offset,
+            temperature=temperature,
+            top_k=top_k,
+            seed=seed,
+            early_stop=n_best == 1,  # the 1-best is exact; lower n-best entries need the rest
+            compact_every=COMPACT_EVERY
+            if beam_size > 1  # (sampling is greedy only)
+            else None,  # greedy steps are too cheap: bursts cost more than they save
+            compact_multiple=COMPACT_MULTIPLE,
+            precision=precision,
+            shortlist=shortlist,
+        )
         self.stats = TranslationStats()
 
     def translate(self, lines: Sequence[str], batch_size: int = 64, progress=None) -> list[list[Hypothesis]]:
@@ -137,13 +159,17 @@ class Translator:
             width = 8 * math.ceil(longest / 8)  # few distinct shapes (see COMPACT_MULTIPLE)
             source = np.zeros((len(chunk), width), "int32")
             for row, (_, ids) in enumerate(chunk):
-                source[row, :len(ids)] = ids
+                source[row, : len(ids)] = ids
             output = self.searcher.search(source)
             tokens, scores = output["tokens"], output["scores"]
             normalized = output["normalized_scores"]
             for row, (index, _) in enumerate(chunk):
-                results[index] = [Hypothesis(self.target_vocab.decode(tokens[row, k]), float(scores[row, k]),
-                                             float(normalized[row, k])) for k in range(self.n_best)]
+                results[index] = [
+                    Hypothesis(
+                        self.target_vocab.decode(tokens[row, k]), float(scores[row, k]), float(normalized[row, k])
+                    )
+                    for k in range(self.n_best)
+                ]
             if progress is not None:
                 progress(len(chunk))
         return results
@@ -153,22 +179,26 @@ def stderr_progress(total: int, description: str = "translating"):
     """A tqdm progress bar on stderr; returns `(update, close)`."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc=description, unit="sent", file=sys.stderr, leave=False,
-               disable=total == 0)
+    bar = tqdm(total=total, desc=description, unit="sent", file=sys.stderr, leave=False, disable=total == 0)
     return bar.update, bar.close
 
 
-def attention_matrix(model: Seq2SeqModel, source_vocab: SubwordVocabulary, target_vocab: SubwordVocabulary,
-                     source: str, target: str):
+def attention_matrix(
+    model: Seq2SeqModel, source_vocab: SubwordVocabulary, target_vocab: SubwordVocabulary, source: str, target: str
+):
     """The model's attention while it reads `target` as its output for `source` (teacher forcing).
 
     Returns `(weights, source_pieces, target_pieces)`: weights has one row per
     output piece (the closing `</s>` included) and one column per source piece.
     """
     source_ids, target_ids = source_vocab.encode(source), target_vocab.encode(target)
-    inputs = {"source_ids": np.array([source_ids], "int32"),
-              "target_inputs": np.array([[target_vocab.bos_id] + target_ids], "int32")}
+    inputs = {
+        "source_ids": np.array([source_ids], "int32"),
+        "target_inputs": np.array([[target_vocab.bos_id] + target_ids], "int32"),
+    }
     _, weights = model(inputs, training=False, return_attention=True)
-    return (np.asarray(weights, "float32")[0],
-            [source_vocab.processor.id_to_piece(i) for i in source_ids],
-            [target_vocab.processor.id_to_piece(i) for i in target_ids] + ["</s>"])
+    return (
+        np.asarray(weights, "float32")[0],
+        [source_vocab.processor.id_to_piece(i) for i in source_ids],
+        [target_vocab.processor.id_to_piece(i) for i in target_ids] + ["</s>"],
+    )
