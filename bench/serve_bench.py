@@ -2,6 +2,16 @@
 
 Usage (from the repository root, nothing else running):
     python bench/serve_bench.py [--model saved_models/multi30k_de_en] [--seconds 20] [--clients 1,4,16]
+    python bench/serve_bench.py --open-loop [--seconds 60] [--timeout 10]
+
+`--open-loop` measures overload instead: the capacity C (sentences/s with 16
+closed-loop clients, 10 s), then one-sentence requests sent at fixed rates
+of 0.5 C and 2 C for `--seconds` each, whether or not earlier ones were
+answered (an open load, as real users send). For each rate it prints the
+answered throughput, p50/p99 latency of the answered (200) requests, and the
+shares answered 503 (queue full) and 504 (deadline); the server runs with
+`--timeout` (its deadline) and its default queue bound. The client threads
+share the 2 cores with the server.
 
 Starts `seq2seq serve` in a subprocess on a free loopback port and waits for
 its status route. Then, for each client count, that many threads send
@@ -23,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from common import fail, host_line, warn_if_busy
 
@@ -94,6 +105,65 @@ def drive(port: int, name: str, sentences: list[str], clients: int, seconds: flo
     }
 
 
+def open_loop(port: int, name: str, sentences: list[str], rate: float, seconds: float) -> dict:
+    """One-sentence requests at `rate` per second for `seconds`, each on its own connection; their outcomes."""
+    outcomes: list[tuple[int, float]] = []
+    lock = threading.Lock()
+
+    def send(index: int) -> None:
+        body = json.dumps({"instances": [sentences[index % len(sentences)]]})
+        began = time.monotonic()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            connection.request(
+                "POST", f"/v1/models/{name}:predict", body=body, headers={"Content-Type": "application/json"}
+            )
+            response = connection.getresponse()
+            response.read()
+            status = response.status
+            connection.close()
+        except OSError:
+            status = 0  # refused or reset
+        with lock:
+            outcomes.append((status, time.monotonic() - began))
+
+    total = int(rate * seconds)
+    with ThreadPoolExecutor(max_workers=512) as pool:
+        start = time.monotonic()
+        for index in range(total):
+            delay = start + index / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(send, index)
+    answered = sorted(latency for status, latency in outcomes if status == 200)
+    share = {code: sum(status == code for status, _ in outcomes) / len(outcomes) for code in (503, 504, 0)}
+    return {
+        "sent": len(outcomes),
+        "throughput": len(answered) / seconds,
+        "p50_ms": 1000 * statistics.median(answered) if answered else float("nan"),
+        "p99_ms": 1000 * answered[min(len(answered) - 1, int(0.99 * len(answered)))] if answered else float("nan"),
+        "share": share,
+        "other": sorted({status for status, _ in outcomes} - {200, 503, 504, 0}),
+    }
+
+
+def report_open_loop(port: int, name: str, sentences: list[str], arguments) -> None:
+    capacity = drive(port, name, sentences, 16, 10.0)["sentences_per_s"]
+    print(f"capacity: {capacity:.1f} sentences/s (16 closed-loop clients, 10 s)", flush=True)
+    for factor in (0.5, 2.0):
+        rate = factor * capacity
+        figures = open_loop(port, name, sentences, rate, arguments.seconds)
+        share = figures["share"]
+        other = f", other {figures['other']}" if figures["other"] else ""
+        print(
+            f"open loop at {factor:g}x capacity ({rate:.1f} requests/s, {figures['sent']} sent in "
+            f"{arguments.seconds:.0f} s): answered {figures['throughput']:.1f}/s, p50 {figures['p50_ms']:.0f} ms, "
+            f"p99 {figures['p99_ms']:.0f} ms (deadline {arguments.timeout * 1000:.0f} ms); "
+            f"503 {100 * share[503]:.1f} %, 504 {100 * share[504]:.1f} %, no answer {100 * share[0]:.1f} %{other}",
+            flush=True,
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="saved_models/multi30k_de_en")
@@ -101,6 +171,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--open-loop", action="store_true", help="overload at 0.5x and 2x capacity (module doc)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="the server's --timeout in --open-loop")
     arguments = parser.parse_args()
     warn_if_busy()
     print(host_line())
@@ -120,10 +192,16 @@ def main() -> int:
             name,
             "--beam",
             str(arguments.beam),
-        ]
+            "--timeout",
+            str(arguments.timeout),
+        ],
+        stderr=subprocess.DEVNULL if arguments.open_loop else None,  # the access log: a line a request
     )
     try:
         wait_until_up(port, name, server)
+        if arguments.open_loop:
+            report_open_loop(port, name, sentences, arguments)
+            return 0
         for clients in (int(count) for count in arguments.clients.split(",")):
             figures = drive(port, name, sentences, clients, arguments.seconds)
             print(

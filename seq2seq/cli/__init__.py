@@ -15,6 +15,7 @@ from seq2seq.cli.arguments import (
     count,
     decoding_arguments,
     finite_float,
+    port_number,
     positive_float,
     positive_int,
 )
@@ -228,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="answer TensorFlow Serving's REST predict protocol with translations")
     serve.add_argument("--model", help="translation-model directory (default: the shipped model, as translate)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    serve.add_argument("--port", type=positive_int("--port"), default=8501)
+    serve.add_argument("--port", type=port_number, default=8501, help="TCP port, 1-65535 (default: 8501)")
     serve.add_argument("--name", help="the model name in the URLs (default: the model folder's name)")
     serve.add_argument(
         "--max-sentences",
@@ -244,6 +245,30 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_float("--batch-window-ms"),
         default=5.0,
         help="how long a request waits for others to share its batch",
+    )
+    serve.add_argument(
+        "--max-queue",
+        type=positive_int("--max-queue"),
+        default=256,
+        help="sentences that may wait to start; a request that would pass it answers 503 at once (default: 256)",
+    )
+    serve.add_argument(
+        "--timeout",
+        type=positive_float("--timeout"),
+        default=30.0,
+        help="seconds a request may take; work that cannot finish in time answers 504 (default: 30)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=positive_float("--header-timeout"),
+        default=10.0,
+        help="seconds to send a request head (and the body, each); stalled connections are closed (default: 10)",
+    )
+    serve.add_argument(
+        "--grace-seconds",
+        type=positive_float("--grace-seconds"),
+        default=10.0,
+        help="on SIGTERM or Ctrl-C, how long requests in flight may finish before the server exits (default: 10)",
     )
     decoding_arguments(serve)
     serve.set_defaults(handler="seq2seq.cli.translation:serve")

@@ -115,3 +115,11 @@ def decoding_arguments(parser: argparse.ArgumentParser) -> None:
         help="bfloat16: products with bfloat16 weight copies (faster with AMX; outputs differ)",
     )
     parser.add_argument("--shortlist", action="store_true", help="score only the words in the model's shortlist.npz")
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    value = number(int, "--port", lowest=1)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"--port must be at most 65535. Received: {value}")
+    return value

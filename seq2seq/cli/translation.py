@@ -280,9 +280,8 @@ def serve(arguments) -> int:
     """`serve`: TensorFlow Serving's REST predict protocol on --host:--port (see seq2seq.translation.server)."""
     import socket
 
-    import uvicorn
-
     from seq2seq.model_dirs import load_translation_model
+    from seq2seq.translation.listener import serve_forever
     from seq2seq.translation.server import Limits, make_app, translator_function
 
     try:  # a clear error before loading the model, rather than uvicorn's after
@@ -298,12 +297,20 @@ def serve(arguments) -> int:
     translator = make_translator(arguments, model, source_vocab, target_vocab, n_best=arguments.beam)
     translator.translate(["Hallo Welt."])  # compile the search before the first request
     name = arguments.name or model_dir.resolve().name
-    limits = Limits(arguments.max_sentences, arguments.max_chars, arguments.batch_size, arguments.batch_window_ms)
+    limits = Limits(
+        max_sentences=arguments.max_sentences,
+        max_chars=arguments.max_chars,
+        max_batch=arguments.batch_size,
+        window_ms=arguments.batch_window_ms,
+        max_queue=arguments.max_queue,
+        timeout=arguments.timeout,
+        body_timeout=arguments.header_timeout,
+    )
     app = make_app(translator_function(translator, arguments.batch_size), name, limits)
     print(
         f"serving {model_dir} as {name!r}: GET http://{arguments.host}:{arguments.port}/v1/models/{name}, "
         f"POST .../v1/models/{name}:predict (Ctrl-C stops)",
         flush=True,
     )
-    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="warning")
+    serve_forever(app, arguments.host, arguments.port, arguments.header_timeout, arguments.grace_seconds)
     return 0

@@ -2,7 +2,10 @@
 
 Routes, `NAME` being `--name` (default: the model folder's name):
 
-- `GET /v1/models/NAME`: the model's status, as TensorFlow Serving answers it.
+- `GET /v1/models/NAME`: the model's status, as TensorFlow Serving answers it
+  (`AVAILABLE`: the server listens only once the model is loaded and warm).
+- `GET /v1/models/NAME/metadata`: the `serving_default` signature, as
+  TensorFlow Serving describes it.
 - `POST /v1/models/NAME:predict`: the row format `{"instances": ["text", ...]}`
   (or instances `{"inputs": "text"}`) answers `{"predictions": [{"translations",
   "scores", "nbest", "nbest_scores"}, ...]}`, one per instance in order; the
@@ -11,98 +14,69 @@ Routes, `NAME` being `--name` (default: the model folder's name):
   names are the outputs of the exported SavedModel's `serving_default`
   (:mod:`seq2seq.translation.export`), so a client can move to TensorFlow
   Serving unchanged.
+- `GET /monitoring/prometheus/metrics`: Prometheus metrics (TensorFlow
+  Serving's path): requests by status, queued sentences, batch sizes, latency.
 
-Errors answer `{"error": "..."}`: 400 for a malformed request, 404 for
-another model name, 413 for more than `max_sentences` sentences or a
-sentence of more than `max_chars` characters (or a body above 1 MB).
-
-Concurrent requests are batched together: the first waiting request opens a
-window of `window_ms` milliseconds (or until `max_batch` sentences wait),
-then all waiting sentences are translated in one call and each request gets
-back exactly its own slice, in its order. One thread runs the model, so
-batches never compete for the CPU. A client that disconnects mid-request
-only loses its own answer.
+Errors answer `{"error": "..."}` for that request alone: 400 malformed (not
+JSON, nested too deeply, not a list of strings, an instance that is not
+text: a lone surrogate or a control character other than tab, CR and LF,
+named by its index), 404 another model name, 405 a wrong method, 408 a body
+not received within `body_timeout`, 413 too many sentences, too long a
+sentence or too large a body (checked while the body streams in, chunked or
+not), 503 with `Retry-After` when `max_queue` sentences already wait, 504
+when the work could not be done before the request's deadline (`timeout`,
+or the client's shorter `X-Request-Timeout` header in seconds), 500 when
+the model fails on a request's own sentences (logged with the cause). See
+:mod:`seq2seq.translation.batching` for batching, fairness and deadlines.
+Each request is logged on one line (method, path, status, sentences,
+seconds) to the `seq2seq.serve` logger.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
+import logging
+import time
+import unicodedata
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
-MAX_BODY = 1 << 20  # bytes
+from seq2seq.translation.batching import Batcher, DeadlineExceeded, Limits, Overloaded, TranslationFailed
 
+__all__ = ["Limits", "make_app", "parse_request", "translator_function"]
 
-@dataclasses.dataclass
-class Limits:
-    max_sentences: int = 64  # per request
-    max_chars: int = 2000  # per sentence
-    max_batch: int = 64  # sentences translated together
-    window_ms: float = 5.0  # how long the first waiting request waits for company
+log = logging.getLogger("seq2seq.serve")
+OUTPUTS = ("translations", "scores", "nbest", "nbest_scores")
 
 
 class RequestError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status = status
+        self.headers = headers or {}
 
 
-class Batcher:
-    """Collects the sentences of concurrent requests into batches for `translate` (lines -> result dicts)."""
-
-    def __init__(self, translate: Callable[[list[str]], list[dict]], limits: Limits):
-        self.translate = translate
-        self.limits = limits
-        self.queue: asyncio.Queue | None = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="translate")
-        self.worker: asyncio.Task | None = None
-
-    async def submit(self, lines: list[str]) -> list[dict]:
-        if self.queue is None:
-            self.queue = asyncio.Queue()
-            self.worker = asyncio.get_running_loop().create_task(self._work())
-        future = asyncio.get_running_loop().create_future()
-        await self.queue.put((lines, future))
-        return await future
-
-    async def _work(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            waiting = [await self.queue.get()]
-            deadline = loop.time() + self.limits.window_ms / 1000
-            while sum(len(lines) for lines, _ in waiting) < self.limits.max_batch:
-                try:
-                    waiting.append(await asyncio.wait_for(self.queue.get(), max(0.0, deadline - loop.time())))
-                except asyncio.TimeoutError:
-                    break
-            live = [(lines, future) for lines, future in waiting if not future.cancelled()]
-            if not live:
-                continue
-            lines = [line for request, _ in live for line in request]
-            try:
-                results = await loop.run_in_executor(self.executor, self.translate, lines)
-            except Exception as error:  # noqa: BLE001 -- answered as a 500 to the requests of this batch
-                for _, future in live:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            start = 0
-            for request, future in live:
-                if not future.done():  # a client that went away has a cancelled future
-                    future.set_result(results[start : start + len(request)])
-                start += len(request)
+def check_text(index: int, text: str) -> None:
+    """Raises a 400 for an instance that is not text the tokenizer can take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(400, f"instance {index} is not valid Unicode text (a lone surrogate)") from None
+    for character in text:
+        if character not in "\t\r\n" and unicodedata.category(character) == "Cc":
+            raise RequestError(400, f"instance {index} holds the control character U+{ord(character):04X}")
 
 
 def parse_request(body: bytes, limits: Limits) -> tuple[list[str], bool]:
     """The sentences of a predict request, and whether it used the row format."""
-    if len(body) > MAX_BODY:
-        raise RequestError(413, f"the request body is over {MAX_BODY} bytes")
+    if len(body) > limits.max_body:
+        raise RequestError(413, f"the request body is over {limits.max_body} bytes")
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(400, f"the body is not JSON ({error})") from None
+    except RecursionError:
+        raise RequestError(400, "the body is nested too deeply") from None
     if not isinstance(document, dict) or ("instances" in document) == ("inputs" in document):
         raise RequestError(400, 'the body must be a JSON object with either "instances" or "inputs"')
     signature = document.get("signature_name", "serving_default")
@@ -121,67 +95,188 @@ def parse_request(body: bytes, limits: Limits) -> tuple[list[str], bool]:
     for index, item in enumerate(items):
         if len(item) > limits.max_chars:
             raise RequestError(413, f"sentence {index} has {len(item)} characters; at most {limits.max_chars}")
+        check_text(index, item)
     return items, rows
+
+
+async def read_body(request, limits: Limits) -> bytes:
+    """The body, refused (413) as soon as it passes `max_body` bytes, and (408) when it takes too long."""
+    declared = request.headers.get("content-length")
+    if declared is not None and not declared.isdigit():
+        raise RequestError(400, f"Content-Length {declared!r} is not a number")
+    if declared is not None and int(declared) > limits.max_body:
+        raise RequestError(413, f"the request body is over {limits.max_body} bytes")
+    chunks, size = [], 0
+    deadline = time.monotonic() + limits.body_timeout
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), max(0.0, deadline - time.monotonic()))
+        except StopAsyncIteration:
+            return b"".join(chunks)
+        except asyncio.TimeoutError:
+            raise RequestError(408, f"the body did not arrive within {limits.body_timeout:g} s") from None
+        size += len(chunk)
+        if size > limits.max_body:
+            raise RequestError(413, f"the request body is over {limits.max_body} bytes")
+        chunks.append(chunk)
+
+
+def request_deadline(request, limits: Limits, arrived: float) -> float:
+    """`arrived` plus the server's timeout, or the client's shorter `X-Request-Timeout`."""
+    timeout = limits.timeout
+    asked = request.headers.get("x-request-timeout")
+    if asked is not None:
+        try:
+            timeout = min(timeout, float(asked))
+        except ValueError:
+            raise RequestError(400, f"X-Request-Timeout {asked!r} is not a number of seconds") from None
+        if not timeout > 0:
+            raise RequestError(400, f"X-Request-Timeout {asked!r} must be above 0")
+    return arrived + timeout
 
 
 def make_app(translate: Callable[[list[str]], list[dict]], name: str, limits: Limits | None = None):
     """The ASGI application (see the module doc); `translate` maps sentences to output dicts."""
     from starlette.applications import Starlette
     from starlette.requests import ClientDisconnect
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    limits = limits or Limits()
-    batcher = Batcher(translate, limits)
+    from seq2seq.translation.metrics import ServerMetrics
 
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
+    limits = limits or Limits()
+    metrics = ServerMetrics()
+    batcher = Batcher(translate, limits, observe=metrics.observe_batch)
+
+    def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+        if status >= 413 or status == 408:  # the body may be unread: this connection is not reused
+            headers = {**(headers or {}), "Connection": "close"}
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+    def logged(handler):
+        async def route(request):
+            started = time.monotonic()
+            request.state.sentences = 0
+            response = await handler(request)
+            seconds = time.monotonic() - started
+            log.info(
+                "%s %s %d %d sentences %.3fs",
+                request.method,
+                request.url.path,
+                response.status_code,
+                request.state.sentences,
+                seconds,
+            )
+            metrics.observe_request(response.status_code, seconds)
+            return response
+
+        return route
+
+    def unknown(model_name: str) -> JSONResponse:
+        return error(404, f"no model {model_name!r}; this server has {name!r}")
 
     async def status(request):
+        if ":" in request.path_params["name"]:  # GET on NAME:predict
+            return await wrong_method(request)
         if request.path_params["name"] != name:
-            return error(404, f"no model {request.path_params['name']!r}; this server has {name!r}")
-        return JSONResponse(
-            {
-                "model_version_status": [
-                    {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
-                ]
-            }
-        )
+            return unknown(request.path_params["name"])
+        state = {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+        return JSONResponse({"model_version_status": [state]})
+
+    async def metadata(request):
+        if request.path_params["name"] != name:
+            return unknown(request.path_params["name"])
+        return JSONResponse(signature_metadata(name))
+
+    async def wrong_method(request):
+        return error(405, f"{request.method} is not allowed here; use POST /v1/models/{name}:predict")
 
     async def predict(request):
+        arrived = time.monotonic()
         model_name, _, method = request.path_params["call"].partition(":")
         if model_name != name:
-            return error(404, f"no model {model_name!r}; this server has {name!r}")
+            return unknown(model_name)
         if method != "predict":
             return error(400, f"unknown method {method!r}; use :predict")
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
-            return error(413, f"the request body is over {MAX_BODY} bytes")
         try:
-            lines, rows = parse_request(await request.body(), limits)
-            results = await batcher.submit(lines) if lines else []
+            deadline = request_deadline(request, limits, arrived)
+            lines, rows = parse_request(await read_body(request, limits), limits)
+            request.state.sentences = len(lines)
+            results = await until_answered_or_gone(request, batcher.submit(lines, deadline)) if lines else []
         except RequestError as problem:
-            return error(problem.status, str(problem))
+            return error(problem.status, str(problem), problem.headers)
         except ClientDisconnect:  # nobody is left to answer
             return error(400, "the client disconnected")
-        except Exception as problem:  # noqa: BLE001 -- a failed batch: the server stays up
-            return error(500, f"translation failed: {problem}")
+        except Overloaded as problem:
+            return error(503, str(problem), {"Retry-After": str(problem.retry_after)})
+        except DeadlineExceeded as problem:
+            return error(504, str(problem))
+        except TranslationFailed as problem:
+            return error(500, str(problem))
+        except Exception as problem:  # noqa: BLE001 -- a fault of the server: logged, answered 500, the server stays up
+            log.exception("%s %s failed", request.method, request.url.path)
+            return error(500, f"internal error: {type(problem).__name__}")
+        if results is None:
+            return Response(status_code=499)  # the client left; nobody reads this
         if rows:
             return JSONResponse({"predictions": results})
-        return JSONResponse(
-            {
-                "outputs": {
-                    key: [result[key] for result in results]
-                    for key in ("translations", "scores", "nbest", "nbest_scores")
-                }
-            }
-        )
+        return JSONResponse({"outputs": {key: [result[key] for result in results] for key in OUTPUTS}})
+
+    async def prometheus(request):
+        return Response(metrics.exposition(batcher.queued), media_type=metrics.content_type)
 
     return Starlette(
         routes=[
-            Route("/v1/models/{name}", status, methods=["GET"]),
-            Route("/v1/models/{call}", predict, methods=["POST"]),
+            Route("/v1/models/{name}", logged(status), methods=["GET"]),
+            Route("/v1/models/{name}/metadata", logged(metadata), methods=["GET"]),
+            Route("/v1/models/{call}", logged(predict), methods=["POST"]),
+            Route("/v1/models/{call}", logged(wrong_method), methods=["PUT", "DELETE", "PATCH"]),
+            Route("/monitoring/prometheus/metrics", prometheus, methods=["GET"]),
         ]
     )
+
+
+async def until_answered_or_gone(request, work):
+    """`await work`, unless the client disconnects first: then the work is cancelled (not computed) and None."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(client_gone(request))
+    done, _ = await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        gone.cancel()
+        return task.result()
+    task.cancel()
+    return None
+
+
+async def client_gone(request) -> None:
+    """Returns when the ASGI server reports the client disconnected (the body has been read already)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def signature_metadata(name: str) -> dict:
+    """`GET /v1/models/NAME/metadata` as TensorFlow Serving answers it for the exported `serving_default`."""
+
+    def tensor(dtype: str, dims: list[int], tensor_name: str) -> dict:
+        shape = {"dim": [{"size": str(size), "name": ""} for size in dims], "unknown_rank": False}
+        return {"dtype": dtype, "tensor_shape": shape, "name": tensor_name}
+
+    outputs = {
+        "translations": tensor("DT_STRING", [-1], "StatefulPartitionedCall:0"),
+        "scores": tensor("DT_FLOAT", [-1], "StatefulPartitionedCall:1"),
+        "nbest": tensor("DT_STRING", [-1, -1], "StatefulPartitionedCall:2"),
+        "nbest_scores": tensor("DT_FLOAT", [-1, -1], "StatefulPartitionedCall:3"),
+    }
+    signature = {
+        "inputs": {"inputs": tensor("DT_STRING", [-1], "serving_default_inputs:0")},
+        "outputs": outputs,
+        "method_name": "tensorflow/serving/predict",
+    }
+    return {
+        "model_spec": {"name": name, "signature_name": "", "version": "1"},
+        "metadata": {"signature_def": {"signature_def": {"serving_default": signature}}},
+    }
 
 
 def translator_function(translator, batch_size: int) -> Callable[[list[str]], list[dict]]:
