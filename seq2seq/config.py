@@ -1,6 +1,10 @@
 """Typed experiment configs: YAML into frozen dataclasses, dotted overrides, strict checks.
 
-A config file is plain YAML read with `yaml.safe_load` (it never runs code).
+A config file is plain YAML read by :func:`parse_yaml` (`yaml.SafeLoader`, so it
+never runs code) with two more refusals: aliases (`*name`, whose nested
+expansion can turn a few hundred bytes into gigabytes) and duplicate keys
+(where YAML would silently keep the last). Error messages show at most
+:data:`SHOWN` characters of a value.
 Every key must be a field of the dataclass it lands in; an unknown key, a value
 of the wrong type, a choice outside its options or a number outside its range
 raises :class:`~seq2seq.errors.UserError` naming the key, the value and what is
@@ -23,6 +27,48 @@ from seq2seq.core.specials import ACTIVATIONS, CELLS
 from seq2seq.errors import UserError
 
 T = TypeVar("T")
+SHOWN = 200  # characters of a value an error message shows
+
+
+def shown(value: Any) -> str:
+    """`repr(value)`, cut to :data:`SHOWN` characters."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else f"{text[: SHOWN - 20]}... ({len(text):,} characters)"
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses aliases and duplicate keys (see the module doc)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in configs; write the value out", mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {shown(key)}; a key may appear once", key_node.start_mark
+                )
+            if isinstance(key, typing.Hashable):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error's text, cut to a few hundred characters (its excerpt of the line can be long)."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= 2 * SHOWN else text[: 2 * SHOWN] + "..."
+
+
+def parse_yaml(text: str) -> Any:
+    """`text` as YAML data, read with :class:`ConfigLoader` (raises `yaml.YAMLError`)."""
+    return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 -- a SafeLoader subclass
 
 
 def option(
@@ -64,24 +110,24 @@ def _convert(value: Any, kind: Any, key: str, source: str) -> Any:
     if origin is tuple:
         (inner, _ellipsis) = typing.get_args(kind)
         if not isinstance(value, (list, tuple)):
-            raise UserError(f"{source}: key `{key}` must be a list. Received: {key}={value!r}")
+            raise UserError(f"{source}: key `{key}` must be a list. Received: {key}={shown(value)}")
         return tuple(_convert(item, inner, f"{key}[{index}]", source) for index, item in enumerate(value))
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, dict):
             raise UserError(
                 f"{source}: key `{key}` must be a mapping of "
-                f"{sorted(f.name for f in dataclasses.fields(kind))}. Received: {value!r}"
+                f"{sorted(f.name for f in dataclasses.fields(kind))}. Received: {shown(value)}"
             )
         return from_dict(kind, value, source=source, prefix=f"{key}.")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is float and isinstance(value, float) and not math.isfinite(value):
-        raise UserError(f"{source}: key `{key}` must be a finite number. Received: {key}={value!r}")
+        raise UserError(f"{source}: key `{key}` must be a finite number. Received: {key}={shown(value)}")
     if kind is str and isinstance(value, str) and not value.strip():
-        raise UserError(f"{source}: key `{key}` must not be empty. Received: {key}={value!r}")
+        raise UserError(f"{source}: key `{key}` must not be empty. Received: {key}={shown(value)}")
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         raise UserError(
-            f"{source}: key `{key}` must be {_type_name(kind)}. Received: {key}={value!r} ({type(value).__name__})"
+            f"{source}: key `{key}` must be {_type_name(kind)}. Received: {key}={shown(value)} ({type(value).__name__})"
         )
     return value
 
@@ -110,12 +156,12 @@ def from_dict(cls: type[T], data: dict, source: str = "config", prefix: str = ""
         metadata = fields[name].metadata
         choices = metadata.get("choices")
         if choices is not None and value not in choices:
-            raise UserError(f"{source}: key `{key}` must be one of {list(choices)}. Received: {key}={value!r}")
+            raise UserError(f"{source}: key `{key}` must be one of {list(choices)}. Received: {key}={shown(value)}")
         low, high = metadata.get("minimum"), metadata.get("maximum")
         if value is not None and low is not None and value < low:
-            raise UserError(f"{source}: key `{key}` must be at least {low}. Received: {key}={value!r}")
+            raise UserError(f"{source}: key `{key}` must be at least {low}. Received: {key}={shown(value)}")
         if value is not None and high is not None and value > high:
-            raise UserError(f"{source}: key `{key}` must be at most {high}. Received: {key}={value!r}")
+            raise UserError(f"{source}: key `{key}` must be at most {high}. Received: {key}={shown(value)}")
         values[name] = value
     try:
         config = cls(**values)
@@ -141,18 +187,18 @@ def apply_overrides(data: dict, overrides: list[str], source: str = "--set") -> 
     """Applies `key.sub=value` strings to a raw config mapping (values parsed as YAML)."""
     for item in overrides or []:
         if "=" not in item:
-            raise UserError(f"{source} {item!r}: expected KEY=VALUE, for example training.epochs=3.")
+            raise UserError(f"{source} {shown(item)}: expected KEY=VALUE, for example training.epochs=3.")
         dotted, raw = item.split("=", 1)
         keys = dotted.strip().split(".")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = parse_yaml(raw) if raw.strip() else ""
         except yaml.YAMLError as error:
-            raise UserError(f"{source} {item!r}: the value is not valid YAML ({error}).") from None
+            raise UserError(f"{source} {shown(item)}: the value is not valid YAML ({yaml_problem(error)}).") from None
         node = data
         for key in keys[:-1]:
             child = node.setdefault(key, {})
             if not isinstance(child, dict):
-                raise UserError(f"{source} {item!r}: `{key}` is not a section.")
+                raise UserError(f"{source} {shown(item)}: `{key}` is not a section.")
             node = child
         node[keys[-1]] = value
     return data
@@ -166,11 +212,11 @@ def load(cls: type[T], path: str | Path, overrides: list[str] | None = None) -> 
     if not path.is_file():
         raise UserError(f"{path}: config file not found.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise UserError(f"{path}: the config is not UTF-8 text.") from None
     except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML: {error}") from None
+        raise UserError(f"{path}: not valid YAML: {yaml_problem(error)}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -242,6 +288,6 @@ class OptimizationConfig:
     # float16 (with loss scaling) on older GPUs, float32 elsewhere; see seq2seq.training.resolve_precision.
     mixed_precision: str = option("auto", choices=PRECISIONS)
     distribute: str = option("none", choices=("none", "mirrored", "multi_worker", "tpu"))  # see seq2seq.distribute
-    seed: int = option(1234)
+    seed: int = option(1234, minimum=0, maximum=2**32 - 1)
     init_from: str | None = option(None)  # a model directory whose weights start a new run (same architecture)
     ema_momentum: float | None = option(None, minimum=0.0, maximum=0.99999)  # average the weights (null: off)

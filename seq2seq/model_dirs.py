@@ -163,13 +163,11 @@ def saved_config(directory: str | Path, cls):
     """
     import dataclasses
 
-    import yaml
-
     path = Path(directory) / "config.yaml"
     if not path.is_file():
         return None
     config = config_lib.load(cls, path)  # invalid YAML, unknown keys, bad values: errors naming the file
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = config_lib.parse_yaml(path.read_text(encoding="utf-8")) or {}
     missing = [field.name for field in dataclasses.fields(cls) if field.name not in raw]
     if missing:
         raise UserError(

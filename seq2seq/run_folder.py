@@ -34,7 +34,7 @@ import keras
 
 from seq2seq import config as config_lib
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write, partial_files, recover_directory
+from seq2seq.textio import atomic_write, check_writable_place, partial_files, recover_directory
 from seq2seq.training import restored_dtype_policy
 
 BACKUP, MODEL = "backup", "model"
@@ -45,6 +45,9 @@ def locked(run_dir: Path):
     """Holds `run_dir/.lock` for the block; raises `UserError` naming the holder when another process has it."""
     import fcntl
 
+    check_writable_place(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir}: run_dir is a file, not a folder; set run_dir to a folder.")
     run_dir.mkdir(parents=True, exist_ok=True)
     handle = open(run_dir / ".lock", "a+", encoding="utf-8")
     try:

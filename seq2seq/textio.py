@@ -4,6 +4,14 @@ The one guarantee of the writers: the previous content stays intact until
 the new one is complete; a crash, a full disk or an interrupt leaves the old
 content or the new, never a mixture or a partial file (for folders, see
 :func:`atomic_directory` for the one instant between its two renames).
+
+Outputs that are not regular files: a symbolic link is followed (the file or
+folder it points to is replaced, the link stays); a pipe (a FIFO, `/dev/fd/N`
+of a process substitution), a character device (`/dev/null`, a terminal) or a
+socket is written to as a stream by :func:`atomic_write`, never replaced (a
+stream cannot be replaced atomically: a reader sees what was written); a
+block device is refused, as are stream outputs for writers that need a file
+name (:func:`atomic_path`).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import gzip
 import io
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -84,6 +93,26 @@ _UMASK = os.umask(0o022)  # read once at import (setting it is the only way to r
 os.umask(_UMASK)
 
 
+def is_stream(path: str | os.PathLike) -> bool:
+    """Whether `path` is a pipe, a character device or a socket (written to, never replaced)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
+def followed(path: str | os.PathLike) -> Path:
+    """`path`, or where it points when it is a symbolic link (a loop is an error naming it)."""
+    path = Path(path)
+    if not path.is_symlink() or is_stream(path):  # /dev/fd/N links to "pipe:[...]", which is no path
+        return path
+    try:
+        return path.resolve(strict=False)
+    except (RuntimeError, OSError):
+        raise UserError(f"{path}: a loop of symbolic links; choose another output path.") from None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yields a temporary file name beside `path` (same suffix); renames it over `path` on success.
@@ -93,8 +122,12 @@ def atomic_path(path: str | os.PathLike):
     with `.NAME.` and ends in `.partial` before the suffix, so a partial file
     left by a killed process is recognisable; see :func:`partial_files`.
     """
-    path = Path(path)
+    path = followed(path)
     check_output_path(path)
+    if is_stream(path):
+        raise UserError(
+            f"{path}: is a pipe or a device; this output must be a regular file (it is renamed into place)."
+        )
     suffix = "".join(path.suffixes) or ".tmp"
     temporary = None
     try:
@@ -124,9 +157,26 @@ def check_output_path(path: str | os.PathLike) -> None:
 
     Commands call it before long work, so a bad `-o` fails at once.
     """
-    path = Path(path)
+    path = followed(path)
     if path.is_dir():
         raise UserError(f"{path}: is a directory; give a file name for the output.")
+    if path.is_block_device():
+        raise UserError(f"{path}: is a block device; seq2seq never writes to one. Choose a file.")
+    if is_stream(path):
+        return  # written to as a stream
+    check_writable_place(path)
+
+
+SPECIAL_FILE_SYSTEMS = (Path("/proc"), Path("/sys"), Path("/dev"))  # the kernel's, not for files of ours
+
+
+def check_writable_place(path: str | os.PathLike) -> None:
+    """Raises `UserError` when `path` (a file or folder to create or replace) lies under a file, in a folder
+    that is not writable, or on a special file system (`/proc`, `/sys`, `/dev`)."""
+    path = followed(path)
+    absolute = Path(os.path.abspath(path))
+    if any(absolute == special or special in absolute.parents for special in SPECIAL_FILE_SYSTEMS):
+        raise UserError(f"{path}: lies on a special file system ({absolute.parts[1]}); choose another output path.")
     ancestor = path.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -146,8 +196,17 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     """Opens a temporary file beside `path`; renames it over `path` only on success.
 
     A crash, a full disk or an interrupt leaves either the old file or no file,
-    never a partial one.
+    never a partial one. A pipe or a character device is written to directly.
     """
+    if is_stream(path):
+        try:
+            with open(path, mode, encoding=None if "b" in mode else encoding) as handle:
+                yield handle
+        except OSError as error:
+            if error.errno == errno.EPIPE:
+                raise
+            raise UserError(f"{path}: cannot write to it ({os.strerror(error.errno or 0)}).") from None
+        return
     with atomic_path(path) as temporary:
         binary = "b" in mode
         with open(temporary, mode, encoding=None if binary else encoding) as handle:
@@ -168,7 +227,10 @@ def atomic_directory(path: str | os.PathLike):
     renames leaves the old content in `.NAME.old` and the new one complete in
     its temporary folder.)
     """
-    path = Path(path)
+    path = followed(path)
+    check_writable_place(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path}: is a file, not a folder; choose another output path.")
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     os.chmod(temporary, 0o777 & ~_UMASK)
@@ -219,6 +281,7 @@ def check_replaceable(path: str | os.PathLike, is_previous_output: Callable[[Pat
     the same command; never the current folder or a folder above it.
     """
     path = Path(path)
+    check_writable_place(path)
     resolved, here = path.resolve(), Path.cwd().resolve()
     if resolved == here or resolved in here.parents:
         raise UserError(

@@ -236,6 +236,11 @@ def compare(arguments) -> int:
                 f'{path}: not a seq2seq evaluation report (expected "schema": "{SCHEMA}"; '
                 "write one with `seq2seq evaluate --report DIR`)."
             )
+        try:  # a report of the right schema whose fields are missing or of the wrong type (a hand-edited file)
+            comparison_table([(str(path), report)])
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            detail = f"missing field {error}" if isinstance(error, KeyError) else f"a field of the wrong type ({error})"
+            raise UserError(f"{path}: a damaged report: {detail}; write it again with `seq2seq evaluate`.") from None
         reports.append((str(path), report))
     print(comparison_table(reports), end="")
     return 0

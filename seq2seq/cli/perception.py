@@ -110,6 +110,8 @@ def _decode_files(arguments, task: str, read) -> int:
     return 0
 
 
+MAX_PIXELS = 4096 * 4096  # an image above this is refused before it is decoded
+
 # The readers of `_decode_files`: `(path, the model's encoder, its PerceptionConfig or None) -> model input`.
 
 
@@ -132,10 +134,20 @@ def _image(path: str, encoder, config):
 
     size = encoder.image_size
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # reads the header only
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise UserError(
+                    f"{path}: {width}x{height} pixels; at most {MAX_PIXELS:,} pixels are read (scale it down first)."
+                )
             picture = image.convert("RGB")
     except FileNotFoundError:
         raise UserError(f"{path}: file not found.") from None
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours, refuses at open
+        raise UserError(
+            f"{path}: declares more pixels than Pillow decodes; at most {MAX_PIXELS:,} pixels are read "
+            "(scale it down first)."
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise UserError(f"{path}: not a readable image ({error}).") from None
     if picture.size != (size, size):

@@ -34,7 +34,7 @@ class PerceptionDataConfig:
     train_examples: int = option(8000, minimum=1)
     valid_examples: int = option(400, minimum=1)
     test_examples: int = option(500, minimum=1)
-    seed: int = option(0)
+    seed: int = option(0, minimum=0, maximum=2**32 - 1)
 
 
 @dataclasses.dataclass(frozen=True)

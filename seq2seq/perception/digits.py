@@ -138,6 +138,9 @@ def _recording(path: Path) -> np.ndarray:
     return read_wav(path)
 
 
+MIN_RATE, MAX_RATE = 4_000, 192_000  # Hz a WAV header may give (a header of 1 Hz would resample for minutes)
+
+
 def read_wav(path: str | Path, on_resample=None) -> np.ndarray:
     """A WAV file as float32 mono samples at 8 kHz, or `UserError` saying what is wrong with it.
 
@@ -145,7 +148,8 @@ def read_wav(path: str | Path, on_resample=None) -> np.ndarray:
     any sample rate (resampled to 8 kHz with `scipy.signal.resample_poly`;
     `on_resample(rate)` is called first, if given, to say so).
     Refused with a message: not a RIFF/WAVE file, another sample format,
-    no samples, a data chunk shorter than its header says.
+    a sample rate outside `MIN_RATE`..`MAX_RATE`, no samples, a data chunk
+    shorter than its header says.
     """
     path = Path(path)
     try:
@@ -162,6 +166,10 @@ def read_wav(path: str | Path, on_resample=None) -> np.ndarray:
                 reader.getframerate(),
                 reader.getnframes(),
             )
+            if not MIN_RATE <= rate <= MAX_RATE:
+                raise UserError(
+                    f"{path}: the header gives a sample rate of {rate} Hz; expected {MIN_RATE} to {MAX_RATE} Hz."
+                )
             data = reader.readframes(frames)
     except OSError as error:
         raise UserError(f"{path}: cannot read the file ({error.strerror or error}).") from None

@@ -26,11 +26,14 @@ import numpy as np
 
 from seq2seq.translation.translator import Translator, attention_matrix
 
+# Linear time on any text: a URL or an e-mail address may start only where the previous character could not
+# be part of one (the lookbehinds), so a long run of word characters or of "www." is tried from one place, not
+# from each of its characters (which made 80,000 characters take 49 s).
 PROTECTED = re.compile(
     r"""
-    (?:https?://|www\.)[^\s<>"«»“”]+[^\s<>"«»“”.,;:!?)\]']   # URLs (closing punctuation left out)
-  | [\w.+-]+@[\w-]+(?:\.[\w-]+)+                          # e-mail addresses
-  | \d+(?:[.,:/-]\d+)*                                    # numbers, dates, times, decimals
+    (?<![^\s<>"«»“”(\[,;:])(?:https?://|www\.)[^\s<>"«»“”]+[^\s<>"«»“”.,;:!?)\]']  # URLs (closing punctuation out)
+  | (?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+                                # e-mail addresses
+  | \d+(?:[.,:/-]\d+)*                                                     # numbers, dates, times, decimals
 """,
     re.VERBOSE,
 )

@@ -167,6 +167,12 @@ def build_shortlist(
             "this model has no attention, and a shortlist is built from the model's attention; "
             "translate it without --shortlist."
         )
+    for option, value in (("--per-source", per_source), ("--frequent", frequent)):
+        if value > model.target_vocab_size:  # more than every target word: a table of no use, sized by the value
+            raise UserError(
+                f"{option} {value}: more than the model's {model.target_vocab_size} target subwords; "
+                f"use at most {model.target_vocab_size}."
+            )
     source_ids, target_ids = aligned_pairs(model, source_vocab, target_vocab, pairs, progress=progress)
     return lexical_table(
         source_ids, target_ids, model.source_vocab_size, model.target_vocab_size, per_source, frequent, len(pairs)
