@@ -50,6 +50,8 @@ class ConfigLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<`: PyYAML's merge key, resolved by the base class
+                continue
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, typing.Hashable) and key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -194,6 +196,8 @@ def apply_overrides(data: dict, overrides: list[str], source: str = "--set") -> 
             value = parse_yaml(raw) if raw.strip() else ""
         except yaml.YAMLError as error:
             raise UserError(f"{source} {shown(item)}: the value is not valid YAML ({yaml_problem(error)}).") from None
+        except RecursionError:
+            raise UserError(f"{source} {shown(item)}: the value is nested too deeply.") from None
         node = data
         for key in keys[:-1]:
             child = node.setdefault(key, {})
@@ -217,6 +221,8 @@ def load(cls: type[T], path: str | Path, overrides: list[str] | None = None) -> 
         raise UserError(f"{path}: the config is not UTF-8 text.") from None
     except yaml.YAMLError as error:
         raise UserError(f"{path}: not valid YAML: {yaml_problem(error)}") from None
+    except RecursionError:
+        raise UserError(f"{path}: the YAML is nested too deeply.") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

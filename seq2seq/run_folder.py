@@ -45,7 +45,7 @@ def locked(run_dir: Path):
     """Holds `run_dir/.lock` for the block; raises `UserError` naming the holder when another process has it."""
     import fcntl
 
-    check_writable_place(run_dir)
+    check_writable_place(run_dir, inside=True)
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"{run_dir}: run_dir is a file, not a folder; set run_dir to a folder.")
     run_dir.mkdir(parents=True, exist_ok=True)

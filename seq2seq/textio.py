@@ -21,6 +21,7 @@ import errno
 import gzip
 import io
 import os
+import re
 import shutil
 import stat
 import sys
@@ -93,8 +94,24 @@ _UMASK = os.umask(0o022)  # read once at import (setting it is the only way to r
 os.umask(_UMASK)
 
 
+DESCRIPTOR_PATHS = re.compile(r"/dev/(?:std(in|out|err)|fd/(\d+))|/proc/self/fd/(\d+)")
+
+
+def descriptor_of(path: str | os.PathLike) -> int | None:
+    """The file descriptor that `/dev/stdout`, `/dev/stderr`, `/dev/fd/N` or `/proc/self/fd/N` names, else None."""
+    match = DESCRIPTOR_PATHS.fullmatch(os.fspath(path))
+    if match is None:
+        return None
+    if match[1]:
+        return {"in": 0, "out": 1, "err": 2}[match[1]]
+    return int(match[2] or match[3])
+
+
 def is_stream(path: str | os.PathLike) -> bool:
-    """Whether `path` is a pipe, a character device or a socket (written to, never replaced)."""
+    """Whether `path` is written to as a stream, never replaced: a pipe, a character device, a socket, or a
+    descriptor path (`/dev/stdout`, `/dev/fd/N`: whatever it points to, a shell's `>>` file included)."""
+    if descriptor_of(path) is not None:
+        return True
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -168,15 +185,28 @@ def check_output_path(path: str | os.PathLike) -> None:
 
 
 SPECIAL_FILE_SYSTEMS = (Path("/proc"), Path("/sys"), Path("/dev"))  # the kernel's, not for files of ours
+SCRATCH = Path("/dev/shm")  # an ordinary tmpfs, under /dev by convention
 
 
-def check_writable_place(path: str | os.PathLike) -> None:
+def check_writable_place(path: str | os.PathLike, inside: bool = False) -> None:
     """Raises `UserError` when `path` (a file or folder to create or replace) lies under a file, in a folder
-    that is not writable, or on a special file system (`/proc`, `/sys`, `/dev`)."""
+    that is not writable, or on a special file system (`/proc`, `/sys`, `/dev` except `/dev/shm`).
+
+    With `inside` (a run folder, written into but never replaced), an existing `path` must be a writable
+    folder itself; its parent need not be writable.
+    """
     path = followed(path)
     absolute = Path(os.path.abspath(path))
-    if any(absolute == special or special in absolute.parents for special in SPECIAL_FILE_SYSTEMS):
+
+    def under(folder: Path) -> bool:
+        return absolute == folder or folder in absolute.parents
+
+    if any(under(special) for special in SPECIAL_FILE_SYSTEMS) and not under(SCRATCH):
         raise UserError(f"{path}: lies on a special file system ({absolute.parts[1]}); choose another output path.")
+    if inside and path.is_dir():
+        if not os.access(path, os.W_OK):
+            raise UserError(f"{path}: the folder is not writable; choose another one.")
+        return
     ancestor = path.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -199,13 +229,19 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     never a partial one. A pipe or a character device is written to directly.
     """
     if is_stream(path):
-        try:
-            with open(path, mode, encoding=None if "b" in mode else encoding) as handle:
-                yield handle
+        descriptor, text_encoding = descriptor_of(path), None if "b" in mode else encoding
+        try:  # a descriptor path is written through a copy of the descriptor: its offset and O_APPEND are kept
+            target = path if descriptor is None else os.dup(descriptor)
+            stream = open(target, mode, encoding=text_encoding)
         except OSError as error:
-            if error.errno == errno.EPIPE:
-                raise
             raise UserError(f"{path}: cannot write to it ({os.strerror(error.errno or 0)}).") from None
+        try:
+            with stream as handle:
+                yield handle
+        except OSError as error:  # a full device, a closed reader: a fault of the output
+            if error.errno not in WRITE_FAULTS | {errno.ENOSPC, errno.EIO}:
+                raise
+            raise UserError(f"{path}: cannot write to it ({os.strerror(error.errno)}).") from None
         return
     with atomic_path(path) as temporary:
         binary = "b" in mode

@@ -160,6 +160,7 @@ def test_protected_spans_still_cover_urls_addresses_and_numbers():
 
     assert spans("see www.example.com.") == ["www.example.com"]
     assert spans("(http://a.b/c?d=1) and x,https://e.f") == ["http://a.b/c?d=1", "https://e.f"]
+    assert spans("„www.beispiel.de“ und (http://x.de/a)") == ["www.beispiel.de", "http://x.de/a"]
     assert spans("mail a.b+c@ex-ample.co.uk!") == ["a.b+c@ex-ample.co.uk"]
     assert spans("am 12.03.2024 um 10:30") == ["12.03.2024", "10:30"]
 
@@ -318,3 +319,27 @@ def test_model_folders_under_a_file_fail_before_the_work(command, toy_translatio
     code, out, err = run(capsys, command, *source, "-o", tmp_path / "afile" / "x")
     line = one_error(err)
     assert code == 2 and "is a file, not a folder" in line and (tmp_path / "afile").read_text() == "a file\n"
+
+
+def test_a_descriptor_path_appends_where_the_shell_opened_it(tmp_path):
+    """`-o /dev/stdout >> log` (here /dev/fd/N of a file opened for appending) adds to the file, never replaces it."""
+    log = tmp_path / "log.txt"
+    log.write_text("earlier\n")
+    with open(log, "a") as appending:
+        with atomic_write(f"/dev/fd/{appending.fileno()}") as handle:
+            handle.write("added\n")
+    assert log.read_text() == "earlier\nadded\n" and sorted(path.name for path in tmp_path.iterdir()) == ["log.txt"]
+
+
+def test_dev_shm_is_an_ordinary_place_for_outputs():
+    if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK):
+        check_output_path("/dev/shm/seq2seq-output.txt")  # no error: a tmpfs, not the kernel's /dev
+
+
+def test_yaml_merge_keys_without_aliases_still_work_and_deep_nesting_is_named(tmp_path):
+    config = tmp_path / "merge.yaml"
+    config.write_text("data: {train: a.txt, valid: b.txt}\ntraining: {<<: {epochs: 2}, batch_size: 4}\n")
+    assert config_lib.load(LMConfig, config).training.epochs == 2
+    config.write_text("training: " + "[" * 100_000 + "\n")
+    with pytest.raises(UserError, match="nested too deeply"):
+        config_lib.load(LMConfig, config)

@@ -308,3 +308,32 @@ def test_sigterm_with_a_stalled_client_exits_within_the_grace_period(tmp_path):
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_a_kept_alive_connection_must_send_its_next_head_in_time(serve):
+    port = serve(StandIn(), header_timeout=0.5)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(b"GET /v1/models/toy HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"}]}"):  # the whole answer: its head and its JSON body
+            answer += client.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200")
+        time.sleep(0.1)
+        client.sendall(b"POST /v1/models/toy:predict HTTP/1.1\r\nHost: x\r\n")  # the next head never ends
+        started = time.monotonic()
+        assert client.recv(100) == b"" and time.monotonic() - started < 5
+
+
+def test_the_server_stops_waiting_at_the_deadline_even_for_work_that_started(serve):
+    translate = StandIn(seconds=2.0)  # no speed measured yet: the piece starts, then takes longer than allowed
+    port = serve(translate)
+    started = time.monotonic()
+    status, body, _ = post(port, ["slow"], {"X-Request-Timeout": "0.5"})
+    assert status == 504 and time.monotonic() - started < 1.8
+
+
+def test_serve_refuses_a_queue_smaller_than_one_request(capsys):
+    from seq2seq.cli import main
+
+    assert main(["serve", "--model", "nowhere", "--max-queue", "4", "--max-sentences", "8"]) == 2
+    assert "--max-queue 4 is below --max-sentences 8" in capsys.readouterr().err

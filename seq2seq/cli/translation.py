@@ -284,6 +284,11 @@ def serve(arguments) -> int:
     from seq2seq.translation.listener import serve_forever
     from seq2seq.translation.server import Limits, make_app, translator_function
 
+    if arguments.max_queue < arguments.max_sentences:
+        raise UserError(
+            f"--max-queue {arguments.max_queue} is below --max-sentences {arguments.max_sentences}: a request of "
+            "that size could never be queued; raise --max-queue."
+        )
     try:  # a clear error before loading the model, rather than uvicorn's after
         with socket.create_server((arguments.host, arguments.port)):
             pass

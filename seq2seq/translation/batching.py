@@ -11,7 +11,9 @@ One thread runs the model, so batches never compete for the CPU.
   request that would pass that is refused at once (:class:`Overloaded`, 503).
 - **Deadlines.** A piece not started by its request's deadline, or that
   would not finish by it (at the measured seconds per sentence), is not
-  computed: the request fails with :class:`DeadlineExceeded` (504).
+  computed: the request fails with :class:`DeadlineExceeded` (504). The
+  server also stops waiting at the deadline (a piece that runs longer than
+  estimated is answered 504 too; its result is dropped).
 - **Abandoned requests** (the awaiting task cancelled, as the server does
   when a client disconnects) are dropped before their next piece is computed.
 - **Isolation.** When a batch fails, each of its pieces is retried alone, so
@@ -80,11 +82,12 @@ class Batcher:
         self.wake: asyncio.Event | None = None
         self.worker: asyncio.Task | None = None
         self.seconds_per_sentence = 0.0  # measured, a running average
+        self.in_flight: list = []  # the batch being computed
 
     @property
     def queued(self) -> int:
-        """Sentences waiting to start."""
-        return sum(job.waiting for job in self.jobs)
+        """Sentences waiting to start (of requests still waiting for their answer)."""
+        return sum(job.waiting for job in self.jobs if not job.future.done())
 
     async def submit(self, lines: list[str], deadline: float) -> list[dict]:
         """The results for `lines`, in order; raises :class:`Overloaded` or :class:`DeadlineExceeded`."""
@@ -129,11 +132,12 @@ class Batcher:
             try:
                 await self._work_once()
             except Exception:  # noqa: BLE001 -- a fault of the batcher itself: fail what waits, keep serving
-                log.exception("the batcher failed; failing the %d waiting requests", len(self.jobs))
-                for job in self.jobs:
+                log.exception("the batcher failed; failing the requests it held")
+                for job in [*self.jobs, *(job for job, _, _ in self.in_flight)]:
                     if not job.future.done():
                         job.future.set_exception(TranslationFailed())
                 self.jobs.clear()
+                self.in_flight = []
 
     async def _work_once(self) -> None:
         """Waits for work if there is none, then computes one batch and hands out its results."""
@@ -147,7 +151,9 @@ class Batcher:
         if not batch:
             return
         started = time.monotonic()
+        self.in_flight = batch
         outcomes = await asyncio.get_running_loop().run_in_executor(self.executor, self._translate_isolated, batch)
+        self.in_flight = []
         measured = (time.monotonic() - started) / sum(len(lines) for _, _, lines in batch)
         self.seconds_per_sentence = (
             measured if not self.seconds_per_sentence else 0.8 * self.seconds_per_sentence + 0.2 * measured

@@ -31,23 +31,26 @@ def guarded_h11(header_timeout: float) -> type[H11Protocol]:
             self.head_timer = None
             self.arm_head_timer()
 
-        def data_received(self, data: bytes) -> None:
-            if self.head_timer is None and self.between_requests():
-                self.arm_head_timer()
-            super().data_received(data)
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self.arm_head_timer()  # the next request's head must arrive in time too
 
         def connection_lost(self, exc) -> None:
-            if self.head_timer is not None:
-                self.head_timer.cancel()
-                self.head_timer = None
+            self.disarm_head_timer()
             super().connection_lost(exc)
 
         def between_requests(self) -> bool:
             return self.cycle is None or self.cycle.response_complete
 
         def arm_head_timer(self) -> None:
-            cycle = self.cycle
-            self.head_timer = self.loop.call_later(header_timeout, self.head_timed_out, cycle)
+            self.disarm_head_timer()
+            self.head_timer = self.loop.call_later(header_timeout, self.head_timed_out, self.cycle)
+
+        def disarm_head_timer(self) -> None:
+            if self.head_timer is not None:
+                self.head_timer.cancel()
+                self.head_timer = None
 
         def head_timed_out(self, cycle) -> None:
             self.head_timer = None

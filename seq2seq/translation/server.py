@@ -150,7 +150,7 @@ def make_app(translate: Callable[[list[str]], list[dict]], name: str, limits: Li
     batcher = Batcher(translate, limits, observe=metrics.observe_batch)
 
     def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-        if status >= 413 or status == 408:  # the body may be unread: this connection is not reused
+        if status in (408, 413):  # the body may be unread: this connection is not reused
             headers = {**(headers or {}), "Connection": "close"}
         return JSONResponse({"error": message}, status_code=status, headers=headers)
 
@@ -203,7 +203,7 @@ def make_app(translate: Callable[[list[str]], list[dict]], name: str, limits: Li
             deadline = request_deadline(request, limits, arrived)
             lines, rows = parse_request(await read_body(request, limits), limits)
             request.state.sentences = len(lines)
-            results = await until_answered_or_gone(request, batcher.submit(lines, deadline)) if lines else []
+            results = await until_answered_or_gone(request, batcher.submit(lines, deadline), deadline) if lines else []
         except RequestError as problem:
             return error(problem.status, str(problem), problem.headers)
         except ClientDisconnect:  # nobody is left to answer
@@ -237,16 +237,21 @@ def make_app(translate: Callable[[list[str]], list[dict]], name: str, limits: Li
     )
 
 
-async def until_answered_or_gone(request, work):
-    """`await work`, unless the client disconnects first: then the work is cancelled (not computed) and None."""
+async def until_answered_or_gone(request, work, deadline: float):
+    """`await work`, unless the client disconnects first (then the work is cancelled, not computed, and None),
+    or the deadline (`time.monotonic()`) passes first (then it is cancelled and :class:`DeadlineExceeded`)."""
     task = asyncio.ensure_future(work)
     gone = asyncio.ensure_future(client_gone(request))
-    done, _ = await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait(
+        {task, gone}, timeout=max(0.0, deadline - time.monotonic()), return_when=asyncio.FIRST_COMPLETED
+    )
+    gone.cancel()
     if task in done:
-        gone.cancel()
         return task.result()
     task.cancel()
-    return None
+    if gone in done:
+        return None
+    raise DeadlineExceeded("the request's deadline passed before its translation was done")
 
 
 async def client_gone(request) -> None:
