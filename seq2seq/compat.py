@@ -53,6 +53,13 @@ def flatten_layers(model: keras.Layer) -> list[keras.Layer]:
     return list(_private(model, "_flatten_layers", "flatten_layers")())
 
 
+def serialization_module():
+    """Keras' `serialization_lib` module, whose id-keyed shared-object scope :func:`serialized_objects_held` holds."""
+    from keras.src.saving import serialization_lib
+
+    return serialization_lib
+
+
 @contextlib.contextmanager
 def serialized_objects_held():
     """Within it, every object Keras serializes stays alive, so no two get the same `id()`.
@@ -70,8 +77,7 @@ def serialized_objects_held():
     forward and backward layer, and loading failed ("Forward layer and
     backward layer should have different `go_backwards` value").
     """
-    from keras.src.saving import serialization_lib
-
+    serialization_lib = serialization_module()
     original = _private(serialization_lib, "record_object_after_serialization", "serialized_objects_held")
     held = []
 

@@ -1,7 +1,8 @@
 """One test per workaround in seq2seq/compat.py: each fails, naming the workaround, when Keras changes under it.
 
 This file and seq2seq/compat.py are the only places that touch private Keras
-modules or attributes (tests/test_layout.py checks the rest of the code).
+attributes, and compat.py the only one that imports a `keras.src` module
+(tests/test_layout.py checks the rest of the code).
 """
 
 import builtins
@@ -95,9 +96,9 @@ def test_serialized_objects_held_survives_keras_ids_being_reused(tmp_path, monke
     ids handed out as CPython does, plain `load_model` shows that failure; the
     model directories' loader and writer hold every object Keras serializes.
     """
-    from keras.src.saving import serialization_lib
-
     from seq2seq.model_dirs import _load_keras_model
+
+    serialization_lib = compat.serialization_module()
 
     model = bidirectional_ensemble()
     monkeypatch.setattr(serialization_lib, "id", ReusedIds(), raising=False)

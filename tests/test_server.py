@@ -143,3 +143,25 @@ def test_serve_refuses_a_port_in_use(toy_translation_dir, capsys):
         code = main(["serve", "--model", str(toy_translation_dir), "--port", str(port)])
     err = capsys.readouterr().err
     assert code == 2 and f"--port {port}: cannot listen there" in err and "Traceback" not in err
+
+
+def test_a_string_the_model_cannot_take_fails_alone_among_eight_innocent_requests(server):
+    """Ten rounds: 8 innocent requests and one holding a lone surrogate (valid JSON), sent together."""
+    port, translate = server
+    expected = [e["translations"] for e in translate(WORDS[:2])]
+    poison = b'{"instances": ["eine frau liest .", "\\ud800"]}'
+    for _ in range(10):
+        answers = [None] * 9
+
+        def client(index, answers=answers):
+            body = poison if index == 8 else {"instances": WORDS[:2]}
+            answers[index] = request(port, "POST", "/v1/models/toy:predict", body)
+
+        threads = [threading.Thread(target=client, args=(index,)) for index in range(9)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for status, body in answers[:8]:
+            assert status == 200 and [p["translations"] for p in body["predictions"]] == expected
+        assert answers[8][0] == 400 and "instance 1 is not valid Unicode text" in answers[8][1]["error"]

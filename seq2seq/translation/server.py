@@ -23,7 +23,8 @@ text: a lone surrogate or a control character other than tab, CR and LF,
 named by its index), 404 another model name, 405 a wrong method, 408 a body
 not received within `body_timeout`, 413 too many sentences, too long a
 sentence or too large a body (checked while the body streams in, chunked or
-not), 503 with `Retry-After` when `max_queue` sentences already wait, 504
+not; a too large body is dropped as it arrives, never kept), 503 with
+`Retry-After` when `max_queue` sentences already wait, 504
 when the work could not be done before the request's deadline (`timeout`,
 or the client's shorter `X-Request-Timeout` header in seconds), 500 when
 the model fails on a request's own sentences (logged with the cause). See
@@ -99,26 +100,47 @@ def parse_request(body: bytes, limits: Limits) -> tuple[list[str], bool]:
     return items, rows
 
 
+DRAINED = 16  # a refused body up to this many times max_body is read and dropped before the 413 (see read_body)
+
+
 async def read_body(request, limits: Limits) -> bytes:
-    """The body, refused (413) as soon as it passes `max_body` bytes, and (408) when it takes too long."""
+    """The body, refused (413) as soon as it passes `max_body` bytes, and (408) when it takes too long.
+
+    A refused body is not kept: what of it is already on its way (up to
+    DRAINED x `max_body` bytes, while chunks keep arriving within a second)
+    is read and dropped before the answer, because closing a connection with
+    unread data makes the system reset it, and the client would lose the 413.
+    A body declared larger than that is refused without reading it.
+    """
     declared = request.headers.get("content-length")
     if declared is not None and not declared.isdigit():
         raise RequestError(400, f"Content-Length {declared!r} is not a number")
-    if declared is not None and int(declared) > limits.max_body:
-        raise RequestError(413, f"the request body is over {limits.max_body} bytes")
+    too_large = RequestError(413, f"the request body is over {limits.max_body} bytes")
+    if declared is not None and int(declared) > DRAINED * limits.max_body:
+        raise too_large
     chunks, size = [], 0
     deadline = time.monotonic() + limits.body_timeout
     stream = request.stream().__aiter__()
     while True:
+        wait = max(0.0, deadline - time.monotonic())
+        if size > limits.max_body:
+            wait = min(wait, 1.0)  # draining: only what keeps coming
         try:
-            chunk = await asyncio.wait_for(stream.__anext__(), max(0.0, deadline - time.monotonic()))
+            chunk = await asyncio.wait_for(stream.__anext__(), wait)
         except StopAsyncIteration:
+            if size > limits.max_body:
+                raise too_large from None
             return b"".join(chunks)
         except asyncio.TimeoutError:
+            if size > limits.max_body:
+                raise too_large from None
             raise RequestError(408, f"the body did not arrive within {limits.body_timeout:g} s") from None
         size += len(chunk)
+        if size > DRAINED * limits.max_body:
+            raise too_large
         if size > limits.max_body:
-            raise RequestError(413, f"the request body is over {limits.max_body} bytes")
+            chunks = []  # refused: dropped as it arrives
+            continue
         chunks.append(chunk)
 
 
