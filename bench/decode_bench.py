@@ -98,7 +98,12 @@ loaded = load_translation_model(model_dir)
 if shortlist:
     from seq2seq.translation.shortlist import load_shortlist
     options["shortlist"] = load_shortlist(model_dir, loaded[0])
-translator = Translator(*loaded, beam_size=beam, **options)
+try:
+    from seq2seq.core.decoding import DecodingOptions
+    listed = {"shortlist": options.pop("shortlist")} if "shortlist" in options else {}
+    translator = Translator(*loaded, DecodingOptions(beam_size=beam, **options), **listed)
+except ImportError:  # a checkout from before DecodingOptions
+    translator = Translator(*loaded, beam_size=beam, **options)
 translator.translate(lines)
 started = time.perf_counter()
 results = translator.translate(lines)

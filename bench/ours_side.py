@@ -146,12 +146,13 @@ def ours_decode_worker(job: dict) -> dict:
     _tensorflow(job["threads"])
     import translation_bench
 
+    from seq2seq.core.decoding import DecodingOptions
     from seq2seq.model_dirs import load_translation_model
     from seq2seq.translation.translator import Translator
 
     lines = Path(job["source"]).read_text(encoding="utf-8").splitlines()
     speeds = {str(beam): translation_bench.translation_speed(job["model_dir"], lines, beam) for beam in job["beams"]}
     # Output lengths, from a separate untimed greedy pass (translation_speed returns only the speed).
-    hypotheses = Translator(*load_translation_model(job["model_dir"]), beam_size=1).translate(lines)
+    hypotheses = Translator(*load_translation_model(job["model_dir"]), DecodingOptions(beam_size=1)).translate(lines)
     words = statistics.mean(len(h[0].text.split()) for h in hypotheses)
     return decoding_figures(speeds, words, len(lines))

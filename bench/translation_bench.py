@@ -33,6 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from common import fail, host_line, peak_rss_mib, throughput, timed_fit, token_steps, without_autotune  # noqa: E402
 
 from seq2seq import config as config_lib  # noqa: E402
+from seq2seq.core.decoding import DecodingOptions
 from seq2seq.model_dirs import load_translation_model  # noqa: E402
 from seq2seq.textio import read_lines  # noqa: E402
 from seq2seq.training import (  # noqa: E402
@@ -74,7 +75,7 @@ def training_speed(config: TranslationConfig, source, target, steps: int) -> tup
 
 
 def translation_speed(model_dir: str, lines: list[str], beam: int) -> float:
-    translator = Translator(*load_translation_model(model_dir), beam_size=beam)
+    translator = Translator(*load_translation_model(model_dir), DecodingOptions(beam_size=beam))
     translator.translate(lines)  # compile every shape
     started = time.perf_counter()
     translator.translate(lines)

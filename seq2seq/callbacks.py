@@ -10,6 +10,7 @@ from pathlib import Path
 
 import keras
 
+from seq2seq.documents import json_text
 from seq2seq.errors import UserError
 from seq2seq.textio import atomic_path, atomic_write, partial_files
 
@@ -127,7 +128,7 @@ class KeepBest(keras.callbacks.Callback):
         self.best = self.sign * float(value)
         self.export(epoch, dict(logs or {}))
         with atomic_write(self.state_file) as handle:
-            json.dump({"best": float(value), "monitor": self.monitor, "epoch": epoch + 1}, handle)
+            handle.write(json_text({"best": float(value), "monitor": self.monitor, "epoch": epoch + 1}))
         return True
 
 
@@ -231,7 +232,7 @@ class ValidationScore(keras.callbacks.Callback):
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             with open(self.log_file, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"epoch": epoch + 1, "step": step, self.metric: score, "sets": per_set}) + "\n")
+                handle.write(json_text({"epoch": epoch + 1, "step": step, self.metric: score, "sets": per_set}) + "\n")
         self._write_scalar(score, step)
         self._last = (epoch, step, score, per_set)
         return score, per_set

@@ -3,8 +3,9 @@
 A config file is plain YAML read by :func:`parse_yaml` (`yaml.SafeLoader`, so it
 never runs code) with two more refusals: aliases (`*name`, whose nested
 expansion can turn a few hundred bytes into gigabytes) and duplicate keys
-(where YAML would silently keep the last). Error messages show at most
-:data:`SHOWN` characters of a value.
+(where YAML would silently keep the last). Numbers follow YAML 1.2, so `1e9`
+and `1e-4` are floats (PyYAML's YAML 1.1 rules read them as strings). Error
+messages show at most :data:`SHOWN` characters of a value.
 Every key must be a field of the dataclass it lands in; an unknown key, a value
 of the wrong type, a choice outside its options or a number outside its range
 raises :class:`~seq2seq.errors.UserError` naming the key, the value and what is
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -60,6 +62,14 @@ class ConfigLoader(yaml.SafeLoader):
             if isinstance(key, typing.Hashable):
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.2's float (core schema) where YAML 1.1 needs a dot: `1e9`, `-2E-4`.
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
 
 
 def yaml_problem(error: yaml.YAMLError) -> str:
@@ -247,7 +257,7 @@ class RNNConfig:
 
     cell: str = option("lstm", choices=CELLS)
     units: int = option(256, minimum=1)
-    num_layers: int = option(1, minimum=1)
+    num_layers: int = option(1, minimum=1, maximum=100)
     bidirectional: bool = option(False)
     dropout: float = option(0.0, minimum=0.0, maximum=0.99)
     activation: str = option("tanh", choices=ACTIVATIONS)
@@ -259,6 +269,27 @@ class RNNConfig:
                 f"key `activation` applies to cell: simple only; "
                 f"{self.cell} uses tanh. Received: activation={self.activation!r}"
             )
+
+
+GATES = {"simple": 1, "lstm": 4, "gru": 3}
+
+
+def recurrent_weights(config, key: str = "") -> dict[str, int]:
+    """The recurrent matrices' weight count of every :class:`RNNConfig` inside `config`, by key.
+
+    A lower bound of each core's size: `gates x units x units` per layer and
+    direction, the input matrices, biases, embeddings and output layer left
+    out. A training run holds about four float32 copies of every weight
+    (the weights, their gradients, Adam's two moments).
+    """
+    if isinstance(config, RNNConfig):
+        directions = 2 if config.bidirectional else 1
+        return {key: GATES[config.cell] * config.units * config.units * config.num_layers * directions}
+    found = {}
+    if dataclasses.is_dataclass(config):
+        for field in dataclasses.fields(config):
+            found.update(recurrent_weights(getattr(config, field.name), f"{key}.{field.name}".lstrip(".")))
+    return found
 
 
 def require_unidirectional(rnn: RNNConfig, key: str, reason: str) -> None:

@@ -27,6 +27,7 @@ from seq2seq.compat import serialized_objects_held
 from seq2seq.core.ensemble import Ensemble, members_of
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
+from seq2seq.documents import json_text
 from seq2seq.errors import UserError
 from seq2seq.layouts import LAYOUT, upgrade_layout_1
 from seq2seq.lm.model import RNNLanguageModel
@@ -99,7 +100,7 @@ def _write_directory(
             config_lib.save(experiment_config, temporary / "config.yaml")
         if metrics is not None:
             with atomic_write(temporary / "metrics.json") as handle:
-                json.dump(metrics, handle, indent=2)
+                handle.write(json_text(metrics, indent=2))
         card = directory / "README.md"
         if card.exists():
             shutil.copy2(card, temporary / "README.md")

@@ -3,6 +3,9 @@
 `@training_run(...)` wraps `train_language_model` and `train_translation_model`.
 Before anything in the folder changes it
 
+- refuses a model whose recurrent matrices alone, with their gradients and
+  optimizer state, would not fit in this machine's memory (see
+  :func:`refuse_what_cannot_fit`);
 - takes the folder's lock (`run_dir/.lock`, an `fcntl` lock that the system
   releases when the holding process ends, however it ends, so a killed run
   never blocks the next one); a second `train` on the same folder is refused
@@ -227,6 +230,36 @@ def seed_everything(seed: int) -> None:
         tf.random.set_seed(2**31 - 2)
 
 
+def physical_memory() -> int:
+    """This machine's memory in bytes (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def refuse_what_cannot_fit(config) -> None:
+    """A `UserError` naming the key when a model's lower-bound size needs more than this machine's memory.
+
+    The bound (see :func:`seq2seq.config.recurrent_weights`): four float32
+    copies (weights, gradients, two Adam moments) of the recurrent matrices.
+    Checked before anything is built, so `model.encoder.units: 100000000`
+    ends at once instead of after minutes of allocation.
+    """
+    from seq2seq.config import recurrent_weights
+
+    memory = physical_memory()
+    cores = recurrent_weights(config.model, "model")
+    needed = 16 * sum(cores.values())
+    if memory and needed > memory:
+        key, largest = max(cores.items(), key=lambda item: item[1])
+        raise UserError(
+            f"key `{key}.units`: the recurrent weights alone need at least {needed / 2**30:,.1f} GiB in training "
+            f"(weights, gradients and two optimizer moments; {largest:,} weights in `{key}`), and this machine has "
+            f"{memory / 2**30:,.1f} GiB; choose fewer units or layers."
+        )
+
+
 def training_run(*sections: str):
     """Decorates `train(config, run_dir)` into `train(config)` with the checks of the module doc."""
 
@@ -235,6 +268,7 @@ def training_run(*sections: str):
         def run(config):
             from seq2seq.distribute import worker_folder
 
+            refuse_what_cannot_fit(config)
             run_dir = Path(config.run_dir)
             own = worker_folder(run_dir, config.training.distribute)  # run_dir, except for non-chief workers
             with restored_dtype_policy(), locked(own):

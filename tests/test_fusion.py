@@ -7,6 +7,7 @@ from helpers import DATA, validated
 
 from seq2seq import config as config_lib
 from seq2seq.cli import main
+from seq2seq.core.decoding import DecodingOptions
 from seq2seq.core.searcher import Searcher
 from seq2seq.lm.config import LMConfig
 from seq2seq.lm.scoring import score_lines
@@ -101,9 +102,9 @@ def test_translator_and_cli_apply_fusion(toy_translation_dir, subword_lm_dir, tm
     model, source, target = load_translation_model(toy_translation_dir)
     language_model, _ = load_language_model(subword_lm_dir)
     fused = Translator(
-        model, source, target, beam_size=2, n_best=2, language_model=language_model, lm_weight=0.3
+        model, source, target, DecodingOptions(beam_size=2, n_best=2, lm_weight=0.3), language_model=language_model
     ).translate(SOURCES[:3])
-    plain = Translator(model, source, target, beam_size=2, n_best=2).translate(SOURCES[:3])
+    plain = Translator(model, source, target, DecodingOptions(beam_size=2, n_best=2)).translate(SOURCES[:3])
     for fused_hypotheses, plain_hypotheses in zip(fused, plain):
         assert fused_hypotheses[0].score < plain_hypotheses[0].score - 0.05  # the LM's log-probs are added
     nbest = tmp_path / "nbest.txt"
@@ -139,10 +140,10 @@ def test_translator_and_cli_apply_fusion(toy_translation_dir, subword_lm_dir, tm
 def test_fusion_with_weight_zero_changes_nothing(toy_translation_dir, subword_lm_dir):
     model, source, target = load_translation_model(toy_translation_dir)
     language_model, _ = load_language_model(subword_lm_dir)
-    plain = Translator(model, source, target, beam_size=3).translate(SOURCES[:3])
-    zero = Translator(model, source, target, beam_size=3, language_model=language_model, lm_weight=0.0).translate(
-        SOURCES[:3]
-    )
+    plain = Translator(model, source, target, DecodingOptions(beam_size=3)).translate(SOURCES[:3])
+    zero = Translator(
+        model, source, target, DecodingOptions(beam_size=3, lm_weight=0.0), language_model=language_model
+    ).translate(SOURCES[:3])
     assert [h[0].text for h in zero] == [h[0].text for h in plain]
     np.testing.assert_allclose([h[0].score for h in zero], [h[0].score for h in plain], rtol=1e-5)
 

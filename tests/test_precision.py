@@ -10,6 +10,7 @@ import pytest
 from keras import ops
 
 from seq2seq.core import precision
+from seq2seq.core.decoding import DecodingOptions
 from seq2seq.core.searcher import Searcher
 from seq2seq.core.specials import SEARCH_PRECISIONS
 from seq2seq.model_dirs import load_translation_model
@@ -121,8 +122,11 @@ def test_translator_in_bfloat16_translates_the_toy_sentences(toy_translation_dir
 
     model, source, target = load_translation_model(toy_translation_dir)
     lines = (DATA / "toy.de").read_text(encoding="utf-8").splitlines()
-    exact = [h[0].text for h in Translator(model, source, target, beam_size=3).translate(lines)]
-    low = [h[0].text for h in Translator(model, source, target, beam_size=3, precision="bfloat16").translate(lines)]
+    exact = [h[0].text for h in Translator(model, source, target, DecodingOptions(beam_size=3)).translate(lines)]
+    low = [
+        h[0].text
+        for h in Translator(model, source, target, DecodingOptions(beam_size=3, precision="bfloat16")).translate(lines)
+    ]
     assert low == exact  # a memorised model's margins are far above bfloat16's rounding
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from seq2seq.cli import main
+from seq2seq.core.decoding import DecodingOptions
 from seq2seq.core.ensemble import members_of
 from seq2seq.lm.model import RNNLanguageModel
 from seq2seq.lm.scoring import score_lines
@@ -61,7 +62,7 @@ def test_the_ptb_model_scores_the_readme_line_as_its_card_shows():
 def test_the_shipped_translator_translates_the_first_example_line():
     model, source, target = load_translation_model(SAVED / "multi30k_de_en")
     line = (SAVED / "example.de").read_text(encoding="utf-8").splitlines()[0]
-    (hypotheses,) = Translator(model, source, target, beam_size=5).translate([line])
+    (hypotheses,) = Translator(model, source, target, DecodingOptions(beam_size=5)).translate([line])
     assert hypotheses[0].text == "A man rides his bike through the city."
 
 

@@ -4,6 +4,7 @@ import pytest
 from sentence_splitter import SentenceSplitter
 
 from seq2seq.cli import main
+from seq2seq.core.decoding import DecodingOptions
 from seq2seq.model_dirs import load_translation_model
 from seq2seq.translation.model import Seq2SeqModel
 from seq2seq.translation.segments import fit, protected_spans, restore, sentences, translate_paragraphs
@@ -42,7 +43,7 @@ def test_protected_spans(toy_translation_dir):
 @pytest.fixture(scope="module")
 def toy_translator(toy_translation_dir):
     model, source, target = load_translation_model(toy_translation_dir)
-    return Translator(model, source, target, beam_size=2, max_source_tokens=12)
+    return Translator(model, source, target, DecodingOptions(beam_size=2, max_source_tokens=12))
 
 
 def test_paragraph_lines_keep_their_alignment(toy_translator):
@@ -92,7 +93,7 @@ def test_without_attention_a_missing_span_is_appended(toy_translation_dir):
         attention="none",
     )
     model.build()
-    translator = Translator(model, source, target)
+    translator = Translator(model, source, target, DecodingOptions(beam_size=1))
     assert restore(translator, "ein hund 42", "a dog", ["42"]) == "a dog 42"
     assert restore(translator, "ein hund 42", "a dog 42", ["42"]) == "a dog 42"  # present: unchanged
 

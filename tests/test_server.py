@@ -9,6 +9,7 @@ import time
 import pytest
 
 from seq2seq.cli import main
+from seq2seq.core.decoding import DecodingOptions
 from seq2seq.model_dirs import load_translation_model
 from seq2seq.translation.server import Limits, make_app, translator_function
 from seq2seq.translation.translator import Translator
@@ -36,7 +37,7 @@ def server(toy_translation_dir):
     import uvicorn
 
     model, source, target = load_translation_model(toy_translation_dir)
-    translator = Translator(model, source, target, beam_size=3, n_best=3)
+    translator = Translator(model, source, target, DecodingOptions(beam_size=3, n_best=3))
     translate = translator_function(translator, batch_size=16)
     app = make_app(translate, "toy", Limits(max_sentences=8, max_chars=200, max_batch=16, window_ms=20))
     port = free_port()

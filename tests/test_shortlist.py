@@ -10,6 +10,7 @@ from helpers import DATA, FixedStepModel, write
 from keras import ops
 
 from seq2seq.core import output, precision
+from seq2seq.core.decoding import DecodingOptions
 from seq2seq.core.output import OutputProjection
 from seq2seq.core.search import beam_search
 from seq2seq.core.searcher import Searcher
@@ -146,8 +147,10 @@ def test_built_shortlist_lists_every_word_of_the_training_pairs(toy_translation_
     # the list holds each source's reference words, so the model, which has memorised its pairs, translates
     # them as with the whole vocabulary (though its softmax now covers about half of it)
     assert len(np.asarray(shortlist.candidates(np.array([source_vocab.encode(sources[0])])))) < len(target_vocab) * 0.8
-    plain = Translator(model, source_vocab, target_vocab, beam_size=3).translate(sources)
-    listed = Translator(model, source_vocab, target_vocab, beam_size=3, shortlist=shortlist).translate(sources)
+    plain = Translator(model, source_vocab, target_vocab, DecodingOptions(beam_size=3)).translate(sources)
+    listed = Translator(model, source_vocab, target_vocab, DecodingOptions(beam_size=3), shortlist=shortlist).translate(
+        sources
+    )
     assert [hypotheses[0].text for hypotheses in listed] == [hypotheses[0].text for hypotheses in plain] == targets
 
 

@@ -7,6 +7,7 @@ import pytest
 from helpers import DATA, toy_translation_config
 
 from seq2seq.cli import main
+from seq2seq.core.decoding import DecodingOptions
 from seq2seq.model_dirs import load_translation_model, save_translation_model
 from seq2seq.textio import atomic_write
 from seq2seq.translation.translator import Translator
@@ -24,15 +25,17 @@ def run(capsys, *argv):
 @pytest.mark.parametrize("beam_size", [1, 4])
 def test_overfitted_model_translates_its_training_sentences(toy_translation_dir, beam_size):
     model, source, target = load_translation_model(toy_translation_dir)
-    results = Translator(model, source, target, beam_size=beam_size).translate(SOURCES)
+    results = Translator(model, source, target, DecodingOptions(beam_size=beam_size)).translate(SOURCES)
     assert [hypotheses[0].text for hypotheses in results] == REFERENCES
 
 
 def test_save_and_load_give_identical_translations(toy_translation_dir, tmp_path):
     model, source, target = load_translation_model(toy_translation_dir)
-    before = Translator(model, source, target, beam_size=3, n_best=3).translate(SOURCES[:4])
+    before = Translator(model, source, target, DecodingOptions(beam_size=3, n_best=3)).translate(SOURCES[:4])
     save_translation_model(tmp_path / "copy", model, source, target)
-    again = Translator(*load_translation_model(tmp_path / "copy"), beam_size=3, n_best=3).translate(SOURCES[:4])
+    again = Translator(*load_translation_model(tmp_path / "copy"), DecodingOptions(beam_size=3, n_best=3)).translate(
+        SOURCES[:4]
+    )
     assert [[h.text for h in n] for n in again] == [[h.text for h in n] for n in before]
     np.testing.assert_allclose([[h.score for h in n] for n in again], [[h.score for h in n] for n in before], rtol=1e-5)
 
@@ -165,7 +168,7 @@ def test_many_source_lengths_in_one_translator(toy_translation_dir):
     # One compiled search per batch shape: a dozen widths must not relax the source length to unknown.
     model, source, target = load_translation_model(toy_translation_dir)
     lines = [" ".join(["hund"] * length) for length in range(1, 100, 8)]
-    results = Translator(model, source, target, beam_size=2).translate(lines, batch_size=1)
+    results = Translator(model, source, target, DecodingOptions(beam_size=2)).translate(lines, batch_size=1)
     assert len(results) == len(lines) and all(len(hypotheses) == 1 for hypotheses in results)
 
 

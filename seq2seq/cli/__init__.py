@@ -18,9 +18,13 @@ from seq2seq.cli.arguments import (
     port_number,
     positive_float,
     positive_int,
+    seed_number,
 )
 from seq2seq.cli.running import quiet_tensorflow, run, sigterm_as_interrupt
+from seq2seq.core.specials import MAX_OUTPUT_TOKENS
 from seq2seq.translation import shortlist as shortlists
+
+MAX_SAMPLES = 1000  # lm generate --num-samples: one batch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,13 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     generate = lm_commands.add_parser("generate", help="sample text from a language model")
     generate.add_argument("--model", required=True, help="language-model directory")
     generate.add_argument("--prompt", default="", help="text the samples continue")
-    generate.add_argument("--max-tokens", type=positive_int("--max-tokens"), default=50)
+    generate.add_argument(
+        "--max-tokens",
+        type=positive_int("--max-tokens", MAX_OUTPUT_TOKENS),
+        default=50,
+        help=f"tokens per sample (at most {MAX_OUTPUT_TOKENS:,})",
+    )
     generate.add_argument("--temperature", type=positive_float("--temperature"), default=1.0)
     generate.add_argument(
         "--top-k", type=positive_int("--top-k"), default=None, help="sample only from the K most likely tokens"
     )
-    generate.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples")
-    generate.add_argument("--num-samples", type=positive_int("--num-samples"), default=1)
+    generate.add_argument("--seed", type=seed_number(), default=0, help="the same seed gives the same samples")
+    generate.add_argument(
+        "--num-samples",
+        type=positive_int("--num-samples", MAX_SAMPLES),
+        default=1,
+        help=f"samples drawn in one batch (at most {MAX_SAMPLES:,})",
+    )
     generate.set_defaults(handler="seq2seq.cli.lm:generate")
 
     perception = commands.add_parser(

@@ -7,13 +7,17 @@ the command stops with exit status 2 before any work.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 
+from seq2seq.core.decoding import MAX_SEED, DecodingOptions
 from seq2seq.core.specials import SEARCH_PRECISIONS
+from seq2seq.errors import UserError
 
 
-def number(kind: type, name: str, lowest: float | None = None, strict: bool = False):
-    """An argparse type: a finite `kind` (int: a whole number) at least `lowest` (above it when `strict`)."""
+def number(kind: type, name: str, lowest: float | None = None, strict: bool = False, highest: float | None = None):
+    """An argparse type: a finite `kind` (int: a whole number) at least `lowest` (above it when `strict`), at most
+    `highest`."""
     noun = "a whole number" if kind is int else "a number"
 
     def parse(text: str):
@@ -26,14 +30,16 @@ def number(kind: type, name: str, lowest: float | None = None, strict: bool = Fa
         if lowest is not None and (value <= lowest if strict else value < lowest):
             bound = f"above {lowest}" if strict else f"at least {lowest}"
             raise argparse.ArgumentTypeError(f"{name} must be {bound}. Received: {value}")
+        if highest is not None and value > highest:
+            raise argparse.ArgumentTypeError(f"{name} must be at most {highest:,}. Received: {value:,}")
         return value
 
     return parse
 
 
-def positive(kind: type, name: str):
-    """A whole number at least 1 (`int`) or a number above 0 (`float`)."""
-    return number(int, name, 1) if kind is int else number(float, name, 0, strict=True)
+def positive(kind: type, name: str, highest: float | None = None):
+    """A whole number at least 1 (`int`) or a number above 0 (`float`), at most `highest`."""
+    return number(int, name, 1, highest=highest) if kind is int else number(float, name, 0, True, highest)
 
 
 def finite_float(name: str):
@@ -41,17 +47,22 @@ def finite_float(name: str):
     return number(float, name)
 
 
-def count(name: str):
-    """A whole number, 0 or more."""
-    return number(int, name, 0)
+def count(name: str, highest: int | None = None):
+    """A whole number, 0 or more (at most `highest`)."""
+    return number(int, name, 0, highest=highest)
 
 
-def positive_int(name: str):
-    return positive(int, name)
+def positive_int(name: str, highest: int | None = None):
+    return positive(int, name, highest)
 
 
-def positive_float(name: str):
-    return positive(float, name)
+def positive_float(name: str, highest: float | None = None):
+    return positive(float, name, highest)
+
+
+def seed_number(name: str = "--seed"):
+    """A random seed, 0 to 2**32 - 1 (what the random generators accept)."""
+    return number(int, name, 0, highest=MAX_SEED)
 
 
 def config_arguments(parser: argparse.ArgumentParser, example: str) -> None:
@@ -66,55 +77,54 @@ def config_arguments(parser: argparse.ArgumentParser, example: str) -> None:
     )
 
 
+# The command-line names of the shared decoding options (`DecodingOptions` fields), in --help order.
+DECODING_FLAGS = {
+    "beam_size": "--beam",
+    "alpha": "--alpha",
+    "batch_size": "--batch-size",
+    "max_length_ratio": "--max-length-ratio",
+    "max_length_offset": "--max-length-offset",
+    "max_source_tokens": "--max-source-tokens",
+    "lm_weight": "--lm-weight",
+    "temperature": "--temperature",
+    "top_k": "--top-k",
+    "seed": "--seed",
+    "precision": "--precision",
+    "shortlist": "--shortlist",
+}
+
+
 def decoding_arguments(parser: argparse.ArgumentParser) -> None:
-    """The decoding options shared by `translate` and `evaluate --model`."""
-    parser.add_argument("--beam", type=positive_int("--beam"), default=5, help="beam width (1: greedy)")
-    parser.add_argument(
-        "--alpha", type=finite_float("--alpha"), default=0.6, help="length-penalty exponent (Wu et al. 2016)"
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=positive_int("--batch-size"),
-        default=64,
-        help="sentences per batch (long ones come in smaller batches: at most 2,048 source subwords)",
-    )
-    parser.add_argument("--max-length-ratio", type=positive_float("--max-length-ratio"), default=1.5)
-    parser.add_argument(
-        "--max-length-offset",
-        type=count("--max-length-offset"),
-        default=10,
-        help="outputs stop after max-length-ratio x source tokens + this many",
-    )
-    parser.add_argument(
-        "--max-source-tokens",
-        type=positive_int("--max-source-tokens"),
-        default=250,
-        help="longer sources are truncated (with a warning count)",
-    )
-    parser.add_argument("--lm", help="target-side language model for shallow fusion (same target vocabulary)")
-    parser.add_argument(
-        "--lm-weight", type=finite_float("--lm-weight"), default=0.2, help="weight of the language model's log-probs"
-    )
-    parser.add_argument(
-        "--temperature",
-        type=positive_float("--temperature"),
-        default=None,
-        help="sample translations from softmax(logits / T) instead of searching (needs --beam 1)",
-    )
-    parser.add_argument(
-        "--top-k",
-        type=positive_int("--top-k"),
-        default=None,
-        help="sample from the K most likely tokens at each step (needs --beam 1)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed: the same seed gives the same samples")
-    parser.add_argument(
-        "--precision",
-        choices=SEARCH_PRECISIONS,
-        default="float32",
-        help="bfloat16: products with bfloat16 weight copies (faster with AMX; outputs differ)",
-    )
-    parser.add_argument("--shortlist", action="store_true", help="score only the words in the model's shortlist.npz")
+    """The decoding options shared by `translate`, `evaluate --model` and `serve`: one per `DecodingOptions`
+    field, with its default, range and help taken from the field (and `--lm`, the fusion model's folder)."""
+    fields = {field.name: field for field in dataclasses.fields(DecodingOptions)}
+    defaults = DecodingOptions()
+    for name, flag in DECODING_FLAGS.items():
+        field, default = fields[name], getattr(defaults, name)
+        if name == "lm_weight":
+            parser.add_argument("--lm", help="target-side language model for shallow fusion (same target vocabulary)")
+        if field.type == "bool":
+            parser.add_argument(flag, action="store_true", help=field.metadata["doc"])
+        elif field.type == "str":
+            parser.add_argument(flag, choices=SEARCH_PRECISIONS, default=default, help=field.metadata["doc"])
+        else:
+            kind = int if field.type.startswith("int") else float
+            low, high = field.metadata["minimum"], field.metadata["maximum"]
+            parse = number(kind, flag, low, strict=field.metadata["strict"], highest=high)
+            parser.add_argument(flag, type=parse, default=default, help=field.metadata["doc"])
+
+
+def decoding_options(arguments: argparse.Namespace, **changes) -> DecodingOptions:
+    """The `DecodingOptions` of parsed arguments (and `changes`, e.g. `n_best`); a bad combination is a
+    `UserError` naming the options."""
+    values = {name: getattr(arguments, name.replace("beam_size", "beam")) for name in DECODING_FLAGS}
+    try:
+        return DecodingOptions(**{**values, **changes})
+    except ValueError as error:
+        text = str(error)
+        for name, flag in sorted(DECODING_FLAGS.items(), key=lambda item: -len(item[0])):
+            text = text.replace(f"`{name}`", flag).replace(f"{name}=", f"{flag} ")
+        raise UserError(text.replace("`n_best`", "--n-best").replace("n_best=", "--n-best ")) from None
 
 
 def port_number(text: str) -> int:

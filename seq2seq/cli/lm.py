@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
 
 from seq2seq import config as config_lib
+from seq2seq.documents import json_text
 from seq2seq.errors import UserError
 from seq2seq.textio import atomic_write, check_output_path, read_lines
 
@@ -68,7 +68,7 @@ def score(arguments) -> int:
                     "perplexity": total.perplexity,
                 },
             }
-            json.dump(document, out, indent=1)
+            out.write(json_text(document, indent=1))
             out.write("\n")
         else:
             out.write("line\tlog_prob\ttokens\tunknown\tperplexity\n")
@@ -89,10 +89,21 @@ def score(arguments) -> int:
     return 0
 
 
+# `lm generate` draws all samples in one batch: samples x tokens bounds its memory (8 bytes per token: the id and
+# its random number), here to about 80 MB.
+MAX_GENERATED_TOKENS = 10_000_000
+
+
 def generate(arguments) -> int:
     from seq2seq.lm.generation import generate as generate_text
     from seq2seq.model_dirs import load_language_model
 
+    if arguments.num_samples * arguments.max_tokens > MAX_GENERATED_TOKENS:
+        raise UserError(
+            f"--num-samples {arguments.num_samples:,} x --max-tokens {arguments.max_tokens:,} tokens would need "
+            f"about {8 * arguments.num_samples * arguments.max_tokens / 2**20:,.0f} MiB of output buffers; at most "
+            f"{MAX_GENERATED_TOKENS:,} tokens are drawn in one call: ask for fewer samples or tokens."
+        )
     model, vocab = load_language_model(arguments.model)
     samples = generate_text(
         model,

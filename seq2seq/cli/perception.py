@@ -111,6 +111,9 @@ def _decode_files(arguments, task: str, read) -> int:
 
 
 MAX_PIXELS = 4096 * 4096  # an image above this is refused before it is decoded
+# A recording longer than the model's longest training utterance at this many seconds a digit (a spoken digit
+# and its pause last under a second and a half in the FSDD) is transcribed with a warning.
+SECONDS_PER_DIGIT = 1.5
 
 # The readers of `_decode_files`: `(path, the model's encoder, its PerceptionConfig or None) -> model input`.
 
@@ -119,13 +122,24 @@ def _frames(path: str, encoder, config):
     import numpy as np
 
     from pipelines.features import log_mel
-    from seq2seq.perception.digits import read_wav
+    from seq2seq.perception.digits import SAMPLE_RATE, read_wav
+    from seq2seq.perception.recognizer import MAX_WORDS
 
     def note(rate: int) -> None:
         print(f"note: {path}: {rate} Hz, resampled to 8000 Hz", file=sys.stderr)
 
+    samples = read_wav(path, note)
+    digits = config.data.max_digits if config is not None else 7
+    longest = digits * SECONDS_PER_DIGIT
+    if len(samples) / SAMPLE_RATE > longest:
+        print(
+            f"warning: {path}: {len(samples) / SAMPLE_RATE:,.1f} s long; the model learned utterances of at most "
+            f"{digits} digits (about {longest:.0f} s) and writes at most {MAX_WORDS} words: cut long recordings "
+            "into utterances first",
+            file=sys.stderr,
+        )
     level = config is not None and config.data.normalize_level
-    return np.asarray(log_mel(read_wav(path, note), encoder.features, normalize_level=level))
+    return np.asarray(log_mel(samples, encoder.features, normalize_level=level))
 
 
 def _image(path: str, encoder, config):

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from seq2seq import config as config_lib
+from seq2seq.cli.arguments import decoding_options
 from seq2seq.errors import UserError
 from seq2seq.textio import atomic_write, check_output_path, check_replaceable, read_lines
 
@@ -121,18 +122,8 @@ def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 
         model,
         source_vocab,
         target_vocab,
-        beam_size=arguments.beam,
-        n_best=n_best,
-        alpha=arguments.alpha,
-        max_length_ratio=arguments.max_length_ratio,
-        max_length_offset=arguments.max_length_offset,
-        max_source_tokens=arguments.max_source_tokens,
-        temperature=arguments.temperature,
-        top_k=arguments.top_k,
-        seed=arguments.seed if sampling else None,
+        decoding_options(arguments, n_best=n_best),
         language_model=language_model,
-        lm_weight=arguments.lm_weight,
-        precision=arguments.precision,
         shortlist=shortlist,
     )
 

@@ -32,20 +32,23 @@ import keras
 import numpy as np
 from keras import ops
 
-from seq2seq.core.specials import BOS_ID, PAD_ID
+from seq2seq.core.specials import BOS_ID, MAX_OUTPUT_TOKENS, PAD_ID
 
 NEG_INF = -1e9
 
 
 def max_target_length(source_len: int, ratio: float, offset: int) -> int:
-    """The longest output allowed for sources of `source_len` tokens (in float32, as :func:`length_limit`)."""
-    return max(1, int(np.ceil(np.float32(ratio) * np.float32(source_len) + np.float32(offset))))
+    """The longest output allowed for sources of `source_len` tokens (in float32, as :func:`length_limit`).
+
+    `ceil(ratio * source_len + offset)`, at least 1 and at most `MAX_OUTPUT_TOKENS`."""
+    limit = np.ceil(np.float32(ratio) * np.float32(source_len) + np.float32(offset))
+    return int(min(MAX_OUTPUT_TOKENS, max(1.0, limit)))
 
 
 def length_limit(source_lengths, ratio, offset):
     """:func:`max_target_length` on tensors: `source_lengths` int (any shape); `ratio`, `offset` scalars."""
     limit = ops.ceil(ops.cast(source_lengths, "float32") * ops.cast(ratio, "float32") + ops.cast(offset, "float32"))
-    return ops.maximum(ops.cast(limit, "int32"), 1)
+    return ops.cast(ops.clip(limit, 1.0, float(MAX_OUTPUT_TOKENS)), "int32")
 
 
 def length_penalty(lengths, alpha: float):

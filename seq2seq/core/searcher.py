@@ -1,13 +1,18 @@
 """`Searcher`: a decoding method of :mod:`seq2seq.core.search` around a searchable model, compiled.
 
-On TensorFlow, `search` is one graph for every batch shape; with
-`compact_every`, it runs the search in bursts of that many steps and, between
-bursts, drops the sentences whose hypotheses have all finished, so the
+On TensorFlow, `search` compiles its start and its steps once for every
+batch shape and runs the steps in bursts of about a quarter of a second
+(`BURST_SECONDS`), so a pending Ctrl-C or SIGTERM is handled between bursts
+however long the search is (a signal handler cannot run inside one compiled
+call). With `compact_every`, the bursts are that many steps long and, between
+them, the sentences whose hypotheses have all finished leave the batch, so the
 remaining steps compute only for the sentences still open. On JAX,
 `predict_on_batch` (one `jax.jit` per shape) runs the whole loop.
 """
 
 from __future__ import annotations
+
+import time
 
 import keras
 import numpy as np
@@ -25,8 +30,12 @@ from seq2seq.core.search import (
     length_limit,
     max_target_length,
 )
-from seq2seq.core.specials import PAD_ID
+from seq2seq.core.specials import MAX_OUTPUT_TOKENS, PAD_ID
 
+# Aimed length of one compiled burst of steps: signals are handled between bursts.
+BURST_SECONDS = 0.25
+# The first burst's steps (then scaled to last about BURST_SECONDS) and the most one burst may take.
+FIRST_BURST, MAX_BURST = 8, 4096
 # State entries with one row per sentence (the others, and the context, have one per hypothesis).
 SENTENCE_ROWS = ("tokens", "finished", "lengths", "scores", "limits")
 # What `result` reads of a finished sentence (greedy state has no lengths).
@@ -35,9 +44,12 @@ RESULT_ROWS = ("tokens", "lengths", "scores")
 BATCH_ENTRIES = ("t", "vocabulary")
 
 
-@keras.saving.register_keras_serializable(package="seq2seq")
 class Searcher(keras.Model):
     """A decoding method around a searchable model (see :mod:`seq2seq.core.search`), compiled by `search`.
+
+    Not a saved object (and not registered for serialization): it holds a
+    model, compiled functions and a shortlist. Save the model; make the
+    Searcher again after loading it.
 
     Args:
         model: a searchable model, e.g. :class:`~seq2seq.translation.model.Seq2SeqModel`
@@ -45,7 +57,7 @@ class Searcher(keras.Model):
         eos_id: the id that ends a hypothesis (-1: none does; outputs run to the length limit).
         beam_size: 1 for greedy search (or sampling); more for beam search.
         alpha: length-penalty exponent (beam search).
-        max_length: a fixed output length limit; when None, each row's output
+        max_length: a fixed output length limit (at most `MAX_OUTPUT_TOKENS`); when None, each row's output
             stops at `ceil(max_length_ratio * source_len + max_length_offset)`
             tokens, `source_len` being the row's non-padding tokens (so the
             result does not depend on the batch it is in).
@@ -114,6 +126,8 @@ class Searcher(keras.Model):
             raise ValueError(f"`top_k` must be at least 1. Received: top_k={top_k}")
         if sampling and beam_size != 1:
             raise ValueError(f"sampling (temperature or top_k) needs beam_size=1. Received: beam_size={beam_size}")
+        if max_length is not None and not 1 <= max_length <= MAX_OUTPUT_TOKENS:
+            raise ValueError(f"`max_length` must be 1 to {MAX_OUTPUT_TOKENS:,}. Received: max_length={max_length}")
         if compact_multiple < 1:
             raise ValueError(f"`compact_multiple` must be at least 1. Received: compact_multiple={compact_multiple}")
         if compact_every is not None and (sampling or compact_every < 1):
@@ -142,6 +156,12 @@ class Searcher(keras.Model):
         self._compiled = None
         self._bursts = None
 
+    @classmethod
+    def for_options(cls, model, eos_id: int, options, **settings) -> Searcher:
+        """A searcher with the search settings of a :class:`~seq2seq.core.decoding.DecodingOptions`
+        (beam, α, length limits, sampling, precision) and `settings` (e.g. `compact_every`, `shortlist`)."""
+        return cls(model, eos_id, **options.search_arguments(), **settings)
+
     def build(self, input_shape=None):
         self.built = True  # no weights of its own: the wrapped model is already built
 
@@ -169,12 +189,10 @@ class Searcher(keras.Model):
 
             one = self.max_length is None or self.signature_spec is not None
             signature = [tf.TensorSpec(shape, dtype)] if one else None
-            body = self.start if self.compact_every else (lambda ids: self(ids, training=False))
-            self._compiled = tf.function(body, input_signature=signature, reduce_retracing=False)
-            self._bursts = tf.function(self.steps, reduce_retracing=True) if self.compact_every else None
-        output = self._compiled(ops.convert_to_tensor(inputs, dtype))
-        if self.compact_every:
-            output = self._compacted(*output)
+            self._compiled = tf.function(self.start, input_signature=signature, reduce_retracing=False)
+            self._bursts = tf.function(self.steps, reduce_retracing=True)
+        state, context = self._compiled(ops.convert_to_tensor(inputs, dtype))
+        output = self._compacted(state, context) if self.compact_every else self._in_bursts(state, context)
         return keras.tree.map_structure(np.asarray, output)
 
     def _limits(self, inputs):
@@ -226,6 +244,25 @@ class Searcher(keras.Model):
     def call(self, inputs):
         state, context = self.start(inputs)
         return self.result(self.steps(state, context))
+
+    def _in_bursts(self, state, context) -> dict:
+        """Runs the compiled steps in bursts of about `BURST_SECONDS` until every row has finished.
+
+        The burst length is a tensor, so it changes without a new trace, and
+        the outputs are those of one loop: the steps hold no state of their own
+        (sampling's random numbers are drawn in `start`).
+        """
+        steps = FIRST_BURST
+        while not self._all_finished(state):
+            began = time.perf_counter()
+            state = self._bursts(state, context, ops.convert_to_tensor(steps, "int32"))
+            took = time.perf_counter() - began
+            steps = int(min(MAX_BURST, max(1, steps * BURST_SECONDS / max(took, 1e-3))))
+        return self.result(state)
+
+    @staticmethod
+    def _all_finished(state) -> bool:
+        return int(state["t"]) >= state["tokens"].shape[-1] or bool(np.all(np.asarray(state["finished"])))
 
     def _compacted(self, state, context) -> dict:
         """Runs the compiled steps in bursts, setting finished sentences aside between them."""

@@ -1,4 +1,4 @@
-"""The special tokens and the allowed choices that layers, configs and vocabularies share.
+"""The special tokens, the allowed choices and the hard caps that layers, configs and vocabularies share.
 
 Every vocabulary (word, character, SentencePiece) gives ids 0-3 to `<pad>`,
 `<unk>`, `<bos>` and `<eos>`; padding is id 0 everywhere (masks test `!= PAD_ID`).
@@ -18,3 +18,7 @@ ENCODER_INPUTS = ("tokens", "audio", "image")  # Seq2SeqModel(source={"input": .
 SUBWORD_MODEL_TYPES = ("bpe", "unigram")  # SentencePiece model_type
 TOKEN_LEVELS = ("word", "char", "subword")  # language-model data.level
 SEARCH_PRECISIONS = ("float32", "bfloat16")  # Searcher(precision=...), translate --precision
+
+# The hard cap on any search output's length, whatever the length options say: it bounds a search's memory
+# (its output buffers grow with it) and time. Also the most `lm generate --max-tokens` accepts.
+MAX_OUTPUT_TOKENS = 100_000

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from seq2seq import __version__
+from seq2seq.documents import json_text
 from seq2seq.errors import UserError
 from seq2seq.textio import atomic_directory
 
@@ -140,7 +141,7 @@ def write_report(
     if directory.exists() and not overwrite:
         raise UserError(f"{directory}: exists; pass --overwrite to replace the report there.")
     with atomic_directory(directory) as temporary:
-        (temporary / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        (temporary / "report.json").write_text(json_text(report, indent=2) + "\n", encoding="utf-8")
         (temporary / "report.md").write_text(markdown(report) if text is None else text, encoding="utf-8")
         for name, png in (figures or {}).items():
             (temporary / name).write_bytes(png)

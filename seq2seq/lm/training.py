@@ -16,6 +16,7 @@ from seq2seq.callbacks import KeepBest, ResetStates, Throughput
 from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
+from seq2seq.documents import json_text
 from seq2seq.errors import UserError
 from seq2seq.lm.config import LMConfig
 from seq2seq.lm.model import RNNLanguageModel, build_model
@@ -199,5 +200,5 @@ def finish(config: LMConfig, corpus: LMCorpus, vocab: TokenVocabulary, model_dir
     if vocab.level == "char":
         metrics["valid_nats_per_char"] = math.log(metrics["valid_perplexity"])
     save_language_model(model_dir, best, vocab, config, metrics)
-    print("best model:", model_dir, json.dumps(metrics), flush=True)
+    print("best model:", model_dir, json_text(metrics), flush=True)
     return model_dir

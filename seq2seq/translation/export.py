@@ -28,13 +28,17 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from seq2seq.core.decoding import DecodingOptions
 from seq2seq.core.search import beam_search, length_limit
 from seq2seq.core.specials import BOS_ID, EOS_ID, PAD_ID
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.textio import atomic_directory
 from seq2seq.translation.model import Seq2SeqModel
 
-DEFAULTS = {"beam_size": 5, "alpha": 0.6, "max_length_ratio": 1.5, "max_length_offset": 10}
+# The `serving_default` signature's decoding, from the toolkit's one set of defaults.
+DEFAULTS = {
+    name: getattr(DecodingOptions(), name) for name in ("beam_size", "alpha", "max_length_ratio", "max_length_offset")
+}
 MARKER = "seq2seq_export.json"  # beside saved_model.pb: what `export --overwrite` may replace
 
 

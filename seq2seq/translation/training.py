@@ -57,10 +57,11 @@ def validation_bleu_callback(
 
     Logged in `run_dir` if given.
     """
+    from seq2seq.core.decoding import DecodingOptions
     from seq2seq.translation.translator import Translator
 
     sets = [(name, [s for s, _ in pairs], [t for _, t in pairs]) for name, pairs in corpus_text_pairs(config, "valid")]
-    translator = Translator(model, source, target, beam_size=1)
+    translator = Translator(model, source, target, DecodingOptions(beam_size=1))
 
     def translate(lines: list[str]) -> list[str]:
         return [hypotheses[0].text for hypotheses in translator.translate(lines, batch_size=128)]

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from seq2seq.core.decoding import DecodingOptions
 from seq2seq.core.searcher import Searcher
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.translation.model import Seq2SeqModel
@@ -68,17 +69,12 @@ class Translator:
 
     Args:
         model, source_vocab, target_vocab: from `load_translation_model`.
-        beam_size: 1 for greedy search.
-        n_best: hypotheses kept per sentence (at most `beam_size`).
-        alpha: length-penalty exponent for beam search (Wu et al. 2016).
-        max_length_ratio, max_length_offset: output length limit
-            `ceil(ratio * source_tokens + offset)`.
-        max_source_tokens: longer sources are truncated.
-        temperature, top_k, seed: sample instead of searching (beam size 1).
-        language_model, lm_weight: shallow fusion with a target-side language
-            model sharing the target vocabulary (see :mod:`seq2seq.translation.fusion`).
-        precision: "float32", or "bfloat16" for products with bfloat16 copies
-            of the weights (see :mod:`seq2seq.core.precision`).
+        options: the :class:`~seq2seq.core.decoding.DecodingOptions` (beam,
+            n-best, length limits, sampling, precision, ...); default: its
+            defaults (beam search with a beam of 5).
+        language_model: shallow fusion with this target-side language model
+            (sharing the target vocabulary, weighted by `options.lm_weight`;
+            see :mod:`seq2seq.translation.fusion`).
         shortlist: a :class:`~seq2seq.translation.shortlist.Shortlist`: each
             batch scores only its candidate words (None: the whole vocabulary).
     """
@@ -88,56 +84,39 @@ class Translator:
         model: Seq2SeqModel,
         source_vocab: SubwordVocabulary,
         target_vocab: SubwordVocabulary,
-        beam_size: int = 1,
-        n_best: int = 1,
-        alpha: float = 0.6,
-        max_length_ratio: float = 1.5,
-        max_length_offset: int = 10,
-        max_source_tokens: int = 250,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        seed: int | None = None,
+        options: DecodingOptions | None = None,
+        *,
         language_model=None,
-        lm_weight: float = 0.0,
-        precision: str = "float32",
         shortlist=None,
     ):
-        if n_best > beam_size:
-            raise ValueError(f"`n_best` must be at most `beam_size`. Received: n_best={n_best}, beam_size={beam_size}")
+        self.options = options = options if options is not None else DecodingOptions()
         self.model = model  # the translation model itself (for attention), fused or not
         self.source_vocab, self.target_vocab = source_vocab, target_vocab
-        self.n_best = n_best
-        self.max_source_tokens = max_source_tokens
+        self.n_best = options.n_best
+        self.max_source_tokens = options.max_source_tokens
         if language_model is not None:
             from seq2seq.translation.fusion import ShallowFusion
 
-            model = ShallowFusion(model, language_model, weight=lm_weight)
-        self.searcher = Searcher(
+            model = ShallowFusion(model, language_model, weight=options.lm_weight)
+        self.searcher = Searcher.for_options(
             model,
-            eos_id=target_vocab.eos_id,
-            beam_size=beam_size,
-            alpha=alpha,
-            max_length_ratio=max_length_ratio,
-            max_length_offset=max_length_offset,
-            temperature=temperature,
-            top_k=top_k,
-            seed=seed,
-            early_stop=n_best == 1,  # the 1-best is exact; lower n-best entries need the rest
-            compact_every=COMPACT_EVERY
-            if beam_size > 1  # (sampling is greedy only)
-            else None,  # greedy steps are too cheap: bursts cost more than they save
+            target_vocab.eos_id,
+            options,
+            # greedy steps are too cheap: bursts that drop finished sentences cost more than they save
+            compact_every=COMPACT_EVERY if options.beam_size > 1 else None,
             compact_multiple=COMPACT_MULTIPLE,
-            precision=precision,
             shortlist=shortlist,
         )
         self.stats = TranslationStats()
 
-    def translate(self, lines: Sequence[str], batch_size: int = 64, progress=None) -> list[list[Hypothesis]]:
+    def translate(self, lines: Sequence[str], batch_size: int | None = None, progress=None) -> list[list[Hypothesis]]:
         """n-best hypotheses for every line, in input order.
 
         Args:
+            batch_size: sentences per batch (default: the options' `batch_size`).
             progress: optional callable receiving the number of sentences done.
         """
+        batch_size = batch_size or self.options.batch_size
         results: list[list[Hypothesis] | None] = [None] * len(lines)
         encoded = []
         for index, line in enumerate(lines):
