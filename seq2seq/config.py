@@ -255,13 +255,15 @@ class RNNConfig:
     :class:`seq2seq.core.recurrent.RecurrentStack`, passed to it whole.
     """
 
-    cell: str = option("lstm", choices=CELLS)
-    units: int = option(256, minimum=1)
-    num_layers: int = option(1, minimum=1, maximum=100)
-    bidirectional: bool = option(False)
-    dropout: float = option(0.0, minimum=0.0, maximum=0.99)
-    activation: str = option("tanh", choices=ACTIVATIONS)
-    residual: bool = option(False)
+    cell: str = option("lstm", choices=CELLS, doc="recurrent cell: Elman (tanh/relu), LSTM or GRU")
+    units: int = option(256, minimum=1, doc="hidden units per layer and direction")
+    num_layers: int = option(1, minimum=1, maximum=100, doc="stacked recurrent layers")
+    bidirectional: bool = option(False, doc="read both directions and concatenate (encoders only)")
+    dropout: float = option(
+        0.0, minimum=0.0, maximum=0.99, doc="dropout between stacked layers (no effect with one layer)"
+    )
+    activation: str = option("tanh", choices=ACTIVATIONS, doc="activation of the simple cell (lstm and gru use tanh)")
+    residual: bool = option(False, doc="add each layer's input to its output (from the second layer on)")
 
     def __post_init__(self):
         if self.activation != "tanh" and self.cell != "simple":
@@ -312,19 +314,28 @@ class OptimizationConfig:
             data = {**data, "mixed_precision": "bfloat16" if data["mixed_precision"] else "float32"}
         return data
 
-    epochs: int = option(10, minimum=1)
+    epochs: int = option(10, minimum=1, doc="passes over the training data (the most; early stopping may end sooner)")
     steps_per_epoch: int | None = option(None, minimum=1)  # cap batches per epoch (null: all)
-    optimizer: str = option("adam", choices=("adam", "sgd"))
-    learning_rate: float = option(1e-3, minimum=0.0)
+    optimizer: str = option(
+        "adam", choices=("adam", "sgd"), doc="Adam, or plain SGD (language models: with learning-rate decay)"
+    )
+    learning_rate: float = option(1e-3, minimum=0.0, doc="the starting learning rate")
     clip_norm: float | None = option(1.0, minimum=0.0)  # global gradient-norm clipping (null: none)
     lr_decay_factor: float = option(0.5, minimum=0.0, maximum=1.0)  # 1.0: no decay
-    lr_decay_patience: int = option(0, minimum=0)
+    lr_decay_patience: int = option(
+        0, minimum=0, doc="epochs without improvement before the learning rate is multiplied by lr_decay_factor"
+    )
     lr_decay_min_delta: float = option(0.0, minimum=0.0)  # validation-loss gain (nats) that counts as improving
-    early_stopping_patience: int = option(3, minimum=1)
+    early_stopping_patience: int = option(3, minimum=1, doc="epochs without improvement before training stops")
     # auto: bfloat16 on CPUs with native bfloat16 matrix units and on GPUs with compute capability 8+,
     # float16 (with loss scaling) on older GPUs, float32 elsewhere; see seq2seq.training.resolve_precision.
     mixed_precision: str = option("auto", choices=PRECISIONS)
     distribute: str = option("none", choices=("none", "mirrored", "multi_worker", "tpu"))  # see seq2seq.distribute
-    seed: int = option(1234, minimum=0, maximum=2**32 - 1)
+    seed: int = option(
+        1234,
+        minimum=0,
+        maximum=2**32 - 1,
+        doc="seeds Python, NumPy and the backend; each epoch's shuffle is this seed and the epoch",
+    )
     init_from: str | None = option(None)  # a model directory whose weights start a new run (same architecture)
     ema_momentum: float | None = option(None, minimum=0.0, maximum=0.99999)  # average the weights (null: off)

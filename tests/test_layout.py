@@ -182,11 +182,9 @@ def test_private_keras_and_tensorflow_are_used_only_in_the_compat_module():
     assert not found, "private Keras/TensorFlow outside seq2seq/compat.py: " + "; ".join(found)
 
 
-def test_the_readme_layout_names_every_package_and_module():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    layout = readme[readme.index("## Layout") :]
-    layout = layout[: layout.index("\n## ", 4)] if "\n## " in layout[4:] else layout
+def test_the_architecture_page_names_every_package_and_module():
+    layout = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     for path in MODULES:
         if path.is_relative_to(ROOT / "seq2seq") and path.name != "__main__.py":
             shown = path.parent.name + "/" if path.name == "__init__.py" else path.name
-            assert shown in layout, f"README's Layout section does not show {path.relative_to(ROOT)}"
+            assert shown in layout, f"docs/architecture.md does not show {path.relative_to(ROOT)}"

@@ -17,16 +17,20 @@ class LMDataConfig:
     """Where the text is and how it becomes tokens."""
 
     dir: str = option("../shared/data")  # relative file names below are under this folder
-    train: str = option("ptb/ptb.train.txt")
+    train: str = option("ptb/ptb.train.txt", doc="training text, one sentence or line per line (plain or .gz)")
     valid: str | None = option(None)  # None: hold out `valid_fraction` of train's last lines
-    test: str | None = option(None)
-    valid_fraction: float = option(0.0, minimum=0.0, maximum=0.5)
-    level: str = option("word", choices=TOKEN_LEVELS)
+    test: str | None = option(None, doc="test text (null: none)")
+    valid_fraction: float = option(
+        0.0, minimum=0.0, maximum=0.5, doc="with valid null: the share of train's last lines held out for validation"
+    )
+    level: str = option("word", choices=TOKEN_LEVELS, doc="tokens: words, characters, or SentencePiece subwords")
     subword_model: str | None = option(
-        None
-    )  # level subword: a SentencePiece model (e.g. a translation model's target.spm)
-    max_vocab_size: int | None = option(None, minimum=5)
-    min_frequency: int = option(1, minimum=1)
+        None, doc="level subword: a SentencePiece model (e.g. a translation model's target.spm)"
+    )
+    max_vocab_size: int | None = option(
+        None, minimum=5, doc="keep the most frequent words (null: all); the rest become <unk>"
+    )
+    min_frequency: int = option(1, minimum=1, doc="words seen fewer times become <unk>")
 
     def path(self, name: str | None) -> Path | None:
         """`name` resolved under `dir` (absolute names are kept)."""
@@ -53,9 +57,11 @@ class LMDataConfig:
 class LMModelConfig:
     """Embedding, recurrent core and softmax."""
 
-    embedding_dim: int = option(256, minimum=1)
+    embedding_dim: int = option(256, minimum=1, doc="token embedding size")
     rnn: RNNConfig = nested(RNNConfig)
-    tie_embeddings: bool = option(False)
+    tie_embeddings: bool = option(
+        False, doc="share the input embedding with the output layer (a projection bridges different sizes)"
+    )
 
     def __post_init__(self):
         require_unidirectional(self.rnn, "model.rnn", "a language model predicts the next token from the past only")
@@ -76,4 +82,6 @@ class LMConfig:
     data: LMDataConfig = nested(LMDataConfig)
     model: LMModelConfig = nested(LMModelConfig)
     training: LMTrainingConfig = nested(LMTrainingConfig)
-    run_dir: str = option("runs/lm")
+    run_dir: str = option(
+        "runs/lm", doc="the run folder: checkpoints, logs, the resume backup and the best model (model/)"
+    )

@@ -21,20 +21,22 @@ class PerceptionDataConfig:
     `dir` is unused). Both are deterministic from `seed`.
     """
 
-    task: str = option("speech", choices=tuple(TASKS))
+    task: str = option(
+        "speech", choices=tuple(TASKS), doc="speech: connected digits from FSDD; captions: synthetic scenes"
+    )
     dir: str = option("../shared/data/fsdd")  # speech: the Free Spoken Digit Dataset folder
     test_speaker: str = option("theo")  # speech: the speaker held out for testing
     max_digits: int = option(7, minimum=1)  # speech: digits per utterance, 1 to this
     mel_bins: int = option(40, minimum=8)  # speech: log-mel filters per frame
     normalize_level: bool = option(
-        False
-    )  # speech: each waveform scaled to peak 1 before its frames (false: as models trained before the key)
+        False, doc="speech: each waveform scaled to peak 1 before its frames (false: as models trained before the key)"
+    )
     speed_perturbation: bool = option(False)  # speech: each training utterance at one of `speeds`
     speeds: tuple[float, ...] = option(SPEEDS)  # speech: the speeds drawn from (uniformly), in tenths
-    train_examples: int = option(8000, minimum=1)
-    valid_examples: int = option(400, minimum=1)
-    test_examples: int = option(500, minimum=1)
-    seed: int = option(0, minimum=0, maximum=2**32 - 1)
+    train_examples: int = option(8000, minimum=1, doc="training utterances or scenes drawn per epoch")
+    valid_examples: int = option(400, minimum=1, doc="validation utterances or scenes")
+    test_examples: int = option(500, minimum=1, doc="test utterances or scenes")
+    seed: int = option(0, minimum=0, maximum=2**32 - 1, doc="seed of the drawn utterances and scenes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,9 +48,11 @@ class PerceptionTrainingConfig(OptimizationConfig):
     or the lowest validation loss with `select_by: loss`.
     """
 
-    batch_size: int = option(64, minimum=1)
-    label_smoothing: float = option(0.1, minimum=0.0, maximum=0.99)
-    select_by: str = option("wer", choices=("wer", "loss"))
+    batch_size: int = option(64, minimum=1, doc="examples per batch")
+    label_smoothing: float = option(0.1, minimum=0.0, maximum=0.99, doc="label smoothing of the training loss")
+    select_by: str = option(
+        "wer", choices=("wer", "loss"), doc="best model and early stopping: word error rate or validation loss"
+    )
     keep_checkpoints: int = option(5, minimum=0)  # per-epoch weights kept (0: none)
     augment: bool = option(False)  # speech: warp and mask the training frames (see seq2seq.perception.data.augment)
 
@@ -60,7 +64,9 @@ class PerceptionConfig:
     data: PerceptionDataConfig = nested(PerceptionDataConfig)
     model: TranslationModelConfig = nested(TranslationModelConfig)
     training: PerceptionTrainingConfig = nested(PerceptionTrainingConfig)
-    run_dir: str = option("runs/perception")
+    run_dir: str = option(
+        "runs/perception", doc="the run folder: checkpoints, logs, the resume backup and the best model (model/)"
+    )
 
     def __post_init__(self):
         if self.data.speed_perturbation and self.data.task != "speech":

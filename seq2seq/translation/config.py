@@ -86,14 +86,20 @@ class TranslationDataConfig:
     """
 
     dir: str = option("../shared/data")  # local prefixes below are relative to this folder
-    source_language: str = option("de")
-    target_language: str = option("en")
-    train: tuple[CorpusConfig, ...] = option(corpora("multi30k/train"))
-    valid: tuple[CorpusConfig, ...] = option(corpora("multi30k/val"))
-    test: tuple[CorpusConfig, ...] = option(corpora("multi30k/test_2016_flickr"))
+    source_language: str = option("de", doc="source language code (sentence splitting, reports)")
+    target_language: str = option("en", doc="target language code")
+    train: tuple[CorpusConfig, ...] = option(
+        corpora("multi30k/train"), doc="training corpora: a list of {path or tfds, weight} entries, mixed by weight"
+    )
+    valid: tuple[CorpusConfig, ...] = option(
+        corpora("multi30k/val"), doc="validation corpora (each scored on its own; the first selects the model)"
+    )
+    test: tuple[CorpusConfig, ...] = option(
+        corpora("multi30k/test_2016_flickr"), doc="test corpora (for reports; never used for choices)"
+    )
     tfds_data_dir: str | None = option(None)  # where tfds finds prepared datasets (null: its default)
     max_source_length: int = option(100, minimum=1)  # subword tokens; longer training pairs are dropped
-    max_target_length: int = option(100, minimum=1)
+    max_target_length: int = option(100, minimum=1, doc="subword tokens; longer training pairs are dropped")
 
     @classmethod
     def upgrade_keys(cls, data: dict, source: str) -> dict:
@@ -122,10 +128,12 @@ class TranslationDataConfig:
 class VocabularyConfig:
     """SentencePiece subwords, trained on the training text by `seq2seq build-vocab` or `train`."""
 
-    model_type: str = option("bpe", choices=SUBWORD_MODEL_TYPES)
-    size: int = option(8000, minimum=16)
+    model_type: str = option("bpe", choices=SUBWORD_MODEL_TYPES, doc="SentencePiece algorithm")
+    size: int = option(8000, minimum=16, doc="subword vocabulary size (per language)")
     joint: bool = option(True)  # one model for both languages, or one per language
-    character_coverage: float = option(1.0, minimum=0.9, maximum=1.0)
+    character_coverage: float = option(
+        1.0, minimum=0.9, maximum=1.0, doc="share of characters SentencePiece covers (the rest become <unk>)"
+    )
     max_pairs: int = option(500_000, minimum=1)  # sentence pairs SentencePiece learns from (weighted sample)
 
 
@@ -138,7 +146,9 @@ class EncoderConfig(RNNConfig):
     `seq2seq perception train` (see :mod:`seq2seq.translation.encoder`).
     """
 
-    input: str = option("tokens", choices=ENCODER_INPUTS)
+    input: str = option(
+        "tokens", choices=ENCODER_INPUTS, doc="what the encoder reads: subword tokens, audio frames or images"
+    )
     frame_stack: int = option(1, minimum=1)  # audio: consecutive frames joined into one encoder step
     conv_filters: tuple[int, ...] = option((32, 64, 128))  # image: filters of each 3x3 conv + 2x2 pool block
 
@@ -171,13 +181,15 @@ class TranslationModelConfig:
     between the stacked layers of each core (no effect with one layer).
     """
 
-    embedding_dim: int = option(256, minimum=1)
+    embedding_dim: int = option(256, minimum=1, doc="source and target embedding size")
     encoder: EncoderConfig = nested(EncoderConfig)
     decoder: RNNConfig = nested(RNNConfig)
-    attention: str = option("bahdanau", choices=ATTENTIONS)
-    attention_units: int = option(512, minimum=1)
-    dropout: float = option(0.3, minimum=0.0, maximum=0.99)
-    tie_embeddings: bool = option(False)
+    attention: str = option(
+        "bahdanau", choices=ATTENTIONS, doc="none, additive (Bahdanau) or multiplicative with input feeding (Luong)"
+    )
+    attention_units: int = option(512, minimum=1, doc="size of the attention layer")
+    dropout: float = option(0.3, minimum=0.0, maximum=0.99, doc="dropout on the embeddings and the decoder outputs")
+    tie_embeddings: bool = option(False, doc="share the target embedding with the output layer")
     word_dropout: float = option(0.0, minimum=0.0, maximum=1.0)  # decoder inputs -> <unk> in training (1.0: always)
 
     def __post_init__(self):
@@ -194,8 +206,8 @@ class TranslationTrainingConfig(OptimizationConfig):
     bucket_boundaries: tuple[int, ...] = option(
         tuple(range(4, 33)) + tuple(range(34, 49, 2)) + (52, 56, 60, 64, 72, 80, 90, 101)
     )
-    shuffle_buffer: int = option(30000, minimum=0)
-    label_smoothing: float = option(0.1, minimum=0.0, maximum=0.99)
+    shuffle_buffer: int = option(30000, minimum=0, doc="examples in the shuffle buffer (0: no shuffling)")
+    label_smoothing: float = option(0.1, minimum=0.0, maximum=0.99, doc="label smoothing of the training loss")
     validation_bleu: bool = option(True)  # greedy-decode the validation set and score it (sacrebleu) each epoch
     bleu_every_steps: int | None = option(None, minimum=1)  # also every N steps (null: epoch ends only)
     bleu_samples: int = option(3, minimum=0)  # sample translations printed with each validation BLEU
@@ -231,4 +243,6 @@ class TranslationConfig:
     vocabulary: VocabularyConfig = nested(VocabularyConfig)
     model: TranslationModelConfig = nested(TranslationModelConfig)
     training: TranslationTrainingConfig = nested(TranslationTrainingConfig)
-    run_dir: str = option("runs/translation")
+    run_dir: str = option(
+        "runs/translation", doc="the run folder: checkpoints, logs, the resume backup and the best model (model/)"
+    )
