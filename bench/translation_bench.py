@@ -35,6 +35,7 @@ from common import fail, host_line, peak_rss_mib, throughput, timed_fit, token_s
 from seq2seq import config as config_lib  # noqa: E402
 from seq2seq.core.decoding import DecodingOptions
 from seq2seq.model_dirs import load_translation_model  # noqa: E402
+from seq2seq.models.encoder_decoder import build_model  # noqa: E402
 from seq2seq.textio import read_lines  # noqa: E402
 from seq2seq.training import (  # noqa: E402
     POLICIES,
@@ -44,7 +45,6 @@ from seq2seq.training import (  # noqa: E402
 )
 from seq2seq.translation.config import TranslationConfig  # noqa: E402
 from seq2seq.translation.data import batches, build_vocabularies  # noqa: E402
-from seq2seq.translation.model import build_model  # noqa: E402
 from seq2seq.translation.translator import Translator  # noqa: E402
 
 

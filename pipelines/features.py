@@ -23,7 +23,7 @@ def log_mel(samples, mel_bins: int = 40, sample_rate: int = SAMPLE_RATE, normali
     (cepstral mean and variance normalisation, which removes much of a
     speaker's and a microphone's colouring). Exact zeros are replaced by
     1e-6 so that an all-zero frame always means padding (see
-    :class:`~seq2seq.translation.encoder.AudioEncoder`). A waveform shorter
+    :class:`~seq2seq.models.encoders.AudioEncoder`). A waveform shorter
     than one window is padded to one window first.
 
     With `normalize_level`, the waveform is first scaled to a peak amplitude

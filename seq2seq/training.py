@@ -205,10 +205,28 @@ def progress_verbosity() -> int | str:
     return "auto" if os.isatty(2) and not os.environ.get("CI") else 2
 
 
-def copy_weights(model: keras.Model, source: keras.Model, directory: str) -> None:
-    """Starts `model` from the weights of `source`, loaded from `directory` (`training.init_from`)."""
+def vocabulary_identity(vocab) -> object:
+    """What makes two vocabularies the same: a SentencePiece model's bytes, or a word list."""
+    proto = getattr(vocab, "model_proto", None)
+    return proto if proto is not None else tuple(vocab.tokens)
+
+
+def warm_start(model: keras.Model, directory: str, vocabularies: tuple, load) -> None:
+    """Starts `model` from the weights of the model directory `directory` (`training.init_from`).
+
+    `load(directory)` gives `(model, *vocabularies)` (a `model_dirs` loader);
+    the directory's vocabularies must be this run's `vocabularies`, and its
+    architecture this config's. A resumed run's backup still takes precedence
+    (it is loaded when training begins). One function for every task.
+    """
     from seq2seq.errors import UserError
 
+    source, *source_vocabularies = load(directory)
+    if [vocabulary_identity(v) for v in source_vocabularies] != [vocabulary_identity(v) for v in vocabularies]:
+        raise UserError(
+            f"training.init_from={directory}: its vocabulary differs from this run's (start a new run_dir with "
+            "the directory's vocabulary files copied into it, or train without init_from)."
+        )
     try:
         model.set_weights(source.get_weights())
     except ValueError as error:

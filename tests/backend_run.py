@@ -19,8 +19,8 @@ from seq2seq.core.likelihood import MaskedCrossEntropy  # noqa: E402
 from seq2seq.core.searcher import Searcher  # noqa: E402
 from seq2seq.core.vocabulary import Vocabulary  # noqa: E402
 from seq2seq.lm.generation import generate  # noqa: E402
-from seq2seq.lm.model import RNNLanguageModel  # noqa: E402
-from seq2seq.translation.model import Seq2SeqModel  # noqa: E402
+from seq2seq.models.encoder_decoder import Seq2SeqModel  # noqa: E402
+from seq2seq.models.language_model import RNNLanguageModel  # noqa: E402
 
 SOURCE = np.array([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14]], "int32")
 INPUTS = {"source_ids": SOURCE, "target_inputs": np.array([[2, 5, 6], [2, 7, 0]], "int32")}

@@ -129,7 +129,7 @@ SPEECH_WORDS = ["low", "mid", "high"]
 def untrained_audio_model(seed: int, vocab_size: int, features: int = 16, frame_stack: int = 2):
     import keras
 
-    from seq2seq.translation.model import Seq2SeqModel
+    from seq2seq.models.encoder_decoder import Seq2SeqModel
 
     keras.utils.set_random_seed(seed)
     model = Seq2SeqModel(

@@ -12,8 +12,8 @@ from pipelines.arrays import bucketed, pack, unpack, weighted_batches
 from seq2seq import config as config_lib
 from seq2seq.core.specials import BOS_ID, EOS_ID
 from seq2seq.errors import UserError
+from seq2seq.models.encoder_decoder import build_model
 from seq2seq.translation import arrays
-from seq2seq.translation.model import build_model
 
 
 def pair(source_length, target_length, first=10):

@@ -14,11 +14,11 @@ import pytest
 from seq2seq import config as config_lib
 from seq2seq.core.attention import AdditiveAttention, MultiplicativeAttention
 from seq2seq.core.recurrent import RNN_ARGUMENTS
-from seq2seq.lm import model as lm_model
 from seq2seq.lm.config import LMConfig, LMModelConfig
+from seq2seq.models import encoder_decoder as translation_model
+from seq2seq.models import language_model as lm_model
 from seq2seq.perception.config import PerceptionConfig
 from seq2seq.perception.data import source_spec
-from seq2seq.translation import model as translation_model
 from seq2seq.translation.config import TranslationConfig, TranslationModelConfig
 
 CONFIGS = Path(__file__).parents[1] / "configs"

@@ -15,9 +15,9 @@ import pytest
 
 from seq2seq import compat
 from seq2seq.backup import EMAForValidation
-from seq2seq.core.ensemble import Ensemble
 from seq2seq.core.output import OutputProjection, heads_of
-from seq2seq.translation.model import Seq2SeqModel
+from seq2seq.models.encoder_decoder import Seq2SeqModel
+from seq2seq.models.ensemble import Ensemble
 
 SMALL = {"cell": "lstm", "units": 16, "num_layers": 1}
 

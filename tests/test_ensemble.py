@@ -7,12 +7,12 @@ from helpers import speech_model_dir, untrained_audio_model, wav_files
 
 from pipelines.features import log_mel
 from seq2seq.cli import main
-from seq2seq.core.ensemble import Ensemble
 from seq2seq.core.searcher import Searcher
 from seq2seq.model_dirs import load_perception_model
+from seq2seq.models.encoder_decoder import Seq2SeqModel
+from seq2seq.models.ensemble import Ensemble
 from seq2seq.perception.digits import read_wav
 from seq2seq.perception.recognizer import Recognizer
-from seq2seq.translation.model import Seq2SeqModel
 
 SMALL = {"cell": "lstm", "units": 16, "num_layers": 1}
 

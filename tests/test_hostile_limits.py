@@ -100,7 +100,7 @@ class Stop(Exception):
 def test_a_beam_search_returns_to_python_at_least_every_second():
     """A pending signal's handler runs between bursts: here it raises within about a burst of the signal."""
     from seq2seq.core.searcher import Searcher
-    from seq2seq.translation.model import Seq2SeqModel
+    from seq2seq.models.encoder_decoder import Seq2SeqModel
 
     model = Seq2SeqModel(
         source_vocab_size=12, target_vocab_size=12, embedding_dim=8, encoder={"units": 8}, decoder={"units": 16}

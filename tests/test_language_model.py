@@ -12,10 +12,10 @@ from seq2seq import config as config_lib
 from seq2seq.core.recurrent import RecurrentStack
 from seq2seq.lm.config import LMConfig
 from seq2seq.lm.generation import generate
-from seq2seq.lm.model import RNNLanguageModel
 from seq2seq.lm.scoring import score_lines
 from seq2seq.lm.training import train_language_model
 from seq2seq.model_dirs import load_language_model, save_language_model
+from seq2seq.models.language_model import RNNLanguageModel
 
 
 def test_logits_shape_and_the_core_class():
@@ -295,3 +295,24 @@ def test_a_learning_rate_cut_survives_resume(tmp_path):
     with open(tmp_path / "run" / "history.csv") as handle:
         rates = [float(row["learning_rate"]) for row in csv.DictReader(handle)]
     assert rates == pytest.approx([0.02, 0.02, 0.01])
+
+
+def test_one_warm_start_for_every_task_checks_the_vocabulary_then_copies_the_weights(capsys):
+    from seq2seq.core.vocabulary import Vocabulary
+    from seq2seq.errors import UserError
+    from seq2seq.training import warm_start
+
+    def model(seed):
+        keras.utils.set_random_seed(seed)
+        built = RNNLanguageModel(vocab_size=7, embedding_dim=4, rnn={"cell": "gru", "units": 3})
+        built(np.zeros((1, 2), "int32"))
+        return built
+
+    trained, fresh = model(1), model(2)
+    words = Vocabulary(["x", "y", "z"])
+    with pytest.raises(UserError, match="init_from=elsewhere: its vocabulary differs"):
+        warm_start(fresh, "elsewhere", (words,), lambda directory: (trained, Vocabulary(["x", "y", "w"])))
+    warm_start(fresh, "elsewhere", (words,), lambda directory: (trained, Vocabulary(["x", "y", "z"])))
+    for a, b in zip(fresh.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert "initialised from elsewhere" in capsys.readouterr().out

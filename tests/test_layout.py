@@ -3,15 +3,18 @@
 Layers, lowest first (a module may import its own layer and those below):
 
     errors, textio, history,     the lowest layer
-    compat
+    documents, compat
     config, core                 typed configs; the shared model pieces
     pipelines                    tf.data steps (of seq2seq: the lowest layer only)
-    lm, translation (models)     the two model kinds
-    model_dirs, training, callbacks, backup
-    lm, translation (the rest)   training, scoring, generation, translating
-    perception                   speech recognition and captioning (on translation's model and training)
+    models                       the language model, the encoder-decoder and its encoders, ensembles
+    model_dirs, training, run_folder, callbacks, backup, distribute, layouts
+    lm, translation              the tasks: data, training, scoring, generation, translating (neither
+                                 imports the other)
+    perception                   speech recognition and captioning (with translation's model config)
     evaluation                   scores and reports
     cli                          the command line
+
+Every package is on one layer: no layer imports a task, a model or anything else above it.
 
 Imports under `if TYPE_CHECKING:` are type hints, not dependencies, and are not counted.
 """
@@ -29,37 +32,113 @@ FORBIDDEN = {  # importer prefix -> prefixes it must not import
     "seq2seq.errors": ("seq2seq.",),
     "seq2seq.compat": ("seq2seq.",),
     "seq2seq.core": (
+        "seq2seq.models",
         "seq2seq.lm",
         "seq2seq.translation",
+        "seq2seq.perception",
         "seq2seq.evaluation",
         "seq2seq.cli",
         "seq2seq.model_dirs",
         "seq2seq.training",
+        "seq2seq.run_folder",
         "seq2seq.callbacks",
+        "seq2seq.backup",
         "seq2seq.config",
         "pipelines",
     ),
     "seq2seq.config": (
+        "seq2seq.models",
         "seq2seq.lm",
         "seq2seq.translation",
+        "seq2seq.perception",
         "seq2seq.evaluation",
         "seq2seq.cli",
         "seq2seq.model_dirs",
         "seq2seq.training",
+        "seq2seq.run_folder",
+        "seq2seq.callbacks",
+        "seq2seq.backup",
         "pipelines",
     ),
-    "seq2seq.lm.model": ("seq2seq.model_dirs", "seq2seq.training", "seq2seq.translation", "pipelines"),
-    "seq2seq.translation.model": ("seq2seq.model_dirs", "seq2seq.training", "seq2seq.lm", "pipelines"),
-    "seq2seq.translation.encoder": ("seq2seq.model_dirs", "seq2seq.training", "seq2seq.lm", "pipelines"),
-    "seq2seq.translation.decoder": ("seq2seq.model_dirs", "seq2seq.training", "seq2seq.lm", "pipelines"),
-    "seq2seq.lm": ("seq2seq.evaluation", "seq2seq.cli"),
-    "seq2seq.translation": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.perception"),
-    "seq2seq.perception": ("seq2seq.evaluation", "seq2seq.cli"),
-    "seq2seq.model_dirs": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.training"),
-    "seq2seq.training": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
-    "seq2seq.run_folder": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
-    "seq2seq.callbacks": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
-    "seq2seq.backup": ("seq2seq.evaluation", "seq2seq.cli", "seq2seq.lm", "seq2seq.translation"),
+    "seq2seq.models": (
+        "seq2seq.lm",
+        "seq2seq.translation",
+        "seq2seq.perception",
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+        "seq2seq.model_dirs",
+        "seq2seq.training",
+        "seq2seq.run_folder",
+        "seq2seq.callbacks",
+        "seq2seq.backup",
+        "seq2seq.config",
+        "pipelines",
+    ),
+    "seq2seq.model_dirs": (
+        "seq2seq.lm",
+        "seq2seq.translation",
+        "seq2seq.perception",
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+    ),
+    "seq2seq.training": (
+        "seq2seq.lm",
+        "seq2seq.translation",
+        "seq2seq.perception",
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+    ),
+    "seq2seq.run_folder": (
+        "seq2seq.lm",
+        "seq2seq.translation",
+        "seq2seq.perception",
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+    ),
+    "seq2seq.callbacks": (
+        "seq2seq.lm",
+        "seq2seq.translation",
+        "seq2seq.perception",
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+    ),
+    "seq2seq.backup": (
+        "seq2seq.lm",
+        "seq2seq.translation",
+        "seq2seq.perception",
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+    ),
+    "seq2seq.distribute": (
+        "seq2seq.lm",
+        "seq2seq.translation",
+        "seq2seq.perception",
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+    ),
+    "seq2seq.layouts": (
+        "seq2seq.lm",
+        "seq2seq.translation",
+        "seq2seq.perception",
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+    ),
+    "seq2seq.lm": (
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+        "seq2seq.translation",
+        "seq2seq.perception",
+    ),
+    "seq2seq.translation": (
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+        "seq2seq.lm",
+        "seq2seq.perception",
+    ),
+    "seq2seq.perception": (
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+    ),
     "seq2seq.evaluation": ("seq2seq.cli",),
 }
 

@@ -6,7 +6,7 @@ import pytest
 
 from seq2seq.core.recurrent import RecurrentStack, core_arguments
 from seq2seq.core.specials import BOS_ID, CELLS
-from seq2seq.translation.model import Seq2SeqModel
+from seq2seq.models.encoder_decoder import Seq2SeqModel
 
 ATTENTIONS = ["none", "bahdanau", "luong"]
 
@@ -52,7 +52,7 @@ def test_shapes_for_every_attention_and_cell_mix(attention, cells):
 
 
 def test_encoder_and_decoder_are_the_language_model_core():
-    from seq2seq.lm.model import RNNLanguageModel
+    from seq2seq.models.language_model import RNNLanguageModel
 
     model = small_model()
     assert type(model.encoder.core) is RecurrentStack

@@ -13,11 +13,11 @@ from pipelines.features import log_mel
 from seq2seq.cli import main
 from seq2seq.core.searcher import Searcher
 from seq2seq.core.vocabulary import Vocabulary
+from seq2seq.models.encoder_decoder import Seq2SeqModel
+from seq2seq.models.encoders import AudioEncoder, ImageEncoder
 from seq2seq.perception import digits
 from seq2seq.perception.recognizer import Recognizer, pad
 from seq2seq.perception.scenes import draw, scenes
-from seq2seq.translation.encoder import AudioEncoder, ImageEncoder
-from seq2seq.translation.model import Seq2SeqModel
 
 FSDD = Path(__file__).parents[2] / "shared" / "data" / "fsdd"
 needs_fsdd = pytest.mark.skipif(not (FSDD / "recordings").is_dir(), reason=f"FSDD not found at {FSDD}")

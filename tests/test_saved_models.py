@@ -15,11 +15,11 @@ import pytest
 
 from seq2seq.cli import main
 from seq2seq.core.decoding import DecodingOptions
-from seq2seq.core.ensemble import members_of
-from seq2seq.lm.model import RNNLanguageModel
 from seq2seq.lm.scoring import score_lines
 from seq2seq.model_dirs import load_language_model, load_perception_model, load_translation_model, save_language_model
-from seq2seq.translation.model import Seq2SeqModel
+from seq2seq.models.encoder_decoder import Seq2SeqModel
+from seq2seq.models.ensemble import members_of
+from seq2seq.models.language_model import RNNLanguageModel
 from seq2seq.translation.translator import Translator
 
 SAVED = Path(__file__).parents[1] / "saved_models"

@@ -6,7 +6,7 @@ import pytest
 
 from seq2seq.core.search import beam_search, greedy_search
 from seq2seq.core.searcher import Searcher
-from seq2seq.translation.model import Seq2SeqModel
+from seq2seq.models.encoder_decoder import Seq2SeqModel
 
 BOS, EOS = 2, 3
 

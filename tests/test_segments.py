@@ -6,7 +6,7 @@ from sentence_splitter import SentenceSplitter
 from seq2seq.cli import main
 from seq2seq.core.decoding import DecodingOptions
 from seq2seq.model_dirs import load_translation_model
-from seq2seq.translation.model import Seq2SeqModel
+from seq2seq.models.encoder_decoder import Seq2SeqModel
 from seq2seq.translation.segments import fit, protected_spans, restore, sentences, translate_paragraphs
 from seq2seq.translation.translator import Translator
 

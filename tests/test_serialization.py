@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 
 import seq2seq.core.attention
-import seq2seq.core.ensemble
 import seq2seq.core.likelihood
 import seq2seq.core.output
 import seq2seq.core.recurrent
-import seq2seq.lm.model
-import seq2seq.translation.decoder
-import seq2seq.translation.encoder
-import seq2seq.translation.model  # noqa: F401  -- imported for their registrations
+import seq2seq.models.decoder
+import seq2seq.models.encoder_decoder  # noqa: F401  -- imported for their registrations
+import seq2seq.models.encoders
+import seq2seq.models.ensemble
+import seq2seq.models.language_model
 
 RNG = np.random.default_rng(0)
 TOKENS = np.array([[4, 5, 6, 7, 0], [8, 9, 0, 0, 0]], "int32")
@@ -74,8 +74,8 @@ def decode(decoder):
 
 def two_translators(arguments):
     keras.utils.set_random_seed(3)
-    members = [seq2seq.translation.model.Seq2SeqModel(**translator_arguments()) for _ in range(2)]
-    return seq2seq.core.ensemble.Ensemble(members)
+    members = [seq2seq.models.encoder_decoder.Seq2SeqModel(**translator_arguments()) for _ in range(2)]
+    return seq2seq.models.ensemble.Ensemble(members)
 
 
 def ensemble_step(ensemble):

@@ -116,7 +116,7 @@ def test_training_logs_validation_bleu_and_keeps_checkpoints(toy_translation_dir
 
 def test_average_checkpoints(toy_translation_dir, tmp_path, capsys):
     from seq2seq.model_dirs import load_translation_model
-    from seq2seq.translation.model import build_model
+    from seq2seq.models.encoder_decoder import build_model
 
     run_dir = toy_translation_dir.parent
     output = tmp_path / "averaged"

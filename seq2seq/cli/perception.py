@@ -37,8 +37,8 @@ def ensemble(arguments) -> int:
     """Writes one perception-model directory whose model is the ensemble of the given ones (members flattened)."""
     from pathlib import Path
 
-    from seq2seq.core.ensemble import Ensemble, input_of, members_of
     from seq2seq.model_dirs import check_new_model_directory, load_perception_model, save_perception_model, saved_config
+    from seq2seq.models.ensemble import Ensemble, input_of, members_of
     from seq2seq.perception.config import PerceptionConfig
 
     output = Path(arguments.output)

@@ -52,7 +52,7 @@ class Searcher(keras.Model):
     Searcher again after loading it.
 
     Args:
-        model: a searchable model, e.g. :class:`~seq2seq.translation.model.Seq2SeqModel`
+        model: a searchable model, e.g. :class:`~seq2seq.models.encoder_decoder.Seq2SeqModel`
             (weights shared, not copied).
         eos_id: the id that ends a hypothesis (-1: none does; outputs run to the length limit).
         beam_size: 1 for greedy search (or sampling); more for beam search.

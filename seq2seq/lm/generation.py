@@ -7,7 +7,7 @@ from keras import ops
 
 from seq2seq.core.searcher import Searcher
 from seq2seq.core.vocabulary import TokenVocabulary
-from seq2seq.lm.model import RNNLanguageModel
+from seq2seq.models.language_model import RNNLanguageModel
 
 
 class GenerationRules:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from seq2seq.core.vocabulary import TokenVocabulary
-from seq2seq.lm.model import RNNLanguageModel, build_scorer
+from seq2seq.models.language_model import RNNLanguageModel, build_scorer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,17 +19,23 @@ from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
 from seq2seq.documents import json_text
 from seq2seq.errors import UserError
 from seq2seq.lm.config import LMConfig
-from seq2seq.lm.model import RNNLanguageModel, build_model
-from seq2seq.model_dirs import copy_model, load_vocabulary, save_language_model, vocabulary_file_name
+from seq2seq.model_dirs import (
+    copy_model,
+    load_language_model,
+    load_vocabulary,
+    save_language_model,
+    vocabulary_file_name,
+)
+from seq2seq.models.language_model import RNNLanguageModel, build_model
 from seq2seq.run_folder import training_run
 from seq2seq.textio import read_lines
 from seq2seq.training import (
     configure_precision,
-    copy_weights,
     cudnn_warning,
     make_optimizer,
     progress_verbosity,
     standard_callbacks,
+    warm_start,
 )
 
 
@@ -103,20 +109,6 @@ def stream_perplexity(model: RNNLanguageModel, windows, batch_size: int, window_
     return float(results["perplexity"])
 
 
-def warm_start(model: RNNLanguageModel, vocab, directory: str) -> None:
-    """Copies the weights of the model in `directory` (same vocabulary and architecture) into `model`.
-
-    A resumed run's checkpoint still takes precedence (it is loaded when
-    training begins).
-    """
-    from seq2seq.model_dirs import load_language_model
-
-    source, source_vocab = load_language_model(directory)
-    if getattr(source_vocab, "tokens", None) != getattr(vocab, "tokens", None):
-        raise UserError(f"training.init_from={directory}: its vocabulary differs from this run's.")
-    copy_weights(model, source, directory)
-
-
 @training_run("data", "model")
 def train_language_model(config: LMConfig, run_dir: Path) -> Path:
     """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory.
@@ -155,7 +147,7 @@ def train_language_model(config: LMConfig, run_dir: Path) -> Path:
     model = build_model(config.model, len(vocab), stateful=True)
     model(np.zeros((batch, window), "int32"))
     if training.init_from is not None:
-        warm_start(model, vocab, training.init_from)
+        warm_start(model, training.init_from, (vocab,), load_language_model)
     compile_for_stream(
         model, make_optimizer(training.optimizer, training.learning_rate, training.clip_norm, training.ema_momentum)
     )

@@ -13,12 +13,12 @@ from seq2seq.callbacks import EpochCheckpoints, EpochNumber, KeepBest, Throughpu
 from seq2seq.core.vocabulary import Vocabulary
 from seq2seq.errors import UserError
 from seq2seq.model_dirs import load_perception_model, save_perception_model
+from seq2seq.models.encoder_decoder import build_model
 from seq2seq.perception.config import PerceptionConfig
 from seq2seq.perception.data import batches, build_vocabulary, check_data, examples, source_spec
 from seq2seq.perception.recognizer import Recognizer
 from seq2seq.run_folder import training_run
-from seq2seq.training import compile_model, configure_precision, copy_weights, progress_verbosity, standard_callbacks
-from seq2seq.translation.model import build_model
+from seq2seq.training import compile_model, configure_precision, progress_verbosity, standard_callbacks, warm_start
 
 VOCABULARY = "vocab.json"
 
@@ -67,10 +67,7 @@ def train_perception_model(config: PerceptionConfig, run_dir: Path) -> Path:
     model = build_model(config.model, 0, len(vocab), source_spec(config))
     model.build()
     if training.init_from is not None:
-        other, other_vocab = load_perception_model(training.init_from)
-        if other_vocab.tokens != vocab.tokens:
-            raise UserError(f"training.init_from={training.init_from}: its vocab.json differs from this run's.")
-        copy_weights(model, other, training.init_from)
+        warm_start(model, training.init_from, (vocab,), load_perception_model)
     compile_model(model, config)
     print(f"model: {model.count_params():,} parameters; run folder: {run_dir}", flush=True)
     model_dir = run_dir / "model"

@@ -228,8 +228,8 @@ def train_arrays(
     average_share: float = 0.15,
 ) -> dict:
     """The `train` step (see the module doc); returns the summary it writes to `output/summary.json`."""
+    from seq2seq.models.encoder_decoder import build_model
     from seq2seq.training import compile_model, configure_precision
-    from seq2seq.translation.model import build_model
 
     splits, (source_size, target_size) = load_corpora(corpora_file)
     train, valid = splits["train"], splits["valid"]
@@ -288,7 +288,7 @@ def import_arrays(config: TranslationConfig, weights_dir: Path, vocab_dir: Path,
     """The `import` step: a model directory from `train`'s weights and `--vocab`'s SentencePiece models."""
     from seq2seq.core.subwords import SubwordVocabulary
     from seq2seq.model_dirs import save_translation_model
-    from seq2seq.translation.model import build_model
+    from seq2seq.models.encoder_decoder import build_model
 
     source, target = SubwordVocabulary.load_pair(vocab_dir)
     model = build_model(config.model, len(source), len(target))

@@ -143,7 +143,7 @@ class EncoderConfig(RNNConfig):
 
     `input: tokens` reads subword ids (translation); `audio` log-mel frames
     (speech recognition) and `image` pictures (captioning), for
-    `seq2seq perception train` (see :mod:`seq2seq.translation.encoder`).
+    `seq2seq perception train` (see :mod:`seq2seq.models.encoders`).
     """
 
     input: str = option(

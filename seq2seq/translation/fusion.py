@@ -14,14 +14,14 @@ class ShallowFusion(keras.layers.Layer):
     """log p(y_t) = log p_TM(y_t | y_<t, x) + weight · log p_LM(y_t | y_<t).
 
     Offers the `encode` / `decode_step` interface of
-    :class:`~seq2seq.translation.model.Seq2SeqModel`, so every search method runs with it
+    :class:`~seq2seq.models.encoder_decoder.Seq2SeqModel`, so every search method runs with it
     unchanged. The language model must use the translation model's target
     SentencePiece vocabulary (train it with `data.level: subword` and
     `data.subword_model: <model>/target.spm`).
 
     Args:
         model: the translation model.
-        language_model: an :class:`~seq2seq.lm.model.RNNLanguageModel`.
+        language_model: an :class:`~seq2seq.models.language_model.RNNLanguageModel`.
         weight: the language model's weight (0 gives plain translation).
     """
 

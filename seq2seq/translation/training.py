@@ -16,33 +16,20 @@ from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.distribute import is_chief, make_strategy, scope, shard_by_data, worker_folder
 from seq2seq.errors import UserError
 from seq2seq.layouts import LAYOUT, upgrade_weights_file, weights_layout
-from seq2seq.model_dirs import save_translation_model
+from seq2seq.model_dirs import load_translation_model, save_translation_model
+from seq2seq.models.encoder_decoder import Seq2SeqModel, build_model
 from seq2seq.run_folder import training_run
 from seq2seq.training import (
     compile_model,
     configure_precision,
-    copy_weights,
     cudnn_warning,
     progress_verbosity,
     restored_dtype_policy,
     standard_callbacks,
+    warm_start,
 )
 from seq2seq.translation.config import TranslationConfig
 from seq2seq.translation.data import batches, build_vocabularies, corpus_text_pairs
-from seq2seq.translation.model import Seq2SeqModel, build_model
-
-
-def warm_start(model: Seq2SeqModel, source, target, directory: str) -> None:
-    """Copies the weights of the translation model in `directory` (same vocabularies and architecture)."""
-    from seq2seq.model_dirs import load_translation_model
-
-    other, other_source, other_target = load_translation_model(directory)
-    if (other_source.model_proto, other_target.model_proto) != (source.model_proto, target.model_proto):
-        raise UserError(
-            f"training.init_from={directory}: its SentencePiece models differ from this run's "
-            "(copy its source.spm and target.spm into the run folder first)."
-        )
-    copy_weights(model, other, directory)
 
 
 def validation_bleu_callback(
@@ -116,7 +103,7 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
         model = build_model(config.model, len(source), len(target))
         model.build()
         if training.init_from is not None:
-            warm_start(model, source, target, training.init_from)
+            warm_start(model, training.init_from, (source, target), load_translation_model)
         compile_model(model, config)
         work_around_keras_multi_worker(model, strategy)
     if strategy is not None:

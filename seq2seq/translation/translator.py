@@ -12,7 +12,7 @@ import numpy as np
 from seq2seq.core.decoding import DecodingOptions
 from seq2seq.core.searcher import Searcher
 from seq2seq.core.subwords import SubwordVocabulary
-from seq2seq.translation.model import Seq2SeqModel
+from seq2seq.models.encoder_decoder import Seq2SeqModel
 
 # Beam-search steps between the moments finished sentences leave a batch (see `Searcher`'s compact_every),
 # and the multiple of sentences a batch shrinks to. Together with source widths padded to multiples of 8,

@@ -1,4 +1,4 @@
-"""The encoder-decoder translation model, and `build_model`, where its config becomes it."""
+"""The encoder-decoder (translation, speech recognition, captioning), and `build_model`, where its config becomes it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from keras import layers, ops
 
 from seq2seq.core.output import OutputProjection
 from seq2seq.core.specials import BOS_ID, PAD_ID, UNK_ID
-from seq2seq.translation.decoder import RNNDecoder
-from seq2seq.translation.encoder import ENCODERS
+from seq2seq.models.decoder import RNNDecoder
+from seq2seq.models.encoders import ENCODERS
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -45,7 +45,7 @@ class Seq2SeqModel(keras.Model):
             text (`source_vocab_size` ids); `{"input": "audio", "features",
             "frame_stack"}` for log-mel frames; `{"input": "image",
             "image_size", "channels", "conv_filters"}` for images (see
-            :mod:`seq2seq.translation.encoder`; `source_vocab_size` is unused).
+            :mod:`seq2seq.models.encoders`; `source_vocab_size` is unused).
 
     Call arguments:
         inputs: dict with the source, int `source_ids` `(batch, source_len)`
