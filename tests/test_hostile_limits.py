@@ -158,7 +158,7 @@ def test_serve_ends_on_sigterm_with_the_promised_line_and_status(toy_translation
     "argv, message",
     [
         (["lm", "generate", "--max-tokens", "100001"], "--max-tokens must be at most 100,000"),
-        (["lm", "generate", "--num-samples", "1001"], "--num-samples must be at most 1,000"),
+        (["lm", "generate", "--num-samples", "10001"], "--num-samples must be at most 10,000"),
         (["lm", "generate", "--seed", "-1"], "--seed must be at least 0"),
         (["lm", "generate", "--seed", str(2**32)], "--seed must be at most 4,294,967,295"),
         (["translate", "--beam", "101"], "--beam must be at most 100"),

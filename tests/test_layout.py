@@ -7,7 +7,8 @@ Layers, lowest first (a module may import its own layer and those below):
     config, core                 typed configs; the shared model pieces
     pipelines                    tf.data steps (of seq2seq: the lowest layer only)
     models                       the language model, the encoder-decoder and its encoders, ensembles
-    model_dirs, training, run_folder, callbacks, backup, distribute, layouts
+    model_dirs, training, run_folder, callbacks, backup, distribute, layouts,
+    runner                       the one training loop (tasks supply what differs)
     lm, translation              the tasks: data, training, scoring, generation, translating (neither
                                  imports the other)
     perception                   speech recognition and captioning (with translation's model config)
@@ -41,6 +42,7 @@ FORBIDDEN = {  # importer prefix -> prefixes it must not import
         "seq2seq.model_dirs",
         "seq2seq.training",
         "seq2seq.run_folder",
+        "seq2seq.runner",
         "seq2seq.callbacks",
         "seq2seq.backup",
         "seq2seq.config",
@@ -56,6 +58,7 @@ FORBIDDEN = {  # importer prefix -> prefixes it must not import
         "seq2seq.model_dirs",
         "seq2seq.training",
         "seq2seq.run_folder",
+        "seq2seq.runner",
         "seq2seq.callbacks",
         "seq2seq.backup",
         "pipelines",
@@ -69,6 +72,7 @@ FORBIDDEN = {  # importer prefix -> prefixes it must not import
         "seq2seq.model_dirs",
         "seq2seq.training",
         "seq2seq.run_folder",
+        "seq2seq.runner",
         "seq2seq.callbacks",
         "seq2seq.backup",
         "seq2seq.config",
@@ -89,6 +93,13 @@ FORBIDDEN = {  # importer prefix -> prefixes it must not import
         "seq2seq.cli",
     ),
     "seq2seq.run_folder": (
+        "seq2seq.lm",
+        "seq2seq.translation",
+        "seq2seq.perception",
+        "seq2seq.evaluation",
+        "seq2seq.cli",
+    ),
+    "seq2seq.runner": (
         "seq2seq.lm",
         "seq2seq.translation",
         "seq2seq.perception",

@@ -24,7 +24,7 @@ from seq2seq.cli.running import quiet_tensorflow, run, sigterm_as_interrupt
 from seq2seq.core.specials import MAX_OUTPUT_TOKENS
 from seq2seq.translation import shortlist as shortlists
 
-MAX_SAMPLES = 1000  # lm generate --num-samples: one batch
+MAX_SAMPLES = 10_000  # lm generate --num-samples: one batch (samples x tokens is bounded too)
 
 
 def build_parser() -> argparse.ArgumentParser:

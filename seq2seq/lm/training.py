@@ -11,8 +11,7 @@ import numpy as np
 
 from pipelines import lm as lm_pipeline
 from pipelines.text import read_text_lines, tokenize
-from seq2seq import config as config_lib
-from seq2seq.callbacks import KeepBest, ResetStates, Throughput
+from seq2seq.callbacks import ResetStates, Throughput
 from seq2seq.core.likelihood import MaskedCrossEntropy, Perplexity
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
@@ -27,16 +26,9 @@ from seq2seq.model_dirs import (
     vocabulary_file_name,
 )
 from seq2seq.models.language_model import RNNLanguageModel, build_model
-from seq2seq.run_folder import training_run
+from seq2seq.runner import Task, TaskData, train
 from seq2seq.textio import read_lines
-from seq2seq.training import (
-    configure_precision,
-    cudnn_warning,
-    make_optimizer,
-    progress_verbosity,
-    standard_callbacks,
-    warm_start,
-)
+from seq2seq.training import make_optimizer
 
 
 class LMCorpus:
@@ -109,72 +101,74 @@ def stream_perplexity(model: RNNLanguageModel, windows, batch_size: int, window_
     return float(results["perplexity"])
 
 
-@training_run("data", "model")
-def train_language_model(config: LMConfig, run_dir: Path) -> Path:
-    """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory.
+class LanguageModelTask(Task):
+    """A language model: token-stream windows, a stateful model, stream perplexity at the end."""
 
-    Called as `train(config)`: `@training_run` locks and checks the run folder and passes it in.
-    """
-    training = config.training
-    if training.distribute != "none":
-        raise UserError(
-            f"training.distribute={training.distribute}: language models train on one device for now "
-            "(their state is carried across batches); use distribute: none."
+    name = "language model"
+
+    def check(self, config: LMConfig) -> None:
+        if config.training.distribute != "none":
+            raise UserError(
+                f"training.distribute={config.training.distribute}: language models train on one device for now "
+                "(their state is carried across batches); use distribute: none."
+            )
+
+    def prepare(self, config: LMConfig, run_dir: Path, chief: bool) -> TaskData:
+        training = config.training
+        corpus = LMCorpus(config.data)  # bad text fails here, before anything is printed or written
+        vocab_file = run_dir / vocabulary_file_name(config.data.level)
+        if vocab_file.exists():
+            vocab = load_vocabulary(vocab_file)
+        else:
+            vocab = corpus.build_vocabulary()
+            vocab.save(vocab_file)
+        batch, window = training.batch_size, training.window_length
+        train = corpus.windows("train", vocab, batch, window)
+        if training.steps_per_epoch is not None:
+            train = train.take(training.steps_per_epoch)
+        valid = corpus.windows("valid", vocab, batch, window)
+        print(
+            f"vocabulary: {len(vocab)} {vocab.level} tokens; train: {corpus.train_lines} lines, "
+            f"{int(train.cardinality())} windows of {batch}x{window} tokens; run folder: {run_dir}",
+            flush=True,
         )
-    corpus = LMCorpus(config.data)  # bad text fails here, before anything is printed or written
-    configure_precision(training.mixed_precision, announce=True)
-    warning = cudnn_warning({"model.rnn": config.model.rnn})
-    if warning:
-        print(warning, flush=True)
-    vocab_file = run_dir / vocabulary_file_name(config.data.level)
-    if vocab_file.exists():
-        vocab = load_vocabulary(vocab_file)
-    else:
-        vocab = corpus.build_vocabulary()
-        vocab.save(vocab_file)
-    config_lib.save(config, run_dir / "config.yaml")
-    batch, window = training.batch_size, training.window_length
-    train = corpus.windows("train", vocab, batch, window)
-    if training.steps_per_epoch is not None:
-        train = train.take(training.steps_per_epoch)
-    valid = corpus.windows("valid", vocab, batch, window)
-    print(
-        f"vocabulary: {len(vocab)} {vocab.level} tokens; train: {corpus.train_lines} lines, "
-        f"{int(train.cardinality())} windows of {batch}x{window} tokens; run folder: {run_dir}",
-        flush=True,
-    )
+        return TaskData(train, valid, (vocab,), extra={"corpus": corpus})
 
-    model = build_model(config.model, len(vocab), stateful=True)
-    model(np.zeros((batch, window), "int32"))
-    if training.init_from is not None:
-        warm_start(model, training.init_from, (vocab,), load_language_model)
-    compile_for_stream(
-        model, make_optimizer(training.optimizer, training.learning_rate, training.clip_norm, training.ema_momentum)
-    )
-    model_dir = run_dir / "model"
+    def cores(self, config: LMConfig) -> dict:
+        return {"model.rnn": config.model.rnn}
 
-    def export(epoch: int, logs: dict) -> None:
+    def build(self, config: LMConfig, data: TaskData) -> keras.Model:
+        model = build_model(config.model, len(data.vocabularies[0]), stateful=True)
+        model(np.zeros((config.training.batch_size, config.training.window_length), "int32"))
+        return model
+
+    def load(self, directory: str) -> tuple:
+        return load_language_model(directory)
+
+    def compile(self, model: keras.Model, config: LMConfig) -> None:
+        training = config.training
+        compile_for_stream(
+            model, make_optimizer(training.optimizer, training.learning_rate, training.clip_norm, training.ema_momentum)
+        )
+
+    def measurements(self, model, config: LMConfig, data: TaskData, run_dir: Path, keep_best, chief: bool) -> list:
+        return [ResetStates(), Throughput(config.training.batch_size * config.training.window_length)]
+
+    def export(self, model_dir: Path, model, config: LMConfig, data: TaskData, epoch: int, logs: dict) -> None:
         metrics = {
             "epoch": epoch + 1,
             "valid_perplexity": float(logs["val_perplexity"]),
             "train_perplexity": float(logs["perplexity"]),
         }
-        save_language_model(model_dir, model, vocab, config, metrics)
+        save_language_model(model_dir, model, data.vocabularies[0], config, metrics)
 
-    callbacks = standard_callbacks(
-        run_dir,
-        training,
-        [ResetStates(), Throughput(batch * window), KeepBest(export, run_dir / "best.json", monitor="val_loss")],
-    )
-    model.fit(
-        train,
-        validation_data=valid,
-        epochs=training.epochs,
-        callbacks=callbacks,
-        shuffle=False,
-        verbose=progress_verbosity(),
-    )
-    return finish(config, corpus, vocab, model_dir)
+    def finish(self, config: LMConfig, data: TaskData, model_dir: Path) -> None:
+        finish(config, data.extra["corpus"], data.vocabularies[0], model_dir)
+
+
+def train_language_model(config: LMConfig) -> Path:
+    """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
+    return train(LanguageModelTask(), config)
 
 
 def finish(config: LMConfig, corpus: LMCorpus, vocab: TokenVocabulary, model_dir: Path) -> Path:

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
-import warnings
 from pathlib import Path
 
 import tensorflow as tf
 
 from seq2seq import config as config_lib
-from seq2seq.callbacks import EpochCheckpoints, EpochNumber, KeepBest, Throughput, ValidationScore
-from seq2seq.compat import work_around_keras_multi_worker
+from seq2seq.callbacks import EpochNumber, KeepBest, Throughput, ValidationScore
 from seq2seq.core.subwords import SubwordVocabulary
-from seq2seq.distribute import is_chief, make_strategy, scope, shard_by_data, worker_folder
 from seq2seq.errors import UserError
 from seq2seq.layouts import LAYOUT, upgrade_weights_file, weights_layout
 from seq2seq.model_dirs import load_translation_model, save_translation_model
 from seq2seq.models.encoder_decoder import Seq2SeqModel, build_model
-from seq2seq.run_folder import training_run
-from seq2seq.training import (
-    compile_model,
-    configure_precision,
-    cudnn_warning,
-    progress_verbosity,
-    restored_dtype_policy,
-    standard_callbacks,
-    warm_start,
-)
+from seq2seq.runner import Task, TaskData, train
+from seq2seq.training import configure_precision, restored_dtype_policy
 from seq2seq.translation.config import TranslationConfig
 from seq2seq.translation.data import batches, build_vocabularies, corpus_text_pairs
 
@@ -65,54 +53,62 @@ def validation_bleu_callback(
     )
 
 
-@training_run("data", "vocabulary", "model")
-def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
-    """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory.
+class TranslationTask(Task):
+    """Translation: subword vocabularies, token batches by length, validation BLEU, several devices."""
 
-    Called as `train(config)`: `@training_run` locks and checks the run folder and passes it in.
-    """
-    training = config.training
-    if config.model.encoder.input != "tokens":
-        raise UserError(
-            f"model.encoder.input={config.model.encoder.input!r}: translation reads tokens; audio and "
-            "image models train with `seq2seq perception train CONFIG` (see configs/speech_digits.yaml)."
-        )
-    strategy = make_strategy(training.distribute)  # first: collective ops must be set up before any TF op runs
-    chief_folder = worker_folder(run_dir, training.distribute) == run_dir
-    if not chief_folder and not ((run_dir / "source.spm").is_file() and (run_dir / "target.spm").is_file()):
-        raise UserError(
-            f"{run_dir}: the workers of a multi_worker run read the chief's vocabularies; run "
-            "`seq2seq build-vocab CONFIG` once before starting them."
-        )
-    source, target = build_vocabularies(config, run_dir)
-    if chief_folder:
-        config_lib.save(config, run_dir / "config.yaml")
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # the pipeline's epoch number (EpochNumber)
-    train = batches(config, "train", source, target, epoch=epoch)
-    valid = batches(config, "valid", source, target)
-    if valid is None:
-        raise UserError(
-            "training needs validation data: list at least one corpus under data.valid, "
-            "e.g. data.valid: [{prefix: multi30k/val}]."
-        )
-    configure_precision(training.mixed_precision, announce=True)
-    warning = cudnn_warning({"model.encoder": config.model.encoder})
-    if warning:
-        print(warning, flush=True)
-    with scope(strategy):  # model, optimizer and metrics live on the strategy's devices
+    name = "translation"
+    sections = ("data", "vocabulary", "model")
+    distributed = True
+
+    def check(self, config: TranslationConfig) -> None:
+        if config.model.encoder.input != "tokens":
+            raise UserError(
+                f"model.encoder.input={config.model.encoder.input!r}: translation reads tokens; audio and "
+                "image models train with `seq2seq perception train CONFIG` (see configs/speech_digits.yaml)."
+            )
+
+    def prepare(self, config: TranslationConfig, run_dir: Path, chief: bool) -> TaskData:
+        if not chief and not ((run_dir / "source.spm").is_file() and (run_dir / "target.spm").is_file()):
+            raise UserError(
+                f"{run_dir}: the workers of a multi_worker run read the chief's vocabularies; run "
+                "`seq2seq build-vocab CONFIG` once before starting them."
+            )
+        source, target = build_vocabularies(config, run_dir)
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # the pipeline's epoch number (EpochNumber)
+        train = batches(config, "train", source, target, epoch=epoch)
+        valid = batches(config, "valid", source, target)
+        if valid is None:
+            raise UserError(
+                "training needs validation data: list at least one corpus under data.valid, "
+                "e.g. data.valid: [{prefix: multi30k/val}]."
+            )
+        return TaskData(train, valid, (source, target), epoch)
+
+    def cores(self, config: TranslationConfig) -> dict:
+        return {"model.encoder": config.model.encoder}
+
+    def build(self, config: TranslationConfig, data: TaskData) -> Seq2SeqModel:
+        source, target = data.vocabularies
         model = build_model(config.model, len(source), len(target))
         model.build()
-        if training.init_from is not None:
-            warm_start(model, training.init_from, (source, target), load_translation_model)
-        compile_model(model, config)
-        work_around_keras_multi_worker(model, strategy)
-    if strategy is not None:
-        train, valid = shard_by_data(train), shard_by_data(valid)
-        print(f"distribute: {training.distribute}, {strategy.num_replicas_in_sync} replicas", flush=True)
-    print(f"model: {model.count_params():,} parameters; run folder: {run_dir}", flush=True)
-    model_dir = run_dir / "model"
+        return model
 
-    def export(epoch: int, logs: dict) -> None:
+    def load(self, directory: str) -> tuple:
+        return load_translation_model(directory)
+
+    def selection(self, config: TranslationConfig) -> tuple[str, str]:
+        return ("val_bleu", "max") if config.training.select_by == "bleu" else ("val_loss", "min")
+
+    def measurements(self, model, config, data: TaskData, run_dir: Path, keep_best, chief: bool) -> list:
+        measurements = [EpochNumber(data.epoch), Throughput()]
+        if config.training.validation_bleu:  # mid-epoch scores are offered to keep_best only when it keeps by BLEU
+            offered = keep_best if self.selection(config)[0] == "val_bleu" else None
+            measurements.append(
+                validation_bleu_callback(model, config, *data.vocabularies, run_dir if chief else None, offered)
+            )
+        return measurements
+
+    def export(self, model_dir: Path, model, config, data: TaskData, epoch: int, logs: dict) -> None:
         metrics = {"epoch": epoch + 1}
         for key, name in (
             ("val_loss", "valid_loss"),
@@ -121,42 +117,12 @@ def train_translation_model(config: TranslationConfig, run_dir: Path) -> Path:
         ):
             if key in logs:
                 metrics[name] = float(logs[key])
-        save_translation_model(model_dir, model, source, target, config, metrics)
+        save_translation_model(model_dir, model, *data.vocabularies, config, metrics)
 
-    monitor, mode = ("val_bleu", "max") if training.select_by == "bleu" else ("val_loss", "min")
-    keep_best = KeepBest(export, run_dir / "best.json", monitor=monitor, mode=mode)
-    chief = is_chief(strategy)
-    if not chief:  # every worker measures (early stopping stays in step); only the chief writes
-        keep_best = None
-    measurements = [EpochNumber(epoch), Throughput()]
-    if training.validation_bleu:  # mid-epoch scores are offered to keep_best only when it keeps by BLEU
-        measurements.append(
-            validation_bleu_callback(
-                model, config, source, target, run_dir if chief else None, keep_best if monitor == "val_bleu" else None
-            )
-        )
-    if training.keep_checkpoints and keep_best is not None:
-        measurements.append(EpochCheckpoints(run_dir / "checkpoints", training.keep_checkpoints))
-    if keep_best is not None:
-        measurements.append(keep_best)
-    callbacks = standard_callbacks(run_dir, training, measurements, stop_monitor=monitor, stop_mode=mode, writes=chief)
-    with warnings.catch_warnings():
-        # The first epoch discovers the unknown length of the bucketed dataset; Keras warns about it.
-        warnings.filterwarnings("ignore", message="Your input ran out of data")
-        model.fit(
-            train,
-            validation_data=valid,
-            epochs=training.epochs,
-            callbacks=callbacks,
-            shuffle=False,
-            verbose=progress_verbosity(),
-        )
-    if not chief:
-        return model_dir
-    if (run_dir / "history.csv").exists() and model_dir.exists():  # training curves for reports on the model
-        shutil.copyfile(run_dir / "history.csv", model_dir / "history.csv")
-    print("best model:", model_dir, (model_dir / "metrics.json").read_text(), flush=True)
-    return model_dir
+
+def train_translation_model(config: TranslationConfig) -> Path:
+    """Trains (or resumes) the experiment in `config.run_dir`; returns the best model's directory."""
+    return train(TranslationTask(), config)
 
 
 def average_checkpoints(
