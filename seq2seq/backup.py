@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 
 from seq2seq.compat import ema_weights_in_model, swap_ema_weights
-from seq2seq.textio import atomic_directory, recover_directory
+from seq2seq.outputs import atomic_directory, recover_directory
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -24,9 +24,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     so a process killed while saving leaves a truncated HDF5 file (or weights
     and epoch counter of different epochs) that no later run can load. Here
     both files are written into a new folder that replaces the old one only
-    when complete (:func:`~seq2seq.textio.atomic_directory`); the previous
+    when complete (:func:`~seq2seq.outputs.atomic_directory`); the previous
     backup stays usable until then, and what a kill inside the replacement
-    leaves is undone when training starts (:func:`~seq2seq.textio.recover_directory`).
+    leaves is undone when training starts (:func:`~seq2seq.outputs.recover_directory`).
 
     Args:
         backup_dir: the backup folder.

@@ -12,7 +12,7 @@ import keras
 
 from seq2seq.documents import json_text
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_path, atomic_write, partial_files
+from seq2seq.outputs import atomic_path, atomic_write, partial_files
 
 
 class ResetStates(keras.callbacks.Callback):
@@ -271,7 +271,7 @@ class EpochCheckpoints(keras.callbacks.Callback):
     """Saves the weights after every epoch as `directory/epoch-NNN.weights.h5`, keeping the last `keep`.
 
     `seq2seq average-checkpoints` averages these files. Each is written
-    through :func:`~seq2seq.textio.atomic_path`, so an `epoch-NNN` file is
+    through :func:`~seq2seq.outputs.atomic_path`, so an `epoch-NNN` file is
     never partial; a partial file left by a killed run is removed when
     training starts again.
     """

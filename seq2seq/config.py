@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from seq2seq.core.specials import ACTIVATIONS, CELLS
+from seq2seq.core.choices import ACTIVATIONS, CELLS
 from seq2seq.errors import UserError
 
 T = TypeVar("T")
@@ -243,7 +243,7 @@ def load(cls: type[T], path: str | Path, overrides: list[str] | None = None) -> 
 
 def save(config: Any, path: str | Path) -> None:
     """Writes a config as YAML (atomically)."""
-    from seq2seq.textio import atomic_write
+    from seq2seq.outputs import atomic_write
 
     with atomic_write(path) as handle:
         yaml.safe_dump(to_dict(config), handle, sort_keys=False)

@@ -28,11 +28,11 @@ from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
 from seq2seq.documents import json_text
 from seq2seq.errors import UserError
-from seq2seq.layouts import LAYOUT, upgrade_layout_1
 from seq2seq.models.encoder_decoder import Seq2SeqModel
 from seq2seq.models.ensemble import Ensemble, members_of
 from seq2seq.models.language_model import RNNLanguageModel
-from seq2seq.textio import atomic_directory, atomic_write, check_replaceable
+from seq2seq.outputs import atomic_directory, atomic_write, check_replaceable
+from seq2seq.weight_layouts import LAYOUT, upgrade_layout_1
 
 LM_KIND = "seq2seq-language-model/1"
 LM_FILES = ("model.keras", "manifest.json")  # and vocab.json (word, char) or vocab.spm (subword)

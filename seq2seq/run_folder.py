@@ -37,7 +37,7 @@ import keras
 
 from seq2seq import config as config_lib
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write, check_writable_place, partial_files, recover_directory
+from seq2seq.outputs import atomic_write, check_writable_place, partial_files, recover_directory
 from seq2seq.training import restored_dtype_policy
 
 BACKUP, MODEL = "backup", "model"
@@ -78,7 +78,7 @@ def refuse_old_backup(run_dir: Path) -> None:
     Its optimizer slots are in another order than today's, so it cannot be
     resumed exactly; its epoch checkpoints still average and its model still loads.
     """
-    from seq2seq.layouts import LAYOUT, weights_layout
+    from seq2seq.weight_layouts import LAYOUT, weights_layout
 
     backup = run_dir / "backup" / "latest.weights.h5"
     try:

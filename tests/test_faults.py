@@ -209,7 +209,7 @@ def test_an_output_that_is_a_folder_fails_before_any_work(toy_translation_dir, t
 def test_a_failing_write_is_an_error_and_keeps_the_old_output(
     toy_translation_dir, tmp_path, capsys, monkeypatch, fault
 ):
-    import seq2seq.textio
+    import seq2seq.outputs
 
     source, output = tmp_path / "in.de", tmp_path / "out.en"
     source.write_text("ein hund läuft im park .\n")
@@ -218,7 +218,7 @@ def test_a_failing_write_is_an_error_and_keeps_the_old_output(
     def fail(descriptor):
         raise OSError(fault, os.strerror(fault))
 
-    monkeypatch.setattr(seq2seq.textio.os, "fsync", fail)  # the disk fails while the new file is written
+    monkeypatch.setattr(seq2seq.outputs.os, "fsync", fail)  # the disk fails while the new file is written
     code, _, err = run(capsys, "translate", "--model", toy_translation_dir, source, "-o", output)
     assert code == 2 and f"{output}: cannot write it ({os.strerror(fault)})" in err and "Traceback" not in err
     assert output.read_text() == "the previous translation\n"

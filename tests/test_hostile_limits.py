@@ -22,7 +22,7 @@ from helpers import DATA, speech_model_dir, write_wav_file
 
 from seq2seq import config as config_lib
 from seq2seq.cli import main
-from seq2seq.core.specials import MAX_OUTPUT_TOKENS
+from seq2seq.core.choices import MAX_OUTPUT_TOKENS
 from seq2seq.documents import json_text
 from seq2seq.lm.config import LMConfig
 

@@ -22,7 +22,7 @@ from seq2seq import config as config_lib
 from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.lm.config import LMConfig
-from seq2seq.textio import atomic_path, atomic_write, check_output_path
+from seq2seq.outputs import atomic_path, atomic_write, check_output_path
 
 
 def run(capsys, *argv):

@@ -2,12 +2,13 @@
 
 Layers, lowest first (a module may import its own layer and those below):
 
-    errors, textio, history,     the lowest layer
+    errors, textio, outputs,     the lowest layer
+    history
     documents, compat
     config, core                 typed configs; the shared model pieces
     pipelines                    tf.data steps (of seq2seq: the lowest layer only)
     models                       the language model, the encoder-decoder and its encoders, ensembles
-    model_dirs, training, run_folder, callbacks, backup, distribute, layouts,
+    model_dirs, training, run_folder, callbacks, backup, distribute, weight_layouts,
     runner                       the one training loop (tasks supply what differs)
     lm, translation              the tasks: data, training, scoring, generation, translating (neither
                                  imports the other)
@@ -28,7 +29,7 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 MODULES = sorted(path for folder in ("seq2seq", "pipelines", "bench") for path in (ROOT / folder).rglob("*.py"))
-LOWEST = ("seq2seq.errors", "seq2seq.textio", "seq2seq.history", "seq2seq.compat")
+LOWEST = ("seq2seq.errors", "seq2seq.textio", "seq2seq.outputs", "seq2seq.history", "seq2seq.compat")
 FORBIDDEN = {  # importer prefix -> prefixes it must not import
     "seq2seq.errors": ("seq2seq.",),
     "seq2seq.compat": ("seq2seq.",),
@@ -127,7 +128,7 @@ FORBIDDEN = {  # importer prefix -> prefixes it must not import
         "seq2seq.evaluation",
         "seq2seq.cli",
     ),
-    "seq2seq.layouts": (
+    "seq2seq.weight_layouts": (
         "seq2seq.lm",
         "seq2seq.translation",
         "seq2seq.perception",

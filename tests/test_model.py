@@ -4,8 +4,9 @@ import keras
 import numpy as np
 import pytest
 
+from seq2seq.core.choices import CELLS
 from seq2seq.core.recurrent import RecurrentStack, core_arguments
-from seq2seq.core.specials import BOS_ID, CELLS
+from seq2seq.core.specials import BOS_ID
 from seq2seq.models.encoder_decoder import Seq2SeqModel
 
 ATTENTIONS = ["none", "bahdanau", "luong"]

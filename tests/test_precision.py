@@ -10,9 +10,9 @@ import pytest
 from keras import ops
 
 from seq2seq.core import precision
+from seq2seq.core.choices import SEARCH_PRECISIONS
 from seq2seq.core.decoding import DecodingOptions
 from seq2seq.core.searcher import Searcher
-from seq2seq.core.specials import SEARCH_PRECISIONS
 from seq2seq.model_dirs import load_translation_model
 from seq2seq.models.encoder_decoder import Seq2SeqModel
 from seq2seq.translation.translator import Translator

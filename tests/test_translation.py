@@ -9,7 +9,7 @@ from helpers import DATA, toy_translation_config
 from seq2seq.cli import main
 from seq2seq.core.decoding import DecodingOptions
 from seq2seq.model_dirs import load_translation_model, save_translation_model
-from seq2seq.textio import atomic_write
+from seq2seq.outputs import atomic_write
 from seq2seq.translation.translator import Translator
 
 SOURCES = (DATA / "toy.de").read_text().splitlines()

@@ -21,7 +21,7 @@ from seq2seq.cli.arguments import (
     seed_number,
 )
 from seq2seq.cli.running import quiet_tensorflow, run, sigterm_as_interrupt
-from seq2seq.core.specials import MAX_OUTPUT_TOKENS
+from seq2seq.core.choices import MAX_OUTPUT_TOKENS
 from seq2seq.translation import shortlist as shortlists
 
 MAX_SAMPLES = 10_000  # lm generate --num-samples: one batch (samples x tokens is bounded too)

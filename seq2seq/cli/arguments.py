@@ -10,8 +10,8 @@ import argparse
 import dataclasses
 import math
 
+from seq2seq.core.choices import SEARCH_PRECISIONS
 from seq2seq.core.decoding import MAX_SEED, DecodingOptions
-from seq2seq.core.specials import SEARCH_PRECISIONS
 from seq2seq.errors import UserError
 
 

@@ -93,7 +93,7 @@ def check_report_folder(folder: str, overwrite: bool, schema: str | None = None)
     `schema`: the report kind that may be replaced (default: translation evaluation reports).
     """
     from seq2seq.evaluation.reports import SCHEMA
-    from seq2seq.textio import check_replaceable
+    from seq2seq.outputs import check_replaceable
 
     schema = schema or SCHEMA
 

@@ -9,7 +9,8 @@ import time
 from seq2seq import config as config_lib
 from seq2seq.documents import json_text
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write, check_output_path, read_lines
+from seq2seq.outputs import atomic_write, check_output_path
+from seq2seq.textio import read_lines
 
 
 def train(arguments) -> int:

@@ -10,7 +10,8 @@ from pathlib import Path
 from seq2seq import config as config_lib
 from seq2seq.cli.arguments import decoding_options
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write, check_output_path, check_replaceable, read_lines
+from seq2seq.outputs import atomic_write, check_output_path, check_replaceable
+from seq2seq.textio import read_lines
 
 
 def _load_config(arguments):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from seq2seq.core.specials import ATTENTIONS
+from seq2seq.core.choices import ATTENTIONS
 
 
 def masked_softmax(scores, mask):

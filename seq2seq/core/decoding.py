@@ -20,7 +20,7 @@ import dataclasses
 import math
 from typing import Any
 
-from seq2seq.core.specials import MAX_OUTPUT_TOKENS, SEARCH_PRECISIONS
+from seq2seq.core.choices import MAX_OUTPUT_TOKENS, SEARCH_PRECISIONS
 
 MAX_SEED = 2**32 - 1
 

@@ -28,7 +28,7 @@ import threading
 
 from keras import ops
 
-from seq2seq.core.specials import SEARCH_PRECISIONS as PRECISIONS
+from seq2seq.core.choices import SEARCH_PRECISIONS as PRECISIONS
 
 _active = threading.local()
 

@@ -6,7 +6,7 @@ import keras
 from keras import layers, ops
 
 from seq2seq.core import precision
-from seq2seq.core.specials import ACTIVATIONS, CELLS
+from seq2seq.core.choices import ACTIVATIONS, CELLS
 
 # The architecture arguments of RecurrentStack: the fields of `seq2seq.config.RNNConfig`.
 RNN_ARGUMENTS = ("cell", "units", "num_layers", "bidirectional", "dropout", "activation", "residual")

@@ -32,7 +32,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from seq2seq.core.specials import BOS_ID, MAX_OUTPUT_TOKENS, PAD_ID
+from seq2seq.core.choices import MAX_OUTPUT_TOKENS
+from seq2seq.core.specials import BOS_ID, PAD_ID
 
 NEG_INF = -1e9
 

@@ -20,6 +20,7 @@ from keras import ops
 
 from seq2seq.core import output
 from seq2seq.core import precision as reduced_precision
+from seq2seq.core.choices import MAX_OUTPUT_TOKENS
 from seq2seq.core.search import (
     _gather,
     beam_result,
@@ -30,7 +31,7 @@ from seq2seq.core.search import (
     length_limit,
     max_target_length,
 )
-from seq2seq.core.specials import MAX_OUTPUT_TOKENS, PAD_ID
+from seq2seq.core.specials import PAD_ID
 
 # Aimed length of one compiled burst of steps: signals are handled between bursts.
 BURST_SECONDS = 0.25

@@ -11,9 +11,10 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
-from seq2seq.core.specials import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SUBWORD_MODEL_TYPES, UNK, UNK_ID
+from seq2seq.core.choices import SUBWORD_MODEL_TYPES
+from seq2seq.core.specials import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, UNK, UNK_ID
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write
+from seq2seq.outputs import atomic_write
 
 
 def train_sentencepiece(

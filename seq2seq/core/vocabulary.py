@@ -16,7 +16,7 @@ from typing import Protocol
 
 from seq2seq.core.specials import SPECIALS
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write
+from seq2seq.outputs import atomic_write
 
 LEVELS = ("word", "char")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from seq2seq import __version__
 from seq2seq.documents import json_text
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_directory
+from seq2seq.outputs import atomic_directory
 
 SCHEMA = "seq2seq-evaluation-report/1"
 SCHEMA_FILE = Path(__file__).with_name("report_schema.json")

@@ -9,7 +9,7 @@ import dataclasses
 from pathlib import Path
 
 from seq2seq.config import OptimizationConfig, RNNConfig, nested, option, require_unidirectional
-from seq2seq.core.specials import TOKEN_LEVELS
+from seq2seq.core.choices import TOKEN_LEVELS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,7 +47,7 @@ from pipelines.arrays import bucketed, pack, unpack, weighted_batches
 from seq2seq import config as config_lib
 from seq2seq.core.specials import BOS_ID, EOS_ID
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write
+from seq2seq.outputs import atomic_write
 from seq2seq.translation.config import TranslationConfig
 
 CHUNK_BYTES = 15_000_000

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from seq2seq.config import OptimizationConfig, RNNConfig, nested, option, require_unidirectional
-from seq2seq.core.specials import ATTENTIONS, ENCODER_INPUTS, SUBWORD_MODEL_TYPES
+from seq2seq.core.choices import ATTENTIONS, ENCODER_INPUTS, SUBWORD_MODEL_TYPES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,7 +33,7 @@ from seq2seq.core.search import beam_search, length_limit
 from seq2seq.core.specials import BOS_ID, EOS_ID, PAD_ID
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.models.encoder_decoder import Seq2SeqModel
-from seq2seq.textio import atomic_directory
+from seq2seq.outputs import atomic_directory
 
 # The `serving_default` signature's decoding, from the toolkit's one set of defaults.
 DEFAULTS = {

@@ -40,7 +40,7 @@ import numpy as np
 
 from seq2seq.core.specials import SPECIALS
 from seq2seq.errors import UserError
-from seq2seq.textio import atomic_write
+from seq2seq.outputs import atomic_write
 
 FILE_NAME = "shortlist.npz"
 # 20 target words per source word: on Multi30k val with the captions model (beam 5), BLEU 39.83 without a

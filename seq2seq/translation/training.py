@@ -11,13 +11,13 @@ from seq2seq import config as config_lib
 from seq2seq.callbacks import EpochNumber, KeepBest, Throughput, ValidationScore
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.errors import UserError
-from seq2seq.layouts import LAYOUT, upgrade_weights_file, weights_layout
 from seq2seq.model_dirs import load_translation_model, save_translation_model
 from seq2seq.models.encoder_decoder import Seq2SeqModel, build_model
 from seq2seq.runner import Task, TaskData, train
 from seq2seq.training import configure_precision, restored_dtype_policy
 from seq2seq.translation.config import TranslationConfig
 from seq2seq.translation.data import batches, build_vocabularies, corpus_text_pairs
+from seq2seq.weight_layouts import LAYOUT, upgrade_weights_file, weights_layout
 
 
 def validation_bleu_callback(
