@@ -1,6 +1,6 @@
 """The run folder of a training run: one writer at a time, the same experiment on every resume.
 
-`@training_run(...)` wraps `train_language_model` and `train_translation_model`.
+`@training_run(...)` wraps the training loop of every task (:func:`seq2seq.runner.train`).
 Before anything in the folder changes it
 
 - refuses a model whose recurrent matrices alone, with their gradients and

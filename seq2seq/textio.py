@@ -1,4 +1,5 @@
-"""Reading text files: plain or gzip, strict UTF-8 (errors name the file and line), standard input as `-`.
+"""Reading text files: plain or gzip, strict UTF-8 (errors name the file and line), standard input as `-`
+(whole, or in groups of lines as they arrive).
 
 Writing is :mod:`seq2seq.outputs`.
 """
@@ -71,3 +72,39 @@ def iterate_lines(path: str | os.PathLike, errors: str = "strict") -> Iterator[s
 def check_utf8(path: str | os.PathLike) -> int:
     """Validates a file as UTF-8 and returns its line count; errors name the line."""
     return sum(1 for _ in read_lines(path))
+
+
+def arriving_lines(errors: str, most: int):
+    """Groups of standard input's lines as they arrive: waits for one line, then takes those already read (at
+    most `most`). A thread reads, so a line is translated as soon as it is complete, whatever comes after it; a
+    bad line (invalid UTF-8) raises its `UserError` after the lines before it."""
+    import queue
+    import threading
+
+    arrived: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        try:
+            for line in iterate_lines("-", errors):
+                arrived.put(line)
+        except Exception as error:  # noqa: BLE001 -- handed to the main thread, which raises it
+            arrived.put(error)
+        arrived.put(None)
+
+    threading.Thread(target=read, daemon=True, name="stdin").start()
+    waiting = object()  # nothing more has arrived yet
+    pending = arrived.get()
+    while pending is not None:
+        group = []
+        while isinstance(pending, str) and len(group) < most:
+            group.append(pending)
+            try:
+                pending = arrived.get_nowait()
+            except queue.Empty:
+                pending = waiting
+        if group:
+            yield group
+        if isinstance(pending, Exception):
+            raise pending
+        if pending is waiting:
+            pending = arrived.get()

@@ -11,7 +11,7 @@ from seq2seq import config as config_lib
 from seq2seq.cli.arguments import decoding_options
 from seq2seq.errors import UserError
 from seq2seq.outputs import atomic_write, check_output_path, check_replaceable
-from seq2seq.textio import read_lines
+from seq2seq.textio import arriving_lines, read_lines
 
 
 def _load_config(arguments):
@@ -201,6 +201,20 @@ def truncation_note(count: int, limit: int) -> str:
     return f"{count} source lines longer than {limit} subwords were truncated (--max-source-tokens)"
 
 
+# Standard input is translated in groups of the lines that have arrived, at most this many batches a group.
+STREAM_GROUP = 8
+
+
+def write_translations(handle, results, n_best: int, first: int = 0) -> None:
+    """Writes one line per sentence, or `N ||| text ||| score` lines with `n_best` (N counted from `first`)."""
+    for number, hypotheses in enumerate(results, start=first):
+        if n_best == 1:
+            handle.write(hypotheses[0].text + "\n")
+        else:
+            for hypothesis in hypotheses:
+                handle.write(f"{number} ||| {hypothesis.text} ||| {hypothesis.normalized_score:.4f}\n")
+
+
 def translate(arguments) -> int:
     from seq2seq.model_dirs import load_translation_model
 
@@ -212,28 +226,29 @@ def translate(arguments) -> int:
         raise UserError("--split-sentences writes one joined translation per line; it does not go with --n-best.")
     model, source_vocab, target_vocab = load_translation_model(arguments.model or default_model())
     translator = make_translator(arguments, model, source_vocab, target_vocab, n_best=arguments.n_best)
-    lines = read_lines(arguments.input, errors=arguments.errors)
-    if arguments.split_sentences:
-        results, elapsed = _translate_paragraphs(arguments, translator, lines)
-    else:
-        results, elapsed = translate_with_progress(
-            translator, lines, arguments.batch_size, progress=arguments.input != "-"
-        )
 
-    def write(handle):
-        for number, hypotheses in enumerate(results):
-            if arguments.n_best == 1:
-                handle.write(hypotheses[0].text + "\n")
-            else:
-                for hypothesis in hypotheses:
-                    handle.write(f"{number} ||| {hypothesis.text} ||| {hypothesis.normalized_score:.4f}\n")
+    def translated(lines: list[str]):
+        if arguments.split_sentences:
+            return _translate_paragraphs(arguments, translator, lines)
+        return translate_with_progress(translator, lines, arguments.batch_size, progress=arguments.input != "-")
 
-    if arguments.output:
-        with atomic_write(arguments.output) as handle:
-            write(handle)
+    if arguments.input == "-" and not arguments.output:  # a pipe or a terminal: each line as soon as it comes
+        count, elapsed = 0, 0.0
+        for group in arriving_lines(arguments.errors, STREAM_GROUP * arguments.batch_size):
+            results, seconds = translated(group)
+            write_translations(sys.stdout, results, arguments.n_best, first=count)
+            sys.stdout.flush()
+            count, elapsed = count + len(group), elapsed + seconds
     else:
-        write(sys.stdout)
-        sys.stdout.flush()
+        lines = read_lines(arguments.input, errors=arguments.errors)
+        results, elapsed = translated(lines)
+        count = len(lines)
+        if arguments.output:
+            with atomic_write(arguments.output) as handle:
+                write_translations(handle, results, arguments.n_best)
+        else:
+            write_translations(sys.stdout, results, arguments.n_best)
+            sys.stdout.flush()
     stats = translator.stats
     notes = []
     if stats.truncated:
@@ -241,7 +256,7 @@ def translate(arguments) -> int:
     if stats.empty:
         notes.append(f"{stats.empty} empty lines gave empty translations")
     print(
-        f"translated {len(lines)} lines in {elapsed:.1f}s ({len(lines) / max(elapsed, 1e-9):.1f} "
+        f"translated {count} lines in {elapsed:.1f}s ({count / max(elapsed, 1e-9):.1f} "
         f"sentences/s, beam {arguments.beam})" + "".join(f"; warning: {note}" for note in notes),
         file=sys.stderr,
     )
