@@ -1,4 +1,4 @@
-"""Keras callbacks shared by language-model and translation training."""
+"""Keras callbacks of training runs: epoch numbers, NaN stop, throughput, best model, validation scores, checkpoints."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import keras
 
 from seq2seq.documents import json_text
 from seq2seq.errors import UserError
+from seq2seq.measures import METRICS
 from seq2seq.outputs import atomic_path, atomic_write, partial_files
 
 
@@ -130,23 +131,6 @@ class KeepBest(keras.callbacks.Callback):
         with atomic_write(self.state_file) as handle:
             handle.write(json_text({"best": float(value), "monitor": self.monitor, "epoch": epoch + 1}))
         return True
-
-
-def corpus_bleu(hypotheses: list[str], references: list[str]) -> float:
-    """sacreBLEU (cased, detokenized, 13a) of one set."""
-    from sacrebleu.metrics import BLEU
-
-    return BLEU().corpus_score(hypotheses, [references]).score
-
-
-def word_error_rate(hypotheses: list[str], references: list[str]) -> float:
-    """Word error rate in percent (jiwer: substitutions, deletions and insertions over reference words)."""
-    import jiwer
-
-    return 100.0 * jiwer.wer(references, hypotheses)
-
-
-METRICS = {"bleu": ("BLEU", corpus_bleu), "wer": ("WER", word_error_rate)}  # name -> (label, scorer)
 
 
 class ValidationScore(keras.callbacks.Callback):

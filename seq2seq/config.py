@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from seq2seq.core.choices import ACTIVATIONS, CELLS
+from seq2seq.core.choices import ACTIVATIONS, CELLS, MAX_SEED, out_of_range
 from seq2seq.errors import UserError
 
 T = TypeVar("T")
@@ -169,11 +169,9 @@ def from_dict(cls: type[T], data: dict, source: str = "config", prefix: str = ""
         choices = metadata.get("choices")
         if choices is not None and value not in choices:
             raise UserError(f"{source}: key `{key}` must be one of {list(choices)}. Received: {key}={shown(value)}")
-        low, high = metadata.get("minimum"), metadata.get("maximum")
-        if value is not None and low is not None and value < low:
-            raise UserError(f"{source}: key `{key}` must be at least {low}. Received: {key}={shown(value)}")
-        if value is not None and high is not None and value > high:
-            raise UserError(f"{source}: key `{key}` must be at most {high}. Received: {key}={shown(value)}")
+        problem = value is not None and out_of_range(value, metadata.get("minimum"), metadata.get("maximum"))
+        if problem:
+            raise UserError(f"{source}: key `{key}` {problem}. Received: {key}={shown(value)}")
         values[name] = value
     try:
         config = cls(**values)
@@ -334,7 +332,7 @@ class OptimizationConfig:
     seed: int = option(
         1234,
         minimum=0,
-        maximum=2**32 - 1,
+        maximum=MAX_SEED,
         doc="seeds Python, NumPy and the backend; each epoch's shuffle is this seed and the epoch",
     )
     init_from: str | None = option(None)  # a model directory whose weights start a new run (same architecture)

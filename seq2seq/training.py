@@ -11,6 +11,13 @@ import keras
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
+def tensorflow_installed() -> bool:
+    """Whether TensorFlow can be imported here (a JAX-only accelerator machine has none; TensorBoard needs it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None
+
+
 def _cpu_flags() -> set[str]:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -191,10 +198,11 @@ def standard_callbacks(
     )
     callbacks += stateful[:-1] + ([ema] if ema else []) + measurements + stateful[-1:]
     if writes:  # only the chief of a multi-worker run writes the logs
-        callbacks += [
-            keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
-            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        ]
+        if tensorflow_installed():  # Keras's TensorBoard callback writes with tf.summary
+            callbacks.append(
+                keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0)
+            )
+        callbacks.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True))
     backup = (run_dir if writes else worker_folder(run_dir, training.distribute)) / "backup"  # a worker's own
     callbacks.append(AtomicBackupAndRestore(str(backup), stateful=stateful, ema=ema))
     return callbacks

@@ -192,3 +192,22 @@ def wav_files(folder: Path, count: int = 3) -> list[str]:
         write_wav_file(folder / f"clip{index}.wav", rng.normal(size=2000 + 1000 * index) * 0.1)
         for index in range(count)
     ]
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    """`(exit status, stdout, stderr)` of `seq2seq ARGV` run in this process (argparse's exits included)."""
+    from seq2seq.cli import main
+
+    try:
+        code = main([str(item) for item in argv])
+    except SystemExit as stop:  # argparse
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error(err: str) -> str:
+    """The one `error:` line of `err`, which holds no traceback."""
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]

@@ -1,6 +1,5 @@
 """Training from token arrays (seq2seq.translation.arrays, pipelines.arrays): batches, sampling, the whole round."""
 
-import json
 from collections import Counter
 
 import numpy as np
@@ -74,11 +73,28 @@ def test_pack_and_unpack_are_inverse():
     assert [list(ids) for ids in unpack(*pack(sequences))] == sequences
 
 
-def test_learning_rate_warms_up_holds_then_falls_to_five_percent():
-    assert [arrays.learning_rate(1.0, epoch, 0.0) for epoch in (0, 1, 2)] == [0.25, 0.5, 1.0]
-    assert arrays.learning_rate(1.0, 9, 0.4) == 1.0
-    assert arrays.learning_rate(1.0, 9, 0.7) == pytest.approx(0.525)
-    assert arrays.learning_rate(1.0, 9, 1.0) == pytest.approx(0.05) == arrays.learning_rate(1.0, 9, 1.5)
+def test_an_epochs_draws_depend_only_on_the_seed_and_the_epoch():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 12, size=60)
+    corpora = [("a", [np.full(n, 7) + np.arange(n) for n in lengths], [np.full(n, 5) for n in lengths])]
+
+    def epoch_batches(epoch, dataset=None):
+        counter = arrays.EpochCounter()
+        dataset = dataset or arrays.EpochBatches(corpora, [1.0], [6, 12], 48, seed=3, steps=4, epoch=counter)
+        dataset.epoch.assign(epoch)
+        return dataset, [dataset[index] for index in range(len(dataset))]
+
+    def same(first, second):
+        return all(
+            np.array_equal(a[0]["source_ids"], b[0]["source_ids"]) and np.array_equal(a[1], b[1])
+            for a, b in zip(first, second)
+        )
+
+    running, _ = epoch_batches(0)
+    _, second = epoch_batches(1, running)  # after epoch 0 ...
+    _, fresh = epoch_batches(1)  # ... or in a resumed run that starts at epoch 1
+    assert len(second) == 4 and same(second, fresh)
+    assert not same(epoch_batches(0)[1], fresh)
 
 
 def toy_model(config):
@@ -105,13 +121,13 @@ def test_weight_chunks_round_trip_and_refuse_another_architecture(tmp_path, monk
         arrays.load_weight_chunks(toy_model(wider), tmp_path / "weights")
 
 
-def two_corpora_config(tmp_path):
+def two_corpora_config(tmp_path, **training):
     german, english = (DATA / "toy.de").read_text().splitlines(), (DATA / "toy.en").read_text().splitlines()
     for name, rows in (("a", slice(0, 6)), ("b", slice(6, 10))):
         (tmp_path / name).mkdir()
         (tmp_path / name / "train.de").write_text("\n".join(german[rows]) + "\n")
         (tmp_path / name / "train.en").write_text("\n".join(english[rows]) + "\n")
-    data = config_lib.to_dict(toy_translation_config(tmp_path / "run", steps_per_epoch=2))
+    data = config_lib.to_dict(toy_translation_config(tmp_path / "run", steps_per_epoch=2, **training))
     data["data"] = {
         "dir": str(tmp_path),
         "train": [{"prefix": "a/train", "weight": 0.7}, {"prefix": "b/train", "weight": 0.3}],
@@ -123,25 +139,61 @@ def two_corpora_config(tmp_path):
     return str(path)
 
 
+def seq2seq(*argv) -> int:
+    from seq2seq.cli import main
+
+    return main([str(arg) for arg in argv])
+
+
 @pytest.mark.slow
 def test_export_train_import_round_gives_a_model_directory(tmp_path, toy_translation_dir):
     from seq2seq.model_dirs import load_translation_model
 
-    config, corpora = two_corpora_config(tmp_path), str(tmp_path / "corpora.npz")
-    assert arrays.main(["export", config, "--vocab", str(toy_translation_dir), "-o", corpora]) == 0
-    assert [label for label, _, _ in arrays.load_corpora(tmp_path / "corpora.npz")[0]["train"]] == ["a", "b"]
-    out = tmp_path / "out"
-    assert arrays.main(["train", config, corpora, "-o", str(out), "--minutes", "0.02", "--buckets", "12,24,41"]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["history"] and all(np.isfinite(epoch["loss"]) for epoch in summary["history"])
-    assert set(summary["validation_loss_last"]) == {"a", "b"} and summary["chosen"] in ("last", "average")
-    model_dir = tmp_path / "model"
-    assert arrays.main(["import", config, str(out), "--vocab", str(toy_translation_dir), "-o", str(model_dir)]) == 0
-    model, source, _ = load_translation_model(model_dir)
+    config, corpora = two_corpora_config(tmp_path, epochs=2), tmp_path / "corpora.npz"
+    assert seq2seq("arrays", "export", config, toy_translation_dir, "-o", corpora) == 0
+    splits, (source, _) = arrays.load_corpora(corpora)
+    assert [label for label, _, _ in splits["train"]] == ["a", "b"]
     assert source.model_proto == (toy_translation_dir / "source.spm").read_bytes()
-    with np.load(out / "weights-0.npz") as chunk:
-        first = chunk[chunk.files[0]]
-    np.testing.assert_array_equal(model.weights[0].numpy().astype(np.float16), first)
+    chunks = tmp_path / "chunks"
+    assert seq2seq("arrays", "train", config, corpora, "--buckets", "12,24,41", "--chunks", chunks) == 0
+    run = tmp_path / "run"
+    history = (run / "history.csv").read_text().splitlines()
+    assert len(history) == 3  # training.epochs: 2 epochs of training.steps_per_epoch batches, then the header
+    model, trained_source, _ = load_translation_model(run / "model")  # the runner's best model
+    assert trained_source.model_proto == source.model_proto
+    assert (run / "validation_bleu.jsonl").is_file() and (run / "backup").is_dir()
+    model_dir = tmp_path / "model"
+    assert seq2seq("arrays", "import", config, chunks, "--vocab", run, "-o", model_dir) == 0
+    imported, _, _ = load_translation_model(model_dir)
+    for mine, theirs in zip(model.get_weights(), imported.get_weights()):
+        np.testing.assert_allclose(theirs, mine, rtol=1e-3, atol=1e-3)  # through float16 chunks
+
+
+@pytest.mark.slow
+def test_trains_under_jax_on_a_machine_without_tensorflow(tmp_path, toy_translation_dir):
+    """What an accelerator machine with JAX and no TensorFlow runs: TensorFlow cannot be imported there."""
+    import os
+    import subprocess
+    import sys
+
+    config, corpora = two_corpora_config(tmp_path), tmp_path / "corpora.npz"
+    assert seq2seq("arrays", "export", config, toy_translation_dir, "-o", corpora) == 0
+    program = (
+        "import sys; sys.modules['tensorflow'] = None\n"  # `import tensorflow` raises ImportError from here on
+        "from seq2seq.cli import main\n"
+        f"arguments = ['arrays', 'train', {config!r}, {str(corpora)!r}, '--buckets', '12,24,41']\n"
+        "arguments += ['--minutes', '0.001']\n"
+        "status = main(arguments)\n"
+        "assert 'tensorflow' not in [name.split('.')[0] for name, module in sys.modules.items() if module]\n"
+        "sys.exit(status)\n"
+    )
+    environment = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run([sys.executable, "-c", program], env=environment, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "backend: jax" in done.stdout
+    assert (tmp_path / "run" / "model" / "model.keras").is_file()
+    assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 2  # --minutes ended it after one epoch
+    assert not (tmp_path / "run" / "tensorboard").exists()
 
 
 @pytest.mark.parametrize(
@@ -158,5 +210,6 @@ def test_train_refuses_a_file_that_is_not_an_export(tmp_path, capsys, write):
     config, bad = two_corpora_config(tmp_path), tmp_path / "corpora.npz"
     with open(bad, "wb") as handle:  # a handle: np.save and np.savez given a path would add their own suffix
         write(handle)
-    assert arrays.main(["train", config, str(bad), "-o", str(tmp_path / "out"), "--minutes", "1"]) == 2
+    assert seq2seq("arrays", "train", config, bad, "--minutes", "1") == 2
     assert f"{bad}: not an exported corpus file" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "model").exists()

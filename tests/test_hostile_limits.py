@@ -18,30 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import DATA, speech_model_dir, write_wav_file
+from helpers import DATA, one_error, run, speech_model_dir, write_wav_file
 
 from seq2seq import config as config_lib
-from seq2seq.cli import main
 from seq2seq.core.choices import MAX_OUTPUT_TOKENS
 from seq2seq.documents import json_text
 from seq2seq.lm.config import LMConfig
 
 INTERRUPT_RUN = Path(__file__).parent / "interrupt_run.py"
-
-
-def run(capsys, *argv):
-    try:
-        code = main([str(item) for item in argv])
-    except SystemExit as stop:  # argparse
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error(err: str) -> str:
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 # --- signals during long compiled searches ------------------------------------------------------------------

@@ -16,29 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import speech_model_dir, write_wav_file
+from helpers import one_error, run, speech_model_dir, write_wav_file
 
 from seq2seq import config as config_lib
 from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.lm.config import LMConfig
 from seq2seq.outputs import atomic_path, atomic_write, check_output_path
-
-
-def run(capsys, *argv):
-    try:
-        code = main([str(item) for item in argv])
-    except SystemExit as stop:  # argparse
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error(err: str) -> str:
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
 
 # --- YAML: aliases, duplicate keys, long values -----------------------------------------------------------------
 
@@ -79,7 +63,7 @@ def test_error_messages_show_at_most_a_few_hundred_characters_of_a_value(tmp_pat
 def test_seeds_outside_their_range_are_named(seed, tmp_path):
     config = tmp_path / "seed.yaml"
     config.write_text("{}\n")
-    with pytest.raises(UserError, match=r"key `training.seed` must be (at least 0|at most 4294967295)"):
+    with pytest.raises(UserError, match=r"key `training.seed` must be (at least 0|at most 4,294,967,295)"):
         config_lib.load(LMConfig, config, [f"training.seed={seed}"])
 
 

@@ -134,6 +134,37 @@ def build_parser() -> argparse.ArgumentParser:
     config_arguments(train, "configs/multi30k_de_en_gru_bahdanau.yaml")
     train.set_defaults(handler="seq2seq.cli.translation:train")
 
+    arrays = commands.add_parser(
+        "arrays", help="train a translator from token arrays, under any Keras backend (a GPU with JAX, no TensorFlow)"
+    )
+    steps = arrays.add_subparsers(dest="arrays_command", required=True, metavar="STEP")
+    for name, text in (
+        ("export", "encode a config's corpora and vocabularies into one .npz file (needs TensorFlow)"),
+        ("train", "train (or resume) the config's model in its run_dir from such a file"),
+        ("import", "a model directory from the weight chunks of `arrays train --chunks`"),
+    ):
+        step = steps.add_parser(name, help=text)
+        config_arguments(step, "configs/general_de_en_gpu.yaml")
+        if name == "train":
+            step.add_argument("corpora", help="the file `arrays export` wrote")
+            step.add_argument("--minutes", type=positive_float("--minutes"), help="end after this wall-clock time")
+            step.add_argument("--buckets", default="16,32,64,101", help="length buckets, comma-separated")
+            step.add_argument("--chunks", metavar="FOLDER", help="also write the best weights as files under 15 MB")
+        else:
+            step.add_argument(
+                "source",
+                help="model directory with source.spm and target.spm"
+                if name == "export"
+                else "the folder of `arrays train --chunks`",
+            )
+            if name == "import":
+                step.add_argument("--vocab", required=True, help="model directory with source.spm and target.spm")
+            step.add_argument(
+                "-o", "--output", required=True, help="the .npz file" if name == "export" else "new model directory"
+            )
+            step.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+        step.set_defaults(handler=f"seq2seq.cli.arrays:{name if name != 'import' else 'import_chunks'}")
+
     vocab = commands.add_parser("build-vocab", help="train the SentencePiece vocabularies of a config")
     config_arguments(vocab, "configs/multi30k_de_en_gru_bahdanau.yaml")
     vocab.add_argument("--overwrite", action="store_true", help="replace existing vocabularies")

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 
-from seq2seq.core.choices import SEARCH_PRECISIONS
-from seq2seq.core.decoding import MAX_SEED, DecodingOptions
+from seq2seq.core.choices import MAX_SEED, SEARCH_PRECISIONS, out_of_range
+from seq2seq.core.decoding import DecodingOptions
 from seq2seq.errors import UserError
 
 
@@ -25,13 +24,9 @@ def number(kind: type, name: str, lowest: float | None = None, strict: bool = Fa
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be {noun}. Received: {text!r}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number. Received: {text!r}")
-        if lowest is not None and (value <= lowest if strict else value < lowest):
-            bound = f"above {lowest}" if strict else f"at least {lowest}"
-            raise argparse.ArgumentTypeError(f"{name} must be {bound}. Received: {value}")
-        if highest is not None and value > highest:
-            raise argparse.ArgumentTypeError(f"{name} must be at most {highest:,}. Received: {value:,}")
+        problem = out_of_range(value, lowest, highest, strict)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{name} {problem}. Received: {text!r}")
         return value
 
     return parse

@@ -17,12 +17,9 @@ Keras loads.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
-from seq2seq.core.choices import MAX_OUTPUT_TOKENS, SEARCH_PRECISIONS
-
-MAX_SEED = 2**32 - 1
+from seq2seq.core.choices import MAX_OUTPUT_TOKENS, MAX_SEED, SEARCH_PRECISIONS, out_of_range
 
 
 def _option(default: Any, doc: str, minimum: float | None = None, maximum: float | None = None, strict=False):
@@ -124,10 +121,7 @@ class DecodingOptions:
 
 def check_range(field: dataclasses.Field, value, name: str) -> None:
     """`ValueError` naming `name` when `value` is not finite or outside `field`'s range."""
-    low, high, strict = field.metadata.get("minimum"), field.metadata.get("maximum"), field.metadata.get("strict")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"`{name}` must be a finite number. Received: {name}={value}")
-    if low is not None and (value <= low if strict else value < low):
-        raise ValueError(f"`{name}` must be {'above' if strict else 'at least'} {low}. Received: {name}={value}")
-    if high is not None and value > high:
-        raise ValueError(f"`{name}` must be at most {high:,}. Received: {name}={value:,}")
+    metadata = field.metadata
+    problem = out_of_range(value, metadata.get("minimum"), metadata.get("maximum"), metadata.get("strict", False))
+    if problem:
+        raise ValueError(f"`{name}` {problem}. Received: {name}={value}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from seq2seq import __version__
-from seq2seq.callbacks import corpus_bleu, word_error_rate
+from seq2seq.measures import corpus_bleu, word_error_rate
 from seq2seq.model_dirs import load_perception_model, saved_config
 from seq2seq.perception.config import PerceptionConfig
 from seq2seq.perception.data import Examples, examples, speech_examples

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from seq2seq.config import OptimizationConfig, nested, option
+from seq2seq.core.choices import MAX_SEED
 from seq2seq.translation.config import TranslationModelConfig
 
 TASKS = {"speech": "audio", "captions": "image"}  # data.task -> the model.encoder.input it needs
@@ -36,7 +37,7 @@ class PerceptionDataConfig:
     train_examples: int = option(8000, minimum=1, doc="training utterances or scenes drawn per epoch")
     valid_examples: int = option(400, minimum=1, doc="validation utterances or scenes")
     test_examples: int = option(500, minimum=1, doc="test utterances or scenes")
-    seed: int = option(0, minimum=0, maximum=2**32 - 1, doc="seed of the drawn utterances and scenes")
+    seed: int = option(0, minimum=0, maximum=MAX_SEED, doc="seed of the drawn utterances and scenes")
 
 
 @dataclasses.dataclass(frozen=True)

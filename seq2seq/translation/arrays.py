@@ -1,41 +1,38 @@
-"""Training a translator from token arrays, under any Keras backend: for an accelerator machine without TensorFlow.
+"""Training a translator from token arrays: the one runner, fed NumPy batches, under any Keras backend.
 
 `seq2seq train` streams its corpora through tf.data. A machine with a GPU and
 JAX but no TensorFlow trains the same model (the same config, the same
-`build_model`) from token ids prepared beforehand, in three steps:
+`build_model`, the same runner: lock, resume backup, best model, early
+stopping) from token ids prepared beforehand:
 
-    python -m seq2seq.translation.arrays export CONFIG --vocab DIR -o corpora.npz
-    KERAS_BACKEND=jax python -m seq2seq.translation.arrays train CONFIG corpora.npz -o OUT --minutes 7
-    python -m seq2seq.translation.arrays import CONFIG OUT --vocab DIR -o MODEL_DIR
+    seq2seq arrays export CONFIG --vocab DIR -o corpora.npz
+    KERAS_BACKEND=jax seq2seq arrays train CONFIG corpora.npz [--minutes M] [--chunks FOLDER]
+    seq2seq arrays import CONFIG FOLDER --vocab DIR -o MODEL_DIR
 
 - `export` (needs TensorFlow, for the corpus readers) encodes every corpus
   of `data.train` and `data.valid` with the SentencePiece models of the
-  model directory `--vocab` and drops training pairs over the length limits.
-- `train` samples training sentences from the corpora by their `weight`
-  (each corpus read in a fresh random order each time it is used up),
-  groups them in the length buckets `--buckets` (few, so that a compiling
-  backend compiles few shapes) into batches of at most
-  `training.max_tokens` padded tokens, and trains for `--minutes` of
-  wall-clock time. "Epochs" are `training.steps_per_epoch` steps. The
-  learning rate is `training.learning_rate`, a quarter and a half of it in
-  the first two epochs, then held until 40 % of the time and lowered
-  linearly to 5 % of it at the end (set at epoch starts, from the time
-  used). The weights after each epoch of the last 15 % of
-  the time are averaged; the mean loss over the validation sets picks the
-  average or the last weights. Weights come back as float16 `weights-K.npz`
-  chunks of about 15 MB (a larger variable gets a chunk of its own), with
-  `summary.json` (history, validation loss per set). The corpus weights
-  are read from CONFIG at training time, so they can change without a new
-  export.
-- `import` builds the model of CONFIG, loads those weights and writes a
-  model directory (float16 storage).
+  model directory `--vocab`, drops training pairs over the length limits,
+  and stores the two SentencePiece models with the ids: the file is all
+  `train` needs.
+- `train` is :func:`seq2seq.runner.train` with :class:`ArrayTranslationTask`:
+  each epoch is `training.steps_per_epoch` batches (100 when null) of
+  sentences drawn from the corpora by their `weight` (the draws of epoch k
+  depend only on `training.seed` and k, so a resumed run reads what the
+  uninterrupted one would), in the length buckets `--buckets` (few, so that
+  a compiling backend compiles few shapes), at most `training.max_tokens`
+  padded tokens a batch. Validation loss and greedy validation BLEU are
+  measured on the exported validation corpora (BLEU against their
+  SentencePiece-decoded references). The best model is
+  `run_dir/model`, as for `seq2seq train`. `--minutes` ends the run after
+  the first epoch that ends past that wall-clock time; `--chunks FOLDER`
+  writes the best model's weights as float16 files of at most 15 MB each
+  (for a machine that returns only small files).
+- `import` builds the model of CONFIG, loads such chunks and writes a model
+  directory (float16 storage).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -44,17 +41,23 @@ import keras
 import numpy as np
 
 from pipelines.arrays import bucketed, pack, unpack, weighted_batches
-from seq2seq import config as config_lib
 from seq2seq.core.specials import BOS_ID, EOS_ID
 from seq2seq.errors import UserError
 from seq2seq.outputs import atomic_write
+from seq2seq.runner import TaskData, train
 from seq2seq.translation.config import TranslationConfig
+from seq2seq.translation.training import TranslationTask
 
 CHUNK_BYTES = 15_000_000
+DEFAULT_BUCKETS = (16, 32, 64, 101)
+DEFAULT_STEPS = 100  # an epoch's batches when training.steps_per_epoch is null (the draws never run out)
 
 
 def export_arrays(config: TranslationConfig, vocab_dir: Path, output: Path) -> dict:
-    """Writes every training and validation corpus, encoded, to `output` (npz); returns the pair counts."""
+    """Writes every training and validation corpus, encoded, and the vocabularies to `output` (npz).
+
+    Returns the pair counts (`{"train/LABEL": [kept, read]}`).
+    """
     from seq2seq.core.subwords import SubwordVocabulary
     from seq2seq.translation.data import corpus_text_pairs
 
@@ -74,16 +77,19 @@ def export_arrays(config: TranslationConfig, vocab_dir: Path, output: Path) -> d
                 arrays[f"{split}{index}_{side}"], arrays[f"{split}{index}_{side}_offsets"] = pack(sequences)
             arrays[f"{split}{index}_label"] = np.array(label)
     arrays["vocab_sizes"] = np.array([len(source), len(target)], np.int64)
+    arrays["source_spm"] = np.frombuffer(source.model_proto, np.uint8)
+    arrays["target_spm"] = np.frombuffer(target.model_proto, np.uint8)
     with atomic_write(output, "wb") as handle:
         np.savez_compressed(handle, **arrays)
     return counts
 
 
-def load_corpora(path: Path) -> tuple[dict[str, list[tuple[str, list[np.ndarray], list[np.ndarray]]]], list[int]]:
-    """`({split: [(label, sources, targets) of each corpus]}, [source, target vocabulary size])` of an exported file."""
+def load_corpora(path: Path) -> tuple[dict[str, list[tuple[str, list[np.ndarray], list[np.ndarray]]]], tuple]:
+    """`({split: [(label, sources, targets) of each corpus]}, (source, target vocabulary))` of an exported file."""
+    from seq2seq.core.subwords import SubwordVocabulary
 
     def refused(reason) -> UserError:
-        return UserError(f"{path}: not an exported corpus file ({reason}); write one with `export`.")
+        return UserError(f"{path}: not an exported corpus file ({reason}); write one with `seq2seq arrays export`.")
 
     try:
         data = np.load(path)
@@ -92,8 +98,9 @@ def load_corpora(path: Path) -> tuple[dict[str, list[tuple[str, list[np.ndarray]
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise refused("one array, not an archive")
     with data:
-        if "vocab_sizes" not in data:
-            raise refused("no vocab_sizes array")
+        for name in ("vocab_sizes", "source_spm", "target_spm"):
+            if name not in data:
+                raise refused(f"no {name} array")
         try:  # members are read lazily: a partly written or damaged archive fails here
             splits = {}
             for split in ("train", "valid"):
@@ -109,68 +116,141 @@ def load_corpora(path: Path) -> tuple[dict[str, list[tuple[str, list[np.ndarray]
                     )
                     index += 1
                 if not corpora:
-                    raise UserError(f"{path}: holds no {split} corpus; write it with `export`.")
+                    raise UserError(f"{path}: holds no {split} corpus; write it with `seq2seq arrays export`.")
                 splits[split] = corpora
-            return splits, [int(size) for size in data["vocab_sizes"]]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            vocabularies = tuple(SubwordVocabulary(data[name].tobytes()) for name in ("source_spm", "target_spm"))
+            sizes = [int(size) for size in data["vocab_sizes"]]
+        except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as error:
             raise refused(error) from None
+    if sizes != [len(vocabulary) for vocabulary in vocabularies]:
+        raise refused(f"vocab_sizes {sizes} do not match its SentencePiece models")
+    return splits, vocabularies
 
 
-def learning_rate(peak: float, epoch: int, used: float) -> float:
-    """The schedule of `train` (see the module doc): `used` is the share of the time spent."""
-    if epoch < 2:
-        return peak * (epoch + 1) / 4
-    if used <= 0.4:
-        return peak
-    return peak * max(0.05, 1.0 - 0.95 * (used - 0.4) / 0.6)
+class EpochCounter:
+    """The epoch being trained, set by :class:`~seq2seq.callbacks.EpochNumber` (as the tf.data pipeline's variable)."""
+
+    def __init__(self):
+        self.value = 0
+
+    def assign(self, value: int) -> None:
+        self.value = int(value)
 
 
-class TimedSchedule(keras.callbacks.Callback):
-    """Sets the learning rate at each epoch start, averages late weights, stops when the time is up."""
+class EpochBatches(keras.utils.PyDataset):
+    """An epoch of training batches drawn by weight; the draws of epoch k depend only on `seed` and k."""
 
-    def __init__(self, peak: float, seconds: float, average_share: float):
+    def __init__(self, corpora, weights, buckets, max_tokens: int, seed: int, steps: int, epoch: EpochCounter):
         super().__init__()
-        self.peak, self.seconds, self.average_share = peak, seconds, average_share
-        self.start = time.monotonic()
-        self.total, self.averaged, self.history = None, 0, []
+        self.arguments = (corpora, weights, buckets, max_tokens, BOS_ID, EOS_ID)
+        self.seed, self.steps, self.epoch = seed, steps, epoch
+        self.drawn_for, self.batches = None, []
 
-    def used(self) -> float:
-        return (time.monotonic() - self.start) / self.seconds
+    def __len__(self) -> int:
+        return self.steps
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.model.optimizer.learning_rate.assign(learning_rate(self.peak, epoch, self.used()))
+    def __getitem__(self, index: int):
+        if self.drawn_for != self.epoch.value:
+            stream = weighted_batches(*self.arguments, seed=[self.seed, self.epoch.value], pool=10_000)
+            self.batches = [next(stream) for _ in range(self.steps)]
+            self.drawn_for = self.epoch.value
+        return self.batches[index]
+
+
+class FixedBatches(keras.utils.PyDataset):
+    """The validation batches, the same every epoch."""
+
+    def __init__(self, batches: list):
+        super().__init__()
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        return self.batches[index]
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Ends training after the first epoch that ends `minutes` after training started."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds, self.start = minutes * 60, time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        used = self.used()
-        self.history.append(
-            {
-                "epoch": epoch + 1,
-                "seconds": round(time.monotonic() - self.start, 1),
-                "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
-                **{key: float(value) for key, value in (logs or {}).items()},
-            }
-        )
-        print(json.dumps(self.history[-1]), flush=True)
-        if used >= 1.0 - self.average_share:
-            weights = [np.asarray(w, np.float64) for w in self.model.get_weights()]
-            self.total = weights if self.total is None else [a + b for a, b in zip(self.total, weights)]
-            self.averaged += 1
-        if used >= 1.0:
+        if time.monotonic() - self.start >= self.seconds:
+            print(f"--minutes: {self.seconds / 60:g} minutes have passed; training ends.", flush=True)
             self.model.stop_training = True
 
 
-def validation_loss(model, corpora, buckets: list[int], max_tokens: int) -> dict[str, float]:
-    """Mean cross-entropy (unsmoothed: the log of the Perplexity metric) per target token on each validation corpus.
+class ArrayTranslationTask(TranslationTask):
+    """Translation from an exported corpus file: NumPy batches instead of tf.data, on one device."""
 
-    Pairs longer than the longest bucket are cut to it.
-    """
-    losses = {}
-    for label, sources, targets in corpora:
-        pairs = [(s[: buckets[-1]], t[: buckets[-1] - 1]) for s, t in zip(sources, targets)]
-        batches, _ = bucketed(pairs, buckets, max_tokens, BOS_ID, EOS_ID, rest=True)
-        result = model.evaluate((batch for batch in batches), steps=len(batches), verbose=0, return_dict=True)
-        losses[label] = float(np.log(result["perplexity"]))
-    return losses
+    distributed = False
+
+    def __init__(self, corpora_file: Path, buckets=DEFAULT_BUCKETS, minutes: float | None = None, chunks=None):
+        self.corpora_file, self.buckets = Path(corpora_file), sorted(buckets)
+        self.minutes, self.chunks = minutes, chunks and Path(chunks)
+
+    def check(self, config: TranslationConfig) -> None:
+        super().check(config)
+        if config.training.distribute != "none":
+            raise UserError(
+                f"training.distribute={config.training.distribute!r}: training from arrays runs on one device; "
+                "set training.distribute: none."
+            )
+
+    def prepare(self, config: TranslationConfig, run_dir: Path, chief: bool) -> TaskData:
+        splits, (source, target) = load_corpora(self.corpora_file)
+        train_corpora, valid_corpora = splits["train"], splits["valid"]
+        weights = [corpus.weight for corpus in config.data.train]
+        if len(weights) != len(train_corpora):
+            raise UserError(
+                f"{self.corpora_file}: {len(train_corpora)} training corpora, the config has {len(weights)}; "
+                "export it again from this config."
+            )
+        for name, vocabulary in (("source.spm", source), ("target.spm", target)):
+            existing = run_dir / name
+            if not existing.exists():
+                vocabulary.save(existing)
+            elif existing.read_bytes() != vocabulary.model_proto:
+                raise UserError(
+                    f"{existing}: not the vocabulary of {self.corpora_file}; use a new run_dir "
+                    "or export the corpora with this run's vocabularies."
+                )
+        longest, max_tokens = self.buckets[-1], config.training.max_tokens
+        epoch = EpochCounter()
+        steps = config.training.steps_per_epoch or DEFAULT_STEPS
+        train_batches = EpochBatches(
+            train_corpora, weights, self.buckets, max_tokens, config.training.seed, steps, epoch
+        )
+        valid = []
+        for _, sources, targets in valid_corpora:  # pairs longer than the longest bucket are cut to it
+            pairs = [(s[:longest], t[: longest - 1]) for s, t in zip(sources, targets)]
+            valid += bucketed(pairs, self.buckets, max_tokens, BOS_ID, EOS_ID, rest=True)[0]
+        sets = [
+            (label, [source.decode(ids) for ids in sources], [target.decode(ids) for ids in targets])
+            for label, sources, targets in valid_corpora
+        ]
+        return TaskData(train_batches, FixedBatches(valid), (source, target), epoch, {"valid_sets": sets})
+
+    def measurements(self, model, config, data: TaskData, run_dir: Path, keep_best, chief: bool) -> list:
+        measurements = super().measurements(model, config, data, run_dir, keep_best, chief)
+        return measurements + ([StopAfter(self.minutes)] if self.minutes is not None else [])
+
+    def finish(self, config, data: TaskData, model_dir: Path) -> None:
+        super().finish(config, data, model_dir)
+        if self.chunks is not None:
+            from seq2seq.model_dirs import load_translation_model
+
+            print("chunks:", *save_weight_chunks(load_translation_model(model_dir)[0], self.chunks), flush=True)
+
+
+def train_arrays(config: TranslationConfig, corpora_file, buckets=DEFAULT_BUCKETS, minutes=None, chunks=None) -> Path:
+    """Trains (or resumes) `config`'s experiment from an exported corpus file; returns the best model's folder."""
+    print(f"backend: {keras.backend.backend()}", flush=True)
+    return train(ArrayTranslationTask(corpora_file, buckets, minutes, chunks), config)
 
 
 def save_weight_chunks(model, folder: Path) -> list[Path]:
@@ -219,73 +299,8 @@ def load_weight_chunks(model, folder: Path) -> None:
         variable.assign(values[key].astype(variable.dtype))
 
 
-def train_arrays(
-    config: TranslationConfig,
-    corpora_file: Path,
-    output: Path,
-    minutes: float,
-    buckets: list[int],
-    average_share: float = 0.15,
-) -> dict:
-    """The `train` step (see the module doc); returns the summary it writes to `output/summary.json`."""
-    from seq2seq.models.encoder_decoder import build_model
-    from seq2seq.training import compile_model, configure_precision
-
-    splits, (source_size, target_size) = load_corpora(corpora_file)
-    train, valid = splits["train"], splits["valid"]
-    weights = [corpus.weight for corpus in config.data.train]
-    if len(weights) != len(train):
-        raise UserError(
-            f"{corpora_file}: {len(train)} training corpora, the config has {len(weights)}; "
-            "export it again from this config."
-        )
-    keras.utils.set_random_seed(config.training.seed)
-    precision = configure_precision(config.training.mixed_precision, announce=True)
-    print(f"backend: {keras.backend.backend()}", flush=True)
-    model = build_model(config.model, source_size, target_size)
-    model.build()
-    compile_model(model, config)
-    schedule = TimedSchedule(config.training.learning_rate, minutes * 60, average_share)
-    batches = weighted_batches(
-        train, weights, buckets, config.training.max_tokens, BOS_ID, EOS_ID, config.training.seed
-    )
-    model.fit(
-        batches,
-        epochs=100_000,
-        steps_per_epoch=config.training.steps_per_epoch or 100,
-        callbacks=[schedule],
-        verbose=2,
-        shuffle=False,
-    )
-    save_weight_chunks(model, output)  # the last weights, in case validation does not finish
-    last = validation_loss(model, valid, buckets, config.training.max_tokens)
-    summary = {
-        "precision": precision,
-        "parameters": model.count_params(),
-        "history": schedule.history,
-        "validation_loss_last": last,
-        "averaged_epochs": schedule.averaged,
-    }
-    chosen = "last"
-    if schedule.averaged > 1:
-        final = model.get_weights()
-        model.set_weights([total / schedule.averaged for total in schedule.total])
-        averaged = validation_loss(model, valid, buckets, config.training.max_tokens)
-        summary["validation_loss_average"] = averaged
-        if np.mean(list(averaged.values())) <= np.mean(list(last.values())):
-            chosen = "average"
-        else:
-            model.set_weights(final)
-    summary["chosen"] = chosen
-    if chosen == "average":
-        save_weight_chunks(model, output)
-    with atomic_write(output / "summary.json") as handle:
-        json.dump(summary, handle, indent=1)
-    return summary
-
-
 def import_arrays(config: TranslationConfig, weights_dir: Path, vocab_dir: Path, output: Path) -> Path:
-    """The `import` step: a model directory from `train`'s weights and `--vocab`'s SentencePiece models."""
+    """The `import` step: a model directory from `train`'s weight chunks and `--vocab`'s SentencePiece models."""
     from seq2seq.core.subwords import SubwordVocabulary
     from seq2seq.model_dirs import save_translation_model
     from seq2seq.models.encoder_decoder import build_model
@@ -295,43 +310,3 @@ def import_arrays(config: TranslationConfig, weights_dir: Path, vocab_dir: Path,
     model.build()
     load_weight_chunks(model, weights_dir)
     return save_translation_model(output, model, source, target, experiment_config=config, storage_dtype="float16")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seq2seq.translation.arrays", description=__doc__.split("\n")[0])
-    steps = parser.add_subparsers(dest="step", required=True)
-    for name in ("export", "train", "import"):
-        step = steps.add_parser(name)
-        step.add_argument("config")
-        step.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-        if name == "export":
-            step.add_argument("--vocab", required=True, help="model directory with source.spm and target.spm")
-        if name == "train":
-            step.add_argument("corpora", help="the file `export` wrote")
-            step.add_argument("--minutes", type=float, required=True, help="wall-clock training time")
-            step.add_argument("--buckets", default="16,32,64,101", help="length buckets (longest last)")
-        if name == "import":
-            step.add_argument("weights", help="the folder `train` wrote")
-            step.add_argument("--vocab", required=True, help="model directory with source.spm and target.spm")
-        step.add_argument("-o", "--output", required=True)
-    args = parser.parse_args(argv)
-    try:
-        config = config_lib.load(TranslationConfig, args.config, args.set)
-        if args.step == "export":
-            print(json.dumps(export_arrays(config, Path(args.vocab), Path(args.output))))
-        elif args.step == "train":
-            try:
-                buckets = sorted(int(b) for b in args.buckets.split(","))
-            except ValueError:
-                raise UserError(f"--buckets: {args.buckets!r} is not a comma-separated list of lengths.") from None
-            train_arrays(config, Path(args.corpora), Path(args.output), args.minutes, buckets)
-        else:
-            print(import_arrays(config, Path(args.weights), Path(args.vocab), Path(args.output)))
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

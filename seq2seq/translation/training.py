@@ -5,8 +5,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import tensorflow as tf
-
 from seq2seq import config as config_lib
 from seq2seq.callbacks import EpochNumber, KeepBest, Throughput, ValidationScore
 from seq2seq.core.subwords import SubwordVocabulary
@@ -16,7 +14,6 @@ from seq2seq.models.encoder_decoder import Seq2SeqModel, build_model
 from seq2seq.runner import Task, TaskData, train
 from seq2seq.training import configure_precision, restored_dtype_policy
 from seq2seq.translation.config import TranslationConfig
-from seq2seq.translation.data import batches, build_vocabularies, corpus_text_pairs
 from seq2seq.weight_layouts import LAYOUT, upgrade_weights_file, weights_layout
 
 
@@ -27,15 +24,24 @@ def validation_bleu_callback(
     target: SubwordVocabulary,
     run_dir: Path | None,
     keep_best: KeepBest | None,
+    sets: list[tuple[str, list[str], list[str]]] | None = None,
 ) -> ValidationScore:
     """Greedy validation BLEU of the model being trained (see :class:`ValidationScore`).
 
-    Logged in `run_dir` if given.
+    `sets`: `(name, sources, references)` of each validation set; by
+    default the corpora of `data.valid`. Logged in `run_dir` if given
+    (TensorBoard too, where TensorFlow is installed).
     """
     from seq2seq.core.decoding import DecodingOptions
+    from seq2seq.training import tensorflow_installed
     from seq2seq.translation.translator import Translator
 
-    sets = [(name, [s for s, _ in pairs], [t for _, t in pairs]) for name, pairs in corpus_text_pairs(config, "valid")]
+    if sets is None:
+        from seq2seq.translation.data import corpus_text_pairs
+
+        sets = [
+            (name, [s for s, _ in pairs], [t for _, t in pairs]) for name, pairs in corpus_text_pairs(config, "valid")
+        ]
     translator = Translator(model, source, target, DecodingOptions(beam_size=1))
 
     def translate(lines: list[str]) -> list[str]:
@@ -48,7 +54,7 @@ def validation_bleu_callback(
         samples=config.training.bleu_samples,
         log_file=run_dir and run_dir / "validation_bleu.jsonl",
         keep_best=keep_best,
-        tensorboard_dir=run_dir and run_dir / "tensorboard",
+        tensorboard_dir=run_dir and tensorflow_installed() and run_dir / "tensorboard",
         print_fn=lambda text: print(text, flush=True),
     )
 
@@ -68,6 +74,10 @@ class TranslationTask(Task):
             )
 
     def prepare(self, config: TranslationConfig, run_dir: Path, chief: bool) -> TaskData:
+        import tensorflow as tf
+
+        from seq2seq.translation.data import batches, build_vocabularies
+
         if not chief and not ((run_dir / "source.spm").is_file() and (run_dir / "target.spm").is_file()):
             raise UserError(
                 f"{run_dir}: the workers of a multi_worker run read the chief's vocabularies; run "
@@ -104,7 +114,9 @@ class TranslationTask(Task):
         if config.training.validation_bleu:  # mid-epoch scores are offered to keep_best only when it keeps by BLEU
             offered = keep_best if self.selection(config)[0] == "val_bleu" else None
             measurements.append(
-                validation_bleu_callback(model, config, *data.vocabularies, run_dir if chief else None, offered)
+                validation_bleu_callback(
+                    model, config, *data.vocabularies, run_dir if chief else None, offered, data.extra.get("valid_sets")
+                )
             )
         return measurements
 
