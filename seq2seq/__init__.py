@@ -1,3 +1,44 @@
-"""seq2seq: recurrent language models and encoder-decoder translation on Keras 3."""
+"""seq2seq: recurrent language models and encoder-decoder translation on Keras 3.
+
+The Python API (each name is imported on first use, so `import seq2seq` is quick):
+
+- :class:`Translator` (`Translator.load(name_or_path, options)`, then
+  `.translate(sentences)`: a :class:`Translation` per sentence, with its
+  `text`, `score` and n-best :class:`Hypothesis` list);
+- :class:`DecodingOptions`: beam, length limits, n-best, sampling, precision,
+  the same options as the command line's;
+- :class:`LanguageModel` (`LanguageModel.load(...)`, `.score(lines)`,
+  `.perplexity(lines)`, `.generate(prompt)`);
+- :func:`installed_models`: the models a name finds (see :mod:`seq2seq.catalog`).
+"""
+
+import importlib
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Translator": "seq2seq.translation.translator",
+    "Translation": "seq2seq.translation.translator",
+    "Hypothesis": "seq2seq.translation.translator",
+    "DecodingOptions": "seq2seq.core.decoding",
+    "LanguageModel": "seq2seq.lm.loaded",
+    "UserError": "seq2seq.errors",
+}
+__all__ = [*_EXPORTS, "installed_models", "__version__"]
+
+
+def installed_models() -> list[dict]:
+    """The models on the search path: name, task, languages, size, headline score, path (`seq2seq models list`)."""
+    from seq2seq.catalog import installed
+
+    return installed()
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'seq2seq' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -23,6 +23,7 @@ from pathlib import Path
 import keras
 
 from seq2seq import config as config_lib
+from seq2seq.catalog import resolve
 from seq2seq.compat import serialized_objects_held
 from seq2seq.core.subwords import SubwordVocabulary
 from seq2seq.core.vocabulary import TokenVocabulary, Vocabulary
@@ -189,10 +190,11 @@ def check_new_model_directory(directory: str | Path, overwrite: bool) -> None:
 
 
 def check_model_directory(directory: str | Path, kind: str, files: tuple[str, ...]) -> Path:
-    """Raises `UserError` unless `directory` is a complete model directory of `kind` (its manifest first)."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise UserError(f"{directory}: model directory not found.")
+    """The model directory `directory` (a path or an installed model's name) if it is complete and of `kind`.
+
+    Raises `UserError` naming what is wrong (its manifest is read first).
+    """
+    directory = resolve(directory)  # a path, or the name of an installed model (seq2seq.catalog)
     if not (directory / "manifest.json").is_file():
         raise UserError(
             f"{directory}: incomplete model directory, missing manifest.json. Train or copy the whole directory again."

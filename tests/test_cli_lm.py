@@ -5,14 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import run
 
 from seq2seq.cli import main
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_score_has_one_row_per_input_line(trained_lm_dir, tmp_path, capsys):

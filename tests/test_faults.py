@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from helpers import run
 
 from seq2seq import config as config_lib
 from seq2seq.callbacks import StopOnNaN
@@ -21,12 +22,6 @@ from seq2seq.errors import UserError
 from seq2seq.lm.config import LMConfig
 from seq2seq.run_folder import locked
 from seq2seq.translation.config import TranslationConfig
-
-
-def run(capsys, *argv):
-    code = main([str(item) for item in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_a_second_writer_is_refused_with_the_holder(toy_config_file, tmp_path, capsys):

@@ -29,7 +29,7 @@ LAYERS = (  # (members, whether they may import each other), lowest first
     (("seq2seq.core", "pipelines"), False),  # the shared model pieces; tf.data steps
     (("seq2seq.config", "seq2seq.models"), False),  # typed configs; the models (which know no config)
     (
-        ("seq2seq.model_dirs", "seq2seq.weight_layouts", "seq2seq.training", "seq2seq.run_folder")
+        ("seq2seq.model_dirs", "seq2seq.catalog", "seq2seq.weight_layouts", "seq2seq.training", "seq2seq.run_folder")
         + ("seq2seq.callbacks", "seq2seq.backup", "seq2seq.distribute"),
         True,
     ),
@@ -185,3 +185,18 @@ def test_the_architecture_page_names_every_package_and_module():
         if path.is_relative_to(ROOT / "seq2seq") and path.name != "__main__.py":
             shown = path.parent.name + "/" if path.name == "__init__.py" else path.name
             assert shown in layout, f"docs/architecture.md does not show {path.relative_to(ROOT)}"
+
+
+def test_the_wheel_lists_every_package_and_carries_the_default_model():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    packages = {
+        module_name(path) for path in MODULES if path.name == "__init__.py" and not path.is_relative_to(ROOT / "bench")
+    }
+    from seq2seq.catalog import DEFAULT_TRANSLATION_MODEL
+
+    shipped = f"seq2seq.saved_models.{DEFAULT_TRANSLATION_MODEL}"
+    assert set(setuptools["packages"]) == packages | {shipped}
+    assert setuptools["package-dir"] == {shipped: f"saved_models/{DEFAULT_TRANSLATION_MODEL}"}
+    assert setuptools["package-data"][shipped] == ["*"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from helpers import run
 
 from pipelines.features import log_mel
 from seq2seq.cli import main
@@ -22,12 +23,6 @@ from seq2seq.perception.scenes import draw, scenes
 FSDD = Path(__file__).parents[2] / "shared" / "data" / "fsdd"
 needs_fsdd = pytest.mark.skipif(not (FSDD / "recordings").is_dir(), reason=f"FSDD not found at {FSDD}")
 SMALL = {"cell": "lstm", "units": 32, "num_layers": 1}
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def tone(frequencies, seconds=0.2, rate=8000):

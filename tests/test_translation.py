@@ -173,20 +173,23 @@ def test_many_source_lengths_in_one_translator(toy_translation_dir):
 
 
 def test_translate_without_a_model_says_how_to_get_one(tmp_path, capsys, monkeypatch):
-    from seq2seq.cli import translation as translation_commands
+    from seq2seq import catalog
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(translation_commands, "DEFAULT_MODEL", tmp_path / "nowhere")
+    monkeypatch.setattr(catalog, "DEFAULT_TRANSLATION_MODEL", "no_such_model")
     (tmp_path / "in.de").write_text("ein hund .\n")
     assert main(["translate", str(tmp_path / "in.de")]) == 2
     err = capsys.readouterr().err
     assert "no --model given, and the default model is not installed" in err and "Pass --model DIR" in err
 
 
-def test_translate_uses_the_default_model(toy_translation_dir, tmp_path, capsys, monkeypatch):
-    from seq2seq.cli import translation as translation_commands
+def test_translate_uses_the_default_model_from_the_user_folder_first(
+    toy_translation_dir, tmp_path, capsys, monkeypatch
+):
+    import shutil
 
-    monkeypatch.setattr(translation_commands, "DEFAULT_MODEL", toy_translation_dir)  # absolute: found as is
+    monkeypatch.setenv("SEQ2SEQ_HOME", str(tmp_path))  # its models/general_de_en comes before the shipped one
+    shutil.copytree(toy_translation_dir, tmp_path / "models" / "general_de_en")
     assert main(["translate", str(DATA / "toy.de"), "--beam", "1"]) == 0
     assert capsys.readouterr().out.splitlines() == REFERENCES
 

@@ -15,11 +15,14 @@ from seq2seq.cli.arguments import (
     count,
     decoding_arguments,
     finite_float,
+    model_directory,
     port_number,
     positive_float,
     positive_int,
     seed_number,
 )
+from seq2seq.cli.arrays import add_arrays_commands
+from seq2seq.cli.models import add_models_commands
 from seq2seq.cli.running import quiet_tensorflow, run, sigterm_as_interrupt
 from seq2seq.core.choices import MAX_OUTPUT_TOKENS
 from seq2seq.translation import shortlist as shortlists
@@ -42,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler="seq2seq.cli.lm:train")
 
     score = lm_commands.add_parser("score", help="log-probability and perplexity of each line")
-    score.add_argument("--model", required=True, help="language-model directory")
+    score.add_argument("--model", required=True, type=model_directory, help="language-model directory")
     score.add_argument("input", nargs="?", default="-", help="text file (plain or .gz); - or absent: stdin")
     score.add_argument("--json", action="store_true", help="write one JSON document instead of TSV")
     score.add_argument("--batch-size", type=positive_int("--batch-size"), default=64)
@@ -65,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.set_defaults(handler="seq2seq.cli.lm:score")
 
     generate = lm_commands.add_parser("generate", help="sample text from a language model")
-    generate.add_argument("--model", required=True, help="language-model directory")
+    generate.add_argument("--model", required=True, type=model_directory, help="language-model directory")
     generate.add_argument("--prompt", default="", help="text the samples continue")
     generate.add_argument(
         "--max-tokens",
@@ -100,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = perception_commands.add_parser(
         "evaluate", help="word error rate, exact match and BLEU of a perception model on its test data"
     )
-    evaluate.add_argument("--model", required=True, help="speech or captioning model directory")
+    evaluate.add_argument("--model", required=True, type=model_directory, help="speech or captioning model directory")
     evaluate.add_argument("--beam", type=positive_int("--beam"), default=5, help="beam width (1: greedy)")
     evaluate.add_argument("--alpha", type=finite_float("--alpha"), default=0.0, help="length-penalty exponent")
     evaluate.add_argument("--batch-size", type=positive_int("--batch-size"), default=64)
@@ -113,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument(
         "models",
         nargs="+",
+        type=model_directory,
         metavar="MODEL_DIR",
         help="perception model directories of one "
         "task and vocabulary; the first one's config.yaml goes with the ensemble",
@@ -123,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, kind, handler in (("transcribe", "WAV recording", "transcribe"), ("caption", "image", "caption")):
         command = commands.add_parser(name, help=f"one line of words per {kind}, in the order given")
         command.add_argument(
-            "--model", required=True, help=f"{'speech' if name == 'transcribe' else 'captioning'} model directory"
+            "--model",
+            required=True,
+            type=model_directory,
+            help=f"{'speech' if name == 'transcribe' else 'captioning'} model directory",
         )
         command.add_argument("files", nargs="+", metavar="FILE", help=f"{kind} files")
         command.add_argument("--beam", type=positive_int("--beam"), default=5, help="beam width (1: greedy)")
@@ -134,36 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_arguments(train, "configs/multi30k_de_en_gru_bahdanau.yaml")
     train.set_defaults(handler="seq2seq.cli.translation:train")
 
-    arrays = commands.add_parser(
-        "arrays", help="train a translator from token arrays, under any Keras backend (a GPU with JAX, no TensorFlow)"
-    )
-    steps = arrays.add_subparsers(dest="arrays_command", required=True, metavar="STEP")
-    for name, text in (
-        ("export", "encode a config's corpora and vocabularies into one .npz file (needs TensorFlow)"),
-        ("train", "train (or resume) the config's model in its run_dir from such a file"),
-        ("import", "a model directory from the weight chunks of `arrays train --chunks`"),
-    ):
-        step = steps.add_parser(name, help=text)
-        config_arguments(step, "configs/general_de_en_gpu.yaml")
-        if name == "train":
-            step.add_argument("corpora", help="the file `arrays export` wrote")
-            step.add_argument("--minutes", type=positive_float("--minutes"), help="end after this wall-clock time")
-            step.add_argument("--buckets", default="16,32,64,101", help="length buckets, comma-separated")
-            step.add_argument("--chunks", metavar="FOLDER", help="also write the best weights as files under 15 MB")
-        else:
-            step.add_argument(
-                "source",
-                help="model directory with source.spm and target.spm"
-                if name == "export"
-                else "the folder of `arrays train --chunks`",
-            )
-            if name == "import":
-                step.add_argument("--vocab", required=True, help="model directory with source.spm and target.spm")
-            step.add_argument(
-                "-o", "--output", required=True, help="the .npz file" if name == "export" else "new model directory"
-            )
-            step.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-        step.set_defaults(handler=f"seq2seq.cli.arrays:{name if name != 'import' else 'import_chunks'}")
+    add_arrays_commands(commands)
 
     vocab = commands.add_parser("build-vocab", help="train the SentencePiece vocabularies of a config")
     config_arguments(vocab, "configs/multi30k_de_en_gru_bahdanau.yaml")
@@ -187,11 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     shortlist = commands.add_parser("shortlist", help="build a model's lexical shortlist for translate --shortlist")
     for option, text in (
-        ("--model", "translation-model directory (shortlist.npz goes there)"),
+        ("--model", "translation-model directory or name (shortlist.npz goes there)"),
         ("--source", "source side of training pairs"),
         ("--target", "target side, line by line"),
     ):
-        shortlist.add_argument(option, required=True, help=text)
+        shortlist.add_argument(option, required=True, help=text, type=model_directory if option == "--model" else str)
     for option, kind, default in (
         ("--per-source", positive_int, shortlists.PER_SOURCE),
         ("--frequent", count, shortlists.FREQUENT),
@@ -204,8 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     translate = commands.add_parser("translate", help="translate a text file, one sentence per line")
     translate.add_argument(
         "--model",
-        help="translation-model directory (default: the shipped "
-        "saved_models/general_de_en, looked up in the current folder and the source tree)",
+        type=model_directory,
+        help="translation-model directory or installed model's name (default: general_de_en, the shipped model)",
     )
     translate.add_argument("input", nargs="?", default="-", help="text file (plain or .gz); - or absent: stdin")
     translate.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
@@ -233,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="BLEU, chrF2 and TER (sacrebleu) of a translation or a model")
     evaluate.add_argument("--hypothesis", help="an existing translation to score (no model needed)")
-    evaluate.add_argument("--model", help="translation-model directory: translate --source, then score")
+    evaluate.add_argument(
+        "--model", type=model_directory, help="translation-model directory or name: translate --source, then score"
+    )
     evaluate.add_argument("--source", help="source file to translate with --model")
     evaluate.add_argument(
         "--tfds",
@@ -260,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a translation model as a TensorFlow SavedModel "
         "(text in, text out; tokenization and beam search in the graph)",
     )
-    export.add_argument("--model", help="translation-model directory (default: the shipped model, as translate)")
+    export.add_argument(
+        "--model", type=model_directory, help="translation-model directory or name (default: the shipped model)"
+    )
     export.add_argument("--output", "-o", required=True, help="new SavedModel directory")
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export at --output")
     export.add_argument(
@@ -272,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler="seq2seq.cli.translation:export")
 
     serve = commands.add_parser("serve", help="answer TensorFlow Serving's REST predict protocol with translations")
-    serve.add_argument("--model", help="translation-model directory (default: the shipped model, as translate)")
+    serve.add_argument(
+        "--model", type=model_directory, help="translation-model directory or name (default: the shipped model)"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     serve.add_argument("--port", type=port_number, default=8501, help="TCP port, 1-65535 (default: 8501)")
     serve.add_argument("--name", help="the model name in the URLs (default: the model folder's name)")
@@ -317,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decoding_arguments(serve)
     serve.set_defaults(handler="seq2seq.cli.translation:serve")
+
+    add_models_commands(commands)
 
     compare = commands.add_parser("compare", help="side-by-side Markdown table of evaluation reports")
     compare.add_argument("reports", nargs="+", metavar="REPORT", help="report.json files (or their folders)")

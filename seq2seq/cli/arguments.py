@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from seq2seq.core.choices import MAX_SEED, SEARCH_PRECISIONS, out_of_range
 from seq2seq.core.decoding import DecodingOptions
@@ -60,6 +61,20 @@ def seed_number(name: str = "--seed"):
     return number(int, name, 0, highest=MAX_SEED)
 
 
+def model_directory(text: str) -> Path:
+    """A model directory's path, or an installed model's name turned into its directory (see :mod:`seq2seq.catalog`).
+
+    A name found nowhere stays as given: loading it then fails with an error
+    that says where names are looked up.
+    """
+    from seq2seq.catalog import resolve
+
+    try:
+        return resolve(text)
+    except UserError:
+        return Path(text)
+
+
 def config_arguments(parser: argparse.ArgumentParser, example: str) -> None:
     parser.add_argument("config", help=f"experiment YAML, e.g. {example}")
     parser.add_argument(
@@ -97,7 +112,11 @@ def decoding_arguments(parser: argparse.ArgumentParser) -> None:
     for name, flag in DECODING_FLAGS.items():
         field, default = fields[name], getattr(defaults, name)
         if name == "lm_weight":
-            parser.add_argument("--lm", help="target-side language model for shallow fusion (same target vocabulary)")
+            parser.add_argument(
+                "--lm",
+                type=model_directory,
+                help="target-side language model for shallow fusion (same target vocabulary)",
+            )
         if field.type == "bool":
             parser.add_argument(flag, action="store_true", help=field.metadata["doc"])
         elif field.type == "str":

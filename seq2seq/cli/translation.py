@@ -74,27 +74,21 @@ def average_checkpoints(arguments) -> int:
     return 0
 
 
-DEFAULT_MODEL = Path("saved_models") / "general_de_en"
-
-
 def default_model() -> Path:
-    """The shipped German-English model, for `translate` without `--model`.
+    """The shipped German-English model, for `translate`, `export` and `serve` without `--model`.
 
-    Looked up relative to the current folder (the repository root, as in the
-    Quickstart) and to the source tree this package runs from (an editable
-    install); a `pip install` without the repository has no model.
+    Looked up by name as :mod:`seq2seq.catalog` says (the user's model
+    folder, the source tree's saved_models/, the copy a wheel carries).
     """
-    candidates = [Path.cwd() / DEFAULT_MODEL, Path(__file__).resolve().parents[2] / DEFAULT_MODEL]
-    for candidate in candidates:
-        if (candidate / "manifest.json").is_file():
-            return candidate
-    raise UserError(
-        "no --model given, and the default model is not installed (looked for "
-        + " and ".join(str(c) for c in dict.fromkeys(candidates))
-        + "). Pass --model DIR (a directory written by `seq2seq train`, e.g. "
-        "runs/multi30k_de_en_gru_bahdanau/model), or run from the repository root, "
-        "where the shipped model lives."
-    )
+    from seq2seq.catalog import DEFAULT_TRANSLATION_MODEL, resolve
+
+    try:
+        return resolve(DEFAULT_TRANSLATION_MODEL)
+    except UserError as error:
+        raise UserError(
+            f"no --model given, and the default model is not installed ({error}). Pass --model DIR "
+            "(a directory written by `seq2seq train`), or install one with `seq2seq models install`."
+        ) from None
 
 
 def make_translator(arguments, model, source_vocab, target_vocab, n_best: int = 1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 from collections.abc import Sequence
 
@@ -42,9 +43,27 @@ def length_batches(encoded: list, batch_size: int, max_tokens: int) -> list[list
 
 @dataclasses.dataclass(frozen=True)
 class Hypothesis:
+    """One translation of a sentence."""
+
     text: str
     score: float  # sum of log-probabilities of the output tokens (<eos> included)
     normalized_score: float  # score / length penalty (equals score for greedy search)
+
+
+class Translation(tuple):
+    """The n-best hypotheses of one sentence (:class:`Hypothesis`), best first; `text` and `score` are the best's."""
+
+    @property
+    def text(self) -> str:
+        return self[0].text
+
+    @property
+    def score(self) -> float:
+        return self[0].score
+
+    @property
+    def n_best(self) -> list[Hypothesis]:
+        return list(self)
 
 
 @dataclasses.dataclass
@@ -91,6 +110,7 @@ class Translator:
     ):
         self.options = options = options if options is not None else DecodingOptions()
         self.model = model  # the translation model itself (for attention), fused or not
+        self.language_model, self.shortlist, self.others = language_model, shortlist, {}
         self.source_vocab, self.target_vocab = source_vocab, target_vocab
         self.n_best = options.n_best
         self.max_source_tokens = options.max_source_tokens
@@ -109,19 +129,68 @@ class Translator:
         )
         self.stats = TranslationStats()
 
-    def translate(self, lines: Sequence[str], batch_size: int | None = None, progress=None) -> list[list[Hypothesis]]:
-        """n-best hypotheses for every line, in input order.
+    @classmethod
+    def load(
+        cls,
+        model: str | os.PathLike = "general_de_en",
+        options: DecodingOptions | None = None,
+        *,
+        shortlist: bool = False,
+        language_model: str | os.PathLike | None = None,
+    ) -> Translator:
+        """A translator of the model directory `model` or of the installed model of that name.
+
+        Names are looked up as :mod:`seq2seq.catalog` says (the default is the
+        shipped German-English model). `shortlist`: use the model's
+        `shortlist.npz`; `language_model`: a target-side language model
+        (directory or name) for shallow fusion.
+        """
+        from seq2seq.catalog import resolve
+        from seq2seq.model_dirs import load_language_model, load_translation_model
+        from seq2seq.translation.fusion import check_vocabularies
+        from seq2seq.translation.shortlist import load_shortlist
+
+        directory = resolve(model)
+        network, source_vocab, target_vocab = load_translation_model(directory)
+        fused = None
+        if language_model is not None:
+            fused, lm_vocab = load_language_model(language_model)
+            check_vocabularies(lm_vocab, target_vocab, language_model)
+        listed = load_shortlist(directory, network) if shortlist else None
+        return cls(network, source_vocab, target_vocab, options, language_model=fused, shortlist=listed)
+
+    def translate(
+        self,
+        lines: Sequence[str],
+        batch_size: int | None = None,
+        progress=None,
+        options: DecodingOptions | None = None,
+    ) -> list[Translation]:
+        """The translation (n-best hypotheses) of every line, in input order.
 
         Args:
             batch_size: sentences per batch (default: the options' `batch_size`).
             progress: optional callable receiving the number of sentences done.
+            options: other decoding options for this call (a translator for
+                them is made once and kept; its counts are its own).
         """
+        if options is not None and options != self.options:
+            if options not in self.others:
+                self.others[options] = Translator(
+                    self.model,
+                    self.source_vocab,
+                    self.target_vocab,
+                    options,
+                    language_model=self.language_model,
+                    shortlist=self.shortlist,
+                )
+            return self.others[options].translate(lines, batch_size, progress)
         batch_size = batch_size or self.options.batch_size
-        results: list[list[Hypothesis] | None] = [None] * len(lines)
+        results: list[Translation | None] = [None] * len(lines)
         encoded = []
         for index, line in enumerate(lines):
             if not line.strip():
-                results[index] = [Hypothesis("", 0.0, 0.0)] * self.n_best
+                results[index] = Translation([Hypothesis("", 0.0, 0.0)] * self.n_best)
                 self.stats.empty += 1
                 continue
             ids = self.source_vocab.encode(line)
@@ -143,12 +212,12 @@ class Translator:
             tokens, scores = output["tokens"], output["scores"]
             normalized = output["normalized_scores"]
             for row, (index, _) in enumerate(chunk):
-                results[index] = [
+                results[index] = Translation(
                     Hypothesis(
                         self.target_vocab.decode(tokens[row, k]), float(scores[row, k]), float(normalized[row, k])
                     )
                     for k in range(self.n_best)
-                ]
+                )
             if progress is not None:
                 progress(len(chunk))
         return results
