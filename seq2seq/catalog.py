@@ -53,10 +53,10 @@ def user_folder() -> Path:
 
 
 def search_path() -> list[Path]:
-    """The folders a model name is looked up in, first match wins."""
+    """The folders a model name is looked up in, first match wins: the user folder, then the shipped models'."""
     package = Path(__file__).resolve().parent
-    folders = [user_folder(), package.parent / "saved_models", package / "saved_models"]
-    return list(dict.fromkeys(folders))
+    shipped = [folder for folder in (package.parent / "saved_models", package / "saved_models") if folder.is_dir()]
+    return list(dict.fromkeys([user_folder(), *shipped]))
 
 
 def is_model_directory(path: Path) -> bool:

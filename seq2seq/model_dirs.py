@@ -33,7 +33,7 @@ from seq2seq.models.encoder_decoder import Seq2SeqModel
 from seq2seq.models.ensemble import Ensemble, members_of
 from seq2seq.models.language_model import RNNLanguageModel
 from seq2seq.outputs import atomic_directory, atomic_write, check_replaceable
-from seq2seq.weight_layouts import LAYOUT, upgrade_layout_1
+from seq2seq.weight_layouts import LAYOUT, float32_copy, stored_in_float16, upgrade_layout_1
 
 LM_KIND = "seq2seq-language-model/1"
 LM_FILES = ("model.keras", "manifest.json")  # and vocab.json (word, char) or vocab.spm (subword)
@@ -228,19 +228,24 @@ def model_layout(directory: Path) -> int:
 
 
 def _load_keras_model(path: Path, layout: int = LAYOUT) -> keras.Model:
-    """The Keras model in `path` (RNNLanguageModel and Seq2SeqModel are registered by this module's imports)."""
+    """The Keras model in `path`, float32 (RNNLanguageModel and Seq2SeqModel are registered by this module's imports).
+
+    A model stored in float16 is loaded into float32 layers (the weights rounded to float16).
+    """
     try:
         with serialized_objects_held(), contextlib.ExitStack() as stack:
             readable = path
             if layout < LAYOUT:
                 readable = upgrade_layout_1(path, Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            if stored_in_float16(readable):
+                readable = float32_copy(readable, Path(stack.enter_context(tempfile.TemporaryDirectory())))
             model = keras.saving.load_model(readable, compile=False, safe_mode=True)
     except Exception as error:  # a damaged zip, a foreign format, a newer Keras
         raise UserError(
             f"{path}: cannot load the model ({type(error).__name__}: "
             f"{str(error).splitlines()[0] if str(error) else ''})."
         ) from None
-    if model.dtype_policy.name != "float32":  # stored at reduced precision: compute in float32
+    if model.dtype_policy.name != "float32":  # a mixed-precision model saved by an older version
         model = inference_copy(model)
     return model
 

@@ -1,4 +1,4 @@
-"""Weight layouts of saved models and checkpoints, and the upgrade from layout 1 to layout 2.
+"""Weight layouts of saved models and checkpoints, the upgrade from layout 1 to layout 2, and float16 storage.
 
 Layout 2 holds the output layer in `head` (an OutputProjection); layout 1,
 the models of version 0.1 (the shipped ones among them), in the model
@@ -72,4 +72,43 @@ def upgrade_layout_1(path: Path, folder: Path) -> Path:
             if name != "model.weights.h5":
                 new.writestr(name, old.read(name))
         new.write(weights, "model.weights.h5")
+    return copy
+
+
+def _float32_policies(item):
+    """`item` (a Keras config) with every float16 dtype policy and dtype made float32."""
+    if isinstance(item, dict):
+        if item.get("class_name") == "DTypePolicy" and item.get("config", {}).get("name") == "float16":
+            return {**item, "config": {**item["config"], "name": "float32"}}
+        return {
+            key: "float32" if key == "dtype" and value == "float16" else _float32_policies(value)
+            for key, value in item.items()
+        }
+    if isinstance(item, list):
+        return [_float32_policies(value) for value in item]
+    return item
+
+
+def stored_in_float16(path: Path) -> bool:
+    """Whether the `model.keras` at `path` holds a model whose layers have float16 policies (float16 storage)."""
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    return _float32_policies(config) != config
+
+
+def float32_copy(path: Path, folder: Path) -> Path:
+    """A copy of the float16-stored `model.keras` at `path` in `folder`, whose layers are float32.
+
+    Loading it builds float32 layers and casts the stored float16 weights
+    into them. Loading the float16 model itself would create float16 layers
+    first, and some backends cannot initialise those (JAX and NumPy have no
+    float16 QR for the orthogonal initializer of recurrent kernels).
+    """
+    copy = folder / "model.keras"
+    with zipfile.ZipFile(path) as old, zipfile.ZipFile(copy, "w") as new:
+        for name in old.namelist():
+            data = old.read(name)
+            if name == "config.json":
+                data = json.dumps(_float32_policies(json.loads(data))).encode("utf-8")
+            new.writestr(name, data)
     return copy

@@ -77,8 +77,7 @@ def pytest_sessionfinish(session, exitstatus):
     skipped = reporter.stats.get("skipped", []) if reporter is not None else []
     if os.environ.get("CI") == "true" and skipped and session.exitstatus == 0:
         reporter.write_line(
-            f"CI=true: {len(skipped)} test(s) skipped; in CI every test must run "
-            "(install the jax extra; ../shared/data must be present)",
+            f"CI=true: {len(skipped)} test(s) skipped; in CI every test must run (../shared/data must be present)",
             red=True,
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -3,10 +3,8 @@
 Layers and search use `keras.ops` only; this runs the forward pass, greedy
 and beam search, one training step and language-model sampling in a JAX
 subprocess (tests/backend_run.py) and compares them with TensorFlow's.
-Skipped where JAX is not installed (`pip install -e ".[jax]"`).
 """
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -20,7 +18,6 @@ pytestmark = pytest.mark.slow  # trains and searches in two subprocesses, Tensor
 SCRIPT = Path(__file__).with_name("backend_run.py")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed (the jax extra)")
 def test_jax_gives_the_same_outputs_as_tensorflow(tmp_path):
     def run(backend: str, mode: str) -> dict:
         environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -23,7 +23,7 @@ LAYERS = (  # (members, whether they may import each other), lowest first
     (("seq2seq.errors",), False),
     (
         ("seq2seq.textio", "seq2seq.outputs", "seq2seq.history", "seq2seq.documents", "seq2seq.compat")
-        + ("seq2seq.measures",),
+        + ("seq2seq.measures", "seq2seq.backends"),
         True,
     ),
     (("seq2seq.core", "pipelines"), False),  # the shared model pieces; tf.data steps

@@ -22,6 +22,7 @@ from seq2seq.cli.arguments import (
     seed_number,
 )
 from seq2seq.cli.arrays import add_arrays_commands
+from seq2seq.cli.finetune import add_finetune_command
 from seq2seq.cli.models import add_models_commands
 from seq2seq.cli.running import quiet_tensorflow, run, sigterm_as_interrupt
 from seq2seq.core.choices import MAX_OUTPUT_TOKENS
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler="seq2seq.cli.translation:train")
 
     add_arrays_commands(commands)
+    add_finetune_command(commands)
 
     vocab = commands.add_parser("build-vocab", help="train the SentencePiece vocabularies of a config")
     config_arguments(vocab, "configs/multi30k_de_en_gru_bahdanau.yaml")
@@ -318,8 +320,17 @@ def main(argv: list[str] | None = None) -> int:
     training run resumes from its last finished epoch (see the README's
     "What survives a kill").
     """
+    import os
+    import sys
+
+    from seq2seq.backends import use_numpy_backend
+    from seq2seq.cli.translation import quick_backend
+
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    quiet_tensorflow()
+    if quick_backend(arguments) and "keras" not in sys.modules and "tensorflow" not in sys.modules:
+        use_numpy_backend()
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        quiet_tensorflow()
     with sigterm_as_interrupt():
         return run(arguments)
