@@ -65,7 +65,7 @@ def finetuning_config(
     notes = []
     own = []
     for prefix in train:
-        corpus = CorpusConfig(prefix=str(Path(prefix).resolve()), name=Path(prefix).name)
+        corpus = CorpusConfig(prefix=str(Path(prefix).resolve()), name=f"own_{Path(prefix).name}")
         if not _corpus_files_exist(data.dir, corpus, languages):
             raise UserError(
                 f"--train {prefix}: expected {prefix}.{languages[0]} and {prefix}.{languages[1]} (plain or .gz)."
@@ -87,7 +87,7 @@ def finetuning_config(
     if valid:
         validation = []
         for prefix in valid:
-            corpus = CorpusConfig(prefix=str(Path(prefix).resolve()), name=Path(prefix).name)
+            corpus = CorpusConfig(prefix=str(Path(prefix).resolve()), name=f"own_{Path(prefix).name}")
             if not _corpus_files_exist(data.dir, corpus, languages):
                 raise UserError(f"--valid {prefix}: expected {prefix}.{languages[0]} and {prefix}.{languages[1]}.")
             validation.append(corpus)
