@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 class BenchError(Exception):
     """A problem the user can fix (missing data, broken environment, failed worker)."""
+
+
+def run_python(arguments: list, cwd=None, environment: dict | None = None) -> subprocess.CompletedProcess:
+    """`python ARGUMENTS` (this interpreter) in `cwd`, its output captured as text; TensorFlow's logs quiet."""
+    environment = {**(environment if environment is not None else os.environ), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, *map(str, arguments)], cwd=cwd, env=environment, capture_output=True, text=True
+    )
 
 
 def fail(message: object, status: int = 2) -> NoReturn:

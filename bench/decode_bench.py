@@ -36,11 +36,9 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
-from common import fail, host_line, warn_if_busy
+from common import fail, host_line, run_python, warn_if_busy
 
 from seq2seq.textio import read_lines
 
@@ -49,29 +47,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_translate(tree: Path, model: str, source: str, beam: int, output: Path, precision: str) -> float:
     """Seconds the translate command reports for the whole file (cold)."""
-    environment = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
     base, _, shortlist = precision.partition("+")
     options = ([] if base == "float32" else ["--precision", base]) + (["--shortlist"] if shortlist else [])
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "seq2seq",
-            "translate",
-            "--model",
-            model,
-            "--beam",
-            str(beam),
-            *options,
-            source,
-            "-o",
-            str(output),
-        ],
-        cwd=tree,
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
+    arguments = ["-m", "seq2seq", "translate", "--model", model, "--beam", beam, *options, source, "-o", output]
+    done = run_python(arguments, tree, {**os.environ, "PYTHONPATH": str(tree)})
     if done.returncode != 0:
         fail(f"translate in {tree} failed: {done.stderr.strip().splitlines()[-1:]}")
     match = re.search(r"translated (\d+) lines in ([\d.]+)s", done.stderr)
@@ -116,14 +95,8 @@ print(f"translated {len(lines)} lines in {seconds:.2f}s")
 
 def run_warm(tree: Path, model: str, source: str, beam: int, output: Path, precision: str) -> float:
     """Seconds of a second, warm pass over the file in one process of the checkout `tree`."""
-    environment = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        [sys.executable, "-c", WARM_WORKER, str(tree), model, source, str(beam), str(output), precision],
-        cwd=tree,
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
+    arguments = ["-c", WARM_WORKER, tree, model, source, beam, output, precision]
+    done = run_python(arguments, tree, {**os.environ, "PYTHONPATH": str(tree)})
     if done.returncode != 0:
         fail(f"the warm worker in {tree} failed: {done.stderr.strip().splitlines()[-1:]}")
     return float(re.search(r"translated \d+ lines in ([\d.]+)s", done.stdout).group(1))

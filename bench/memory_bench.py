@@ -17,12 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from common import REPO, cpu_name, fail
+from common import REPO, cpu_name, fail, run_python
 
 from seq2seq.textio import read_lines
 
@@ -40,25 +38,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         source, output = Path(folder) / "input.de", Path(folder) / "output.en"
         source.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "seq2seq",
-                "translate",
-                "--model",
-                arguments.model,
-                "--beam",
-                str(arguments.beam),
-                str(source),
-                "-o",
-                str(output),
-            ],
-            cwd=REPO,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-            capture_output=True,
-            text=True,
-        )
+        arguments = ["-m", "seq2seq", "translate", "--model", arguments.model, "--beam", arguments.beam]
+        done = run_python([*arguments, source, "-o", output], REPO)
         if done.returncode != 0:
             fail(f"translate failed: {done.stderr.strip().splitlines()[-1:]}")
         translated = len(output.read_text(encoding="utf-8").splitlines())

@@ -37,7 +37,7 @@ ENVIRONMENT = "SEQ2SEQ_HOME"
 KINDS = {  # manifest kind -> task, as `models list` shows it
     "seq2seq-translation/1": "translation",
     "seq2seq-language-model/1": "language model",
-    "seq2seq-perception/1": "speech / captions",
+    "seq2seq-perception/1": "perception",  # shown as its config's data.task: speech or captions
 }
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_ARCHIVE_BYTES = 2 * 1024**3  # a download or an unpacked archive larger than this is refused
@@ -89,6 +89,19 @@ def _manifest(directory: Path) -> dict:
     return manifest if isinstance(manifest, dict) else {}
 
 
+def _task(directory: Path, manifest: dict) -> str:
+    task = KINDS.get(manifest.get("kind"), str(manifest.get("kind", "?")))
+    if task == "perception":
+        from seq2seq.config import parse_yaml
+
+        try:
+            config = parse_yaml((directory / "config.yaml").read_text(encoding="utf-8"))
+            return str(config["data"]["task"])
+        except Exception:  # noqa: BLE001 -- no config, or not the toolkit's: the kind alone
+            return task
+    return task
+
+
 def _headline(directory: Path, manifest: dict) -> str:
     if isinstance(manifest.get("headline"), str):
         return manifest["headline"]
@@ -115,7 +128,7 @@ def installed() -> list[dict]:
             models.append(
                 {
                     "name": directory.name,
-                    "task": KINDS.get(manifest.get("kind"), str(manifest.get("kind", "?"))),
+                    "task": _task(directory, manifest),
                     "languages": str(manifest.get("languages", "")),
                     "size_mb": round(size / 1e6, 1),
                     "headline": _headline(directory, manifest),

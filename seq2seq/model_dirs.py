@@ -250,6 +250,14 @@ def _load_keras_model(path: Path, layout: int = LAYOUT) -> keras.Model:
     return model
 
 
+def _check_outputs(directory: Path, outputs: int, vocabulary: int, what: str) -> None:
+    if outputs != vocabulary:
+        raise UserError(
+            f"{directory}: the model has {outputs} {what} but vocab.json has {vocabulary}; "
+            "the files come from different models."
+        )
+
+
 def load_language_model(directory: str | Path) -> tuple[RNNLanguageModel, TokenVocabulary]:
     """Loads `(model, vocab)` from a language-model directory (safe mode, not compiled)."""
     directory = check_model_directory(directory, LM_KIND, LM_FILES)
@@ -263,11 +271,7 @@ def load_language_model(directory: str | Path) -> tuple[RNNLanguageModel, TokenV
     model = _load_keras_model(directory / "model.keras", model_layout(directory))
     if not isinstance(model, RNNLanguageModel):
         raise UserError(f"{directory}/model.keras: holds a {type(model).__name__}, expected a language model.")
-    if model.vocab_size != len(vocab):
-        raise UserError(
-            f"{directory}: the model has {model.vocab_size} output tokens but "
-            f"vocab.json has {len(vocab)}; the files come from different models."
-        )
+    _check_outputs(directory, model.vocab_size, len(vocab), "output tokens")
     return model, vocab
 
 
@@ -301,9 +305,5 @@ def load_perception_model(directory: str | Path) -> tuple[Seq2SeqModel | Ensembl
     model = _load_keras_model(directory / "model.keras")
     if not all(isinstance(member, Seq2SeqModel) for member in members_of(model)) or model.source["input"] == "tokens":
         raise UserError(f"{directory}/model.keras: holds a {type(model).__name__} that reads no audio or images.")
-    if model.target_vocab_size != len(vocab):
-        raise UserError(
-            f"{directory}: the model has {model.target_vocab_size} output words but vocab.json has "
-            f"{len(vocab)}; the files come from different models."
-        )
+    _check_outputs(directory, model.target_vocab_size, len(vocab), "output words")
     return model, vocab

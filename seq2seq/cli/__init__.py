@@ -262,45 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     serve.add_argument("--port", type=port_number, default=8501, help="TCP port, 1-65535 (default: 8501)")
     serve.add_argument("--name", help="the model name in the URLs (default: the model folder's name)")
-    serve.add_argument(
-        "--max-sentences",
-        type=positive_int("--max-sentences"),
-        default=64,
-        help="sentences per request; more answer 413",
-    )
-    serve.add_argument(
-        "--max-chars", type=positive_int("--max-chars"), default=2000, help="characters per sentence; more answer 413"
-    )
-    serve.add_argument(
-        "--batch-window-ms",
-        type=positive_float("--batch-window-ms"),
-        default=5.0,
-        help="how long a request waits for others to share its batch",
-    )
-    serve.add_argument(
-        "--max-queue",
-        type=positive_int("--max-queue"),
-        default=256,
-        help="sentences that may wait to start; a request that would pass it answers 503 at once (default: 256)",
-    )
-    serve.add_argument(
-        "--timeout",
-        type=positive_float("--timeout"),
-        default=30.0,
-        help="seconds a request may take; work that cannot finish in time answers 504 (default: 30)",
-    )
-    serve.add_argument(
-        "--header-timeout",
-        type=positive_float("--header-timeout"),
-        default=10.0,
-        help="seconds to send a request head (and the body, each); stalled connections are closed (default: 10)",
-    )
-    serve.add_argument(
-        "--grace-seconds",
-        type=positive_float("--grace-seconds"),
-        default=10.0,
-        help="on SIGTERM or Ctrl-C, how long requests in flight may finish before the server exits (default: 10)",
-    )
+    for option, kind, default, text in (  # the server's limits (seq2seq.translation.batching.Limits)
+        ("--max-sentences", positive_int, 64, "sentences per request; more answer 413"),
+        ("--max-chars", positive_int, 2000, "characters per sentence; more answer 413"),
+        ("--batch-window-ms", positive_float, 5.0, "how long a request waits for others to share its batch"),
+        ("--max-queue", positive_int, 256, "sentences that may wait to start; a request past it answers 503"),
+        ("--timeout", positive_float, 30.0, "seconds a request may take; work that cannot finish in time answers 504"),
+        ("--header-timeout", positive_float, 10.0, "seconds to send a request head (and the body, each); then closed"),
+        ("--grace-seconds", positive_float, 10.0, "on SIGTERM or Ctrl-C, how long requests in flight may finish"),
+    ):
+        serve.add_argument(option, type=kind(option), default=default, help=f"{text} (default: {default:g})")
     decoding_arguments(serve)
     serve.set_defaults(handler="seq2seq.cli.translation:serve")
 

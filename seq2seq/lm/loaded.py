@@ -34,14 +34,11 @@ class LanguageModel:
         """The perplexity of all lines together (each scored from a fresh state)."""
         return corpus_score(self.score(lines)).perplexity
 
-    def generate(
-        self,
-        prompt: str = "",
-        max_tokens: int = 50,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        seed: int = 0,
-        num_samples: int = 1,
-    ) -> list[str]:
-        """Samples continuations of `prompt` (the same seed gives the same samples)."""
-        return generate(self.model, self.vocab, prompt, max_tokens, temperature, top_k, seed, num_samples)
+    def generate(self, prompt: str = "", **options) -> list[str]:
+        """Samples continuations of `prompt` (the same seed gives the same samples).
+
+        `options` are those of :func:`seq2seq.lm.generation.generate`:
+        `max_tokens` (50), `temperature` (1.0), `top_k` (None), `seed` (0),
+        `num_samples` (1).
+        """
+        return generate(self.model, self.vocab, prompt, **options)
