@@ -22,6 +22,7 @@ from seq2seq.cli.arguments import (
     seed_number,
 )
 from seq2seq.cli.arrays import add_arrays_commands
+from seq2seq.cli.corpora import add_corpus_commands
 from seq2seq.cli.finetune import add_finetune_command
 from seq2seq.cli.models import add_models_commands
 from seq2seq.cli.running import quiet_tensorflow, run, sigterm_as_interrupt
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arrays_commands(commands)
     add_finetune_command(commands)
+    add_corpus_commands(commands)
 
     vocab = commands.add_parser("build-vocab", help="train the SentencePiece vocabularies of a config")
     config_arguments(vocab, "configs/multi30k_de_en_gru_bahdanau.yaml")
