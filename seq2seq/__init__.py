@@ -9,6 +9,8 @@ The Python API (each name is imported on first use, so `import seq2seq` is quick
   the same options as the command line's;
 - :class:`LanguageModel` (`LanguageModel.load(...)`, `.score(lines)`,
   `.perplexity(lines)`, `.generate(prompt)`);
+- :class:`Recognizer` (`Recognizer.load("speech_digits").transcribe(wav_files)`,
+  `Recognizer.load("captions_scenes").caption(image_files)`);
 - :func:`installed_models`: the models a name finds (see :mod:`seq2seq.catalog`);
 - :func:`use_numpy_backend`: a start in about 3 s instead of 10 for a few
   translations (call it before anything imports Keras; see :mod:`seq2seq.backends`).
@@ -24,6 +26,7 @@ _EXPORTS = {
     "Hypothesis": "seq2seq.translation.translator",
     "DecodingOptions": "seq2seq.core.decoding",
     "LanguageModel": "seq2seq.lm.loaded",
+    "Recognizer": "seq2seq.perception.recognizer",
     "UserError": "seq2seq.errors",
     "use_numpy_backend": "seq2seq.backends",
 }

@@ -65,3 +65,20 @@ def test_options_per_call_give_what_a_translator_made_with_them_gives(toy_transl
     assert all(len(t) == 3 and t.text == t[0].text and t.score == t[0].score for t in per_call)
     assert translator.options == seq2seq.DecodingOptions()  # the call's options were for that call only
     assert len(translator.translate(lines)[0]) == 1
+
+
+def test_recognizer_load_transcribes_and_captions_as_the_commands_do(capsys):
+    from helpers import run
+
+    import seq2seq
+
+    folder = ROOT.parent / "shared/data/fsdd/recordings"
+    recordings = [str(folder / name) for name in ("3_theo_7.wav", "5_george_1.wav")]
+    images = [str(ROOT / "saved_models/captions_scenes/examples/test-0.png")]
+    for name, files, method, command in (
+        ("speech_digits", recordings, "transcribe", "transcribe"),
+        ("captions_scenes", images, "caption", "caption"),
+    ):
+        words = getattr(seq2seq.Recognizer.load(name), method)(files)
+        code, out, _ = run(capsys, command, "--model", name, *files)
+        assert code == 0 and out.splitlines() == words and all(words)

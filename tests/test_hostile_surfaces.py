@@ -104,7 +104,7 @@ def test_wav_headers_with_absurd_sample_rates_are_per_file_errors_that_keep_the_
 def test_an_image_declaring_too_many_pixels_is_refused_before_it_is_decoded(side, tmp_path):
     from PIL import Image
 
-    from seq2seq.cli.perception import _image
+    from seq2seq.perception.inputs import read_image
 
     bomb = tmp_path / "bomb.png"
     Image.new("1", (side, side)).save(bomb, optimize=True)  # kilobytes that decode to millions of pixels
@@ -115,7 +115,7 @@ def test_an_image_declaring_too_many_pixels_is_refused_before_it_is_decoded(side
 
     tracemalloc.start()
     with pytest.raises(UserError, match=r"bomb.png: .*pixels.* at most 16,777,216 pixels are read"):
-        _image(str(bomb), Encoder(), None)
+        read_image(str(bomb), Encoder(), None)
     assert tracemalloc.get_traced_memory()[1] < 50_000_000
     tracemalloc.stop()
 

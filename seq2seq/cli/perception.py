@@ -79,24 +79,20 @@ def ensemble(arguments) -> int:
     return 0
 
 
-def _decode_files(arguments, task: str, read) -> int:
+def _decode_files(arguments, task: str) -> int:
     """One output line per input file, in order; a file that cannot be read gets an empty line and an error."""
-    from seq2seq.model_dirs import load_perception_model, saved_config
-    from seq2seq.perception.config import PerceptionConfig
     from seq2seq.perception.recognizer import Recognizer
 
-    model, vocab = load_perception_model(arguments.model)
-    if model.source["input"] != task:
-        raise UserError(f"{arguments.model}: a model that reads {model.source['input']}, not {task}.")
-    config = saved_config(arguments.model, PerceptionConfig)  # how its features were computed (None: defaults)
+    recognizer = Recognizer.load(arguments.model, beam_size=arguments.beam)
+    if recognizer.task != task:
+        raise UserError(f"{arguments.model}: a model that reads {recognizer.task}, not {task}.")
     inputs, failed = {}, 0
     for index, path in enumerate(arguments.files):
         try:
-            inputs[index] = read(path, model.encoder, config)
+            inputs[index] = recognizer.read(path)
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             failed += 1
-    recognizer = Recognizer(model, vocab, beam_size=arguments.beam)
     indices = sorted(inputs)
     outputs = (
         dict(zip(indices, recognizer.decode([inputs[i] for i in indices], arguments.batch_size))) if indices else {}
@@ -110,69 +106,9 @@ def _decode_files(arguments, task: str, read) -> int:
     return 0
 
 
-MAX_PIXELS = 4096 * 4096  # an image above this is refused before it is decoded
-# A recording longer than the model's longest training utterance at this many seconds a digit (a spoken digit
-# and its pause last under a second and a half in the FSDD) is transcribed with a warning.
-SECONDS_PER_DIGIT = 1.5
-
-# The readers of `_decode_files`: `(path, the model's encoder, its PerceptionConfig or None) -> model input`.
-
-
-def _frames(path: str, encoder, config):
-    import numpy as np
-
-    from pipelines.features import log_mel
-    from seq2seq.perception.digits import SAMPLE_RATE, read_wav
-    from seq2seq.perception.recognizer import MAX_WORDS
-
-    def note(rate: int) -> None:
-        print(f"note: {path}: {rate} Hz, resampled to 8000 Hz", file=sys.stderr)
-
-    samples = read_wav(path, note)
-    digits = config.data.max_digits if config is not None else 7
-    longest = digits * SECONDS_PER_DIGIT
-    if len(samples) / SAMPLE_RATE > longest:
-        print(
-            f"warning: {path}: {len(samples) / SAMPLE_RATE:,.1f} s long; the model learned utterances of at most "
-            f"{digits} digits (about {longest:.0f} s) and writes at most {MAX_WORDS} words: cut long recordings "
-            "into utterances first",
-            file=sys.stderr,
-        )
-    level = config is not None and config.data.normalize_level
-    return np.asarray(log_mel(samples, encoder.features, normalize_level=level))
-
-
-def _image(path: str, encoder, config):
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
-    size = encoder.image_size
-    try:
-        with Image.open(path) as image:  # reads the header only
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise UserError(
-                    f"{path}: {width}x{height} pixels; at most {MAX_PIXELS:,} pixels are read (scale it down first)."
-                )
-            picture = image.convert("RGB")
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found.") from None
-    except Image.DecompressionBombError:  # Pillow's own limit, far above ours, refuses at open
-        raise UserError(
-            f"{path}: declares more pixels than Pillow decodes; at most {MAX_PIXELS:,} pixels are read "
-            "(scale it down first)."
-        ) from None
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise UserError(f"{path}: not a readable image ({error}).") from None
-    if picture.size != (size, size):
-        print(f"note: {path}: {picture.size[0]}x{picture.size[1]} pixels, resized to {size}x{size}", file=sys.stderr)
-        picture = picture.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(picture, dtype=np.uint8)
-
-
 def transcribe(arguments) -> int:
-    return _decode_files(arguments, "audio", _frames)
+    return _decode_files(arguments, "audio")
 
 
 def caption(arguments) -> int:
-    return _decode_files(arguments, "image", _image)
+    return _decode_files(arguments, "image")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 import numpy as np
 
 from seq2seq.core.searcher import Searcher
@@ -27,8 +30,9 @@ class Recognizer:
     compiled graph for every batch shape (`Searcher`'s `input_spec`).
     """
 
-    def __init__(self, model, vocab: Vocabulary, beam_size: int = 1, alpha: float = 0.0):
-        self.model, self.vocab = model, vocab
+    def __init__(self, model, vocab: Vocabulary, beam_size: int = 1, alpha: float = 0.0, config=None):
+        self.model, self.vocab, self.config = model, vocab, config
+        self.task = model.source["input"]  # "audio" or "image"
         encoder = model.encoder
         features = (
             (None, encoder.features)
@@ -43,6 +47,31 @@ class Recognizer:
             max_length=MAX_WORDS,
             input_spec=((None,) + features, "float32"),
         )
+
+    @classmethod
+    def load(cls, model: str | os.PathLike, beam_size: int = 5, alpha: float = 0.0) -> Recognizer:
+        """The speech or captioning model in a model directory, or the installed model of that name."""
+        from seq2seq.catalog import resolve
+        from seq2seq.model_dirs import load_perception_model, saved_config
+        from seq2seq.perception.config import PerceptionConfig
+
+        directory = resolve(model)
+        network, vocab = load_perception_model(directory)
+        config = saved_config(directory, PerceptionConfig)  # how its features were computed (None: the defaults)
+        return cls(network, vocab, beam_size, alpha, config)
+
+    def read(self, path: str, note=None):
+        """The model's input from a WAV file (speech) or an image file (captions); `UserError` if unreadable."""
+        from seq2seq.perception.inputs import read_image, read_recording, stderr_note
+
+        reader = read_recording if self.task == "audio" else read_image
+        return reader(path, self.model.encoder, self.config, note or stderr_note)
+
+    def transcribe(self, paths: Sequence[str], batch_size: int = 64) -> list[str]:
+        """The words of each recording (speech models) or each image's caption (captioning models), in order."""
+        return self.decode([self.read(path) for path in paths], batch_size)
+
+    caption = transcribe
 
     def decode(self, inputs: list[np.ndarray], batch_size: int = 64) -> list[str]:
         """One line of words per input, in input order."""
