@@ -126,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--output", required=True, help="the new model directory")
     ensemble.add_argument("--overwrite", action="store_true", help="replace an existing model directory there")
     ensemble.set_defaults(handler="seq2seq.cli.perception:ensemble")
+    folds = perception_commands.add_parser(
+        "cross-validate", help="leave-one-speaker-out: one speech model per held-out speaker, the mean word error rate"
+    )
+    config_arguments(folds, "configs/speech_digits.yaml")
+    folds.add_argument("--speakers", help="comma-separated test speakers (default: every speaker)")
+    folds.add_argument("--beam", type=positive_int("--beam"), default=5, help="beam width of the scoring")
+    folds.set_defaults(handler="seq2seq.cli.perception:cross_validate")
     for name, kind, handler in (("transcribe", "WAV recording", "transcribe"), ("caption", "image", "caption")):
         command = commands.add_parser(name, help=f"one line of words per {kind}, in the order given")
         command.add_argument(

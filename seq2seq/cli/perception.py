@@ -17,6 +17,17 @@ def train(arguments) -> int:
     return 0
 
 
+def cross_validate(arguments) -> int:
+    from seq2seq.evaluation.cross_validation import cross_validate as run_folds
+    from seq2seq.evaluation.cross_validation import markdown
+    from seq2seq.perception.config import PerceptionConfig
+
+    config = config_lib.load(PerceptionConfig, arguments.config, arguments.overrides)
+    speakers = [name.strip() for name in arguments.speakers.split(",")] if arguments.speakers else None
+    sys.stdout.write(markdown(run_folds(config, speakers, arguments.beam)))
+    return 0
+
+
 def evaluate(arguments) -> int:
     from seq2seq.cli.evaluation import check_report_folder
     from seq2seq.evaluation.recognition import SCHEMA, evaluate_model, markdown

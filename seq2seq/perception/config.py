@@ -27,6 +27,9 @@ class PerceptionDataConfig:
     )
     dir: str = option("../shared/data/fsdd")  # speech: the Free Spoken Digit Dataset folder
     test_speaker: str = option("theo")  # speech: the speaker held out for testing
+    valid_speaker: str | None = option(
+        None, doc="speech: a speaker held out for validation (null: the other speakers' recordings 0-4)"
+    )
     max_digits: int = option(7, minimum=1)  # speech: digits per utterance, 1 to this
     mel_bins: int = option(40, minimum=8)  # speech: log-mel filters per frame
     normalize_level: bool = option(
@@ -34,6 +37,12 @@ class PerceptionDataConfig:
     )
     speed_perturbation: bool = option(False)  # speech: each training utterance at one of `speeds`
     speeds: tuple[float, ...] = option(SPEEDS)  # speech: the speeds drawn from (uniformly), in tenths
+    gain_db: tuple[float, ...] = option(
+        (), doc="speech: [low, high]: each training utterance at a gain drawn from this range in dB ([]: none)"
+    )
+    noise_snr_db: tuple[float, ...] = option(
+        (), doc="speech: [low, high]: white noise added to each training utterance at an SNR from this range in dB"
+    )
     train_examples: int = option(8000, minimum=1, doc="training utterances or scenes drawn per epoch")
     valid_examples: int = option(400, minimum=1, doc="validation utterances or scenes")
     test_examples: int = option(500, minimum=1, doc="test utterances or scenes")
@@ -56,6 +65,9 @@ class PerceptionTrainingConfig(OptimizationConfig):
     )
     keep_checkpoints: int = option(5, minimum=0)  # per-epoch weights kept (0: none)
     augment: bool = option(False)  # speech: warp and mask the training frames (see seq2seq.perception.data.augment)
+    time_masks: int = option(
+        0, minimum=0, maximum=10, doc="speech: SpecAugment time masks on each training utterance (up to 10 frames)"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +93,19 @@ class PerceptionConfig:
             )
         if self.data.normalize_level and self.data.task != "speech":
             raise ValueError("key `data.normalize_level` applies to data.task: speech only; set it to false.")
+        if self.data.valid_speaker is not None and self.data.valid_speaker == self.data.test_speaker:
+            raise ValueError("keys `data.valid_speaker` and `data.test_speaker` must name different speakers.")
+        for key in ("gain_db", "noise_snr_db"):
+            values = getattr(self.data, key)
+            if values and (len(values) != 2 or values[0] > values[1] or not -60 <= values[0] <= values[1] <= 60):
+                raise ValueError(
+                    f"key `data.{key}` must be [] or [low, high] with -60 <= low <= high <= 60 (decibels). "
+                    f"Received: data.{key}={list(values)}"
+                )
+            if values and self.data.task != "speech":
+                raise ValueError(f"key `data.{key}` applies to data.task: speech only; set it to [].")
+        if self.training.time_masks and self.data.task != "speech":
+            raise ValueError("key `training.time_masks` applies to data.task: speech only; set it to 0.")
         if self.training.augment and self.data.task != "speech":
             raise ValueError("key `training.augment` applies to data.task: speech only; set it to false.")
         wanted = TASKS[self.data.task]

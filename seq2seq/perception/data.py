@@ -54,11 +54,20 @@ def speech_examples(config: PerceptionConfig, split: str, single: bool = False) 
     found = digits.recordings(data.dir)
     count = getattr(data, f"{split}_examples")
     made = digits.utterances(
-        found, split, None if single else count, data.test_speaker, data.max_digits, data.seed, single=single
+        found,
+        split,
+        None if single else count,
+        data.test_speaker,
+        data.max_digits,
+        data.seed,
+        single=single,
+        valid_speaker=data.valid_speaker,
     )
     waveforms = (u.waveform() for u in made)
     if split == "train" and data.speed_perturbation:
         waveforms = perturbed_speeds(waveforms, data.seed, data.speeds)
+    if split == "train" and (data.gain_db or data.noise_snr_db):
+        waveforms = perturbed_levels(waveforms, data.seed, data.gain_db, data.noise_snr_db)
     return Examples(
         frames_of(waveforms, data.mel_bins, data.normalize_level),
         [u.transcript for u in made],
@@ -82,6 +91,22 @@ def perturbed_speeds(waveforms, seed: int, speeds=SPEEDS):
         yield waveform if speed == 10 else resample_poly(waveform, 10, speed).astype(np.float32)
 
 
+def perturbed_levels(waveforms, seed: int, gain_db=(), noise_snr_db=()):
+    """Each waveform at a gain drawn uniformly from the range `gain_db` (decibels), then with white noise at a
+    signal-to-noise ratio drawn from `noise_snr_db` (decibels, against the waveform's mean power), both
+    deterministic from `seed`; an empty range leaves that step out. Clipped to [-1, 1].
+    """
+    rng = np.random.Generator(np.random.PCG64([seed, 7919]))
+    for waveform in waveforms:
+        if gain_db:
+            waveform = waveform * np.float32(10 ** (rng.uniform(*gain_db) / 20))
+        if noise_snr_db:
+            power = float(np.mean(np.square(waveform))) or 1e-10
+            noise_power = power / 10 ** (rng.uniform(*noise_snr_db) / 10)
+            waveform = waveform + rng.normal(0.0, np.sqrt(noise_power), len(waveform)).astype(np.float32)
+        yield np.clip(waveform, -1.0, 1.0).astype(np.float32)
+
+
 def scene_examples(config: PerceptionConfig, split: str) -> Examples:
     """Drawn scenes of `split`; `groups` says which held-out colour-shape pairs a test caption holds."""
     made = scenes.scenes(split, getattr(config.data, f"{split}_examples"), config.data.seed)
@@ -94,7 +119,9 @@ def scene_examples(config: PerceptionConfig, split: str) -> Examples:
 def check_data(config: PerceptionConfig) -> None:
     """Raises `UserError` now, before any work, if the speech data are missing or the test speaker unknown."""
     if config.data.task == "speech":
-        digits.split_recordings(digits.recordings(config.data.dir), "train", config.data.test_speaker)
+        digits.split_recordings(
+            digits.recordings(config.data.dir), "train", config.data.test_speaker, config.data.valid_speaker
+        )
 
 
 def examples(config: PerceptionConfig, split: str) -> Examples:
@@ -111,6 +138,18 @@ def source_spec(config: PerceptionConfig) -> dict:
 def build_vocabulary(transcripts: list[str]) -> Vocabulary:
     """The word vocabulary of the training transcripts."""
     return Vocabulary.build(transcripts, level="word")
+
+
+def time_masked(frames: np.ndarray, rng: np.random.Generator, masks: int) -> np.ndarray:
+    """`masks` time masks of SpecAugment (Park et al. 2019): up to 10 consecutive frames (and at most a tenth
+    of the utterance) each set to 1e-6, the utterance mean after normalisation and never mistaken for padding."""
+    frames = frames.copy()
+    longest = max(1, min(10, len(frames) // 10))
+    for _ in range(masks):
+        width = int(rng.integers(0, longest + 1))
+        start = int(rng.integers(0, len(frames) - width + 1))
+        frames[start : start + width] = 1e-6
+    return frames
 
 
 def augment(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -162,10 +201,12 @@ def batches(config: PerceptionConfig, split_examples: Examples, vocab: Vocabular
             rng = np.random.Generator(np.random.PCG64([training.seed, int(epoch.numpy())]))
             order = rng.permutation(order)
         for index in order:
+            example = inputs[index]
             if rng is not None and training.augment:
-                yield augment(inputs[index], rng), words[index]
-            else:
-                yield inputs[index], words[index]
+                example = augment(example, rng)
+            if rng is not None and training.time_masks:
+                example = time_masked(example, rng, training.time_masks)
+            yield example, words[index]
 
     signature = (tf.TensorSpec(shape, dtype), tf.TensorSpec((None,), tf.int32))
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)

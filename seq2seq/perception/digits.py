@@ -13,7 +13,10 @@ words ("three one four"):
   silence;
 - splits: `test` uses only `test_speaker`'s recordings (held out entirely);
   `valid` uses indices 0-4 of the other speakers (FSDD's own test indices),
-  `train` indices 5-49 of the other speakers;
+  `train` indices 5-49 of the other speakers; with a `valid_speaker`,
+  `valid` uses all of that speaker's recordings instead and `train` every
+  recording of the remaining speakers, so that choices made on validation
+  are made on a voice training never heard (leave-one-speaker-out);
 - everything is deterministic from `(split, seed)` (numpy PCG64), so every
   machine builds the same utterances.
 """
@@ -60,15 +63,20 @@ def recordings(folder: str | Path) -> list[Recording]:
     return found
 
 
-def split_recordings(found: list[Recording], split: str, test_speaker: str) -> list[Recording]:
+def split_recordings(
+    found: list[Recording], split: str, test_speaker: str, valid_speaker: str | None = None
+) -> list[Recording]:
     """The recordings an utterance of `split` may use (see the module doc)."""
     speakers = {recording.speaker for recording in found}
-    if test_speaker not in speakers:
-        raise UserError(
-            f"data.test_speaker={test_speaker!r} is not an FSDD speaker here; choose one of {sorted(speakers)}."
-        )
+    for key, speaker in (("test_speaker", test_speaker), ("valid_speaker", valid_speaker)):
+        if speaker is not None and speaker not in speakers:
+            raise UserError(f"data.{key}={speaker!r} is not an FSDD speaker here; choose one of {sorted(speakers)}.")
     if split == "test":
         return [r for r in found if r.speaker == test_speaker]
+    if valid_speaker is not None:
+        if split == "valid":
+            return [r for r in found if r.speaker == valid_speaker]
+        return [r for r in found if r.speaker not in (test_speaker, valid_speaker)]
     valid = split == "valid"
     return [r for r in found if r.speaker != test_speaker and (r.index < 5) == valid]
 
@@ -102,13 +110,14 @@ def utterances(
     max_digits: int = 7,
     seed: int = 0,
     single: bool = False,
+    valid_speaker: str | None = None,
 ) -> list[Utterance]:
     """`count` utterances of `split`; `single=True` gives one digit each.
 
     With `single` and `count` None, every recording of the split once, in
     name order, each with its own pauses drawn as for any utterance.
     """
-    pool = split_recordings(found, split, test_speaker)
+    pool = split_recordings(found, split, test_speaker, valid_speaker)
     rng = np.random.Generator(np.random.PCG64([seed, zlib.crc32(f"{split}/{single}".encode())]))
 
     def pauses(length: int) -> tuple[int, ...]:
