@@ -205,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="hypotheses per sentence; above 1 writes 'N ||| text ||| score' lines",
     )
     translate.add_argument(
+        "--alignments",
+        action="store_true",
+        help="after each translation, ' ||| ' and its word alignment from the attention (Pharaoh: 0-0 1-2 ...)",
+    )
+    translate.add_argument(
         "--errors",
         choices=("strict", "replace"),
         default="strict",

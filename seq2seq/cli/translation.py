@@ -200,10 +200,15 @@ def truncation_note(count: int, limit: int) -> str:
 STREAM_GROUP = 8
 
 
-def write_translations(handle, results, n_best: int, first: int = 0) -> None:
-    """Writes one line per sentence, or `N ||| text ||| score` lines with `n_best` (N counted from `first`)."""
+def write_translations(handle, results, n_best: int, first: int = 0, alignments=None) -> None:
+    """Writes one line per sentence (`text ||| 0-0 1-1 ...` with `alignments`), or `N ||| text ||| score` lines
+    with `n_best` (N counted from `first`)."""
+    from seq2seq.translation.alignment import pharaoh
+
     for number, hypotheses in enumerate(results, start=first):
-        if n_best == 1:
+        if alignments is not None:
+            handle.write(f"{hypotheses[0].text} ||| {pharaoh(alignments[number - first])}\n")
+        elif n_best == 1:
             handle.write(hypotheses[0].text + "\n")
         else:
             for hypothesis in hypotheses:
@@ -249,6 +254,10 @@ def translate(arguments) -> int:
         check_output_path(arguments.output)  # before any work
     if arguments.split_sentences and arguments.n_best > 1:
         raise UserError("--split-sentences writes one joined translation per line; it does not go with --n-best.")
+    if arguments.alignments and (arguments.n_best > 1 or arguments.split_sentences):
+        raise UserError(
+            "--alignments writes one 'text ||| alignment' line per sentence; not with --n-best or --split-sentences."
+        )
     model, source_vocab, target_vocab = load_translation_model(arguments.model or default_model())
     translator = make_translator(arguments, model, source_vocab, target_vocab, n_best=arguments.n_best)
 
@@ -257,22 +266,25 @@ def translate(arguments) -> int:
             return _translate_paragraphs(arguments, translator, lines)
         return translate_with_progress(translator, lines, arguments.batch_size, progress=arguments.input != "-")
 
+    def aligned(lines: list[str], results):
+        return translator.align(lines, [best.text for best in results]) if arguments.alignments else None
+
     if arguments.input == "-" and not arguments.output:  # a pipe or a terminal: each line as soon as it comes
         count, elapsed = 0, 0.0
         for group in arriving_lines(arguments.errors, STREAM_GROUP * arguments.batch_size):
             results, seconds = translated(group)
-            write_translations(sys.stdout, results, arguments.n_best, first=count)
+            write_translations(sys.stdout, results, arguments.n_best, count, aligned(group, results))
             sys.stdout.flush()
             count, elapsed = count + len(group), elapsed + seconds
     else:
         lines = read_lines(arguments.input, errors=arguments.errors)
         results, elapsed = translated(lines)
-        count = len(lines)
+        count, alignments = len(lines), aligned(lines, results)
         if arguments.output:
             with atomic_write(arguments.output) as handle:
-                write_translations(handle, results, arguments.n_best)
+                write_translations(handle, results, arguments.n_best, alignments=alignments)
         else:
-            write_translations(sys.stdout, results, arguments.n_best)
+            write_translations(sys.stdout, results, arguments.n_best, alignments=alignments)
             sys.stdout.flush()
     stats = translator.stats
     notes = []

@@ -159,6 +159,13 @@ class Translator:
         listed = load_shortlist(directory, network) if shortlist else None
         return cls(network, source_vocab, target_vocab, options, language_model=fused, shortlist=listed)
 
+    def align(self, sources: Sequence[str], translations: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """The word alignment `[(source word, target word), ...]` of each source and its translation, from the
+        model's attention (see :mod:`seq2seq.translation.alignment`; `pharaoh` there writes `0-0 1-2`)."""
+        from seq2seq.translation.alignment import align
+
+        return align(self.model, self.source_vocab, self.target_vocab, sources, translations, self.max_source_tokens)
+
     def translate(
         self,
         lines: Sequence[str],
