@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from helpers import DATA
 
-from seq2seq.cli.translation import QUICK_LINES, quick_backend
+from seq2seq.cli.running import QUICK_LINES, quick_backend
 
 PROGRAM = """
 import sys

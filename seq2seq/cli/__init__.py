@@ -25,7 +25,7 @@ from seq2seq.cli.arrays import add_arrays_commands
 from seq2seq.cli.corpora import add_corpus_commands
 from seq2seq.cli.finetune import add_finetune_command
 from seq2seq.cli.models import add_models_commands
-from seq2seq.cli.running import quiet_tensorflow, run, sigterm_as_interrupt
+from seq2seq.cli.running import quick_backend, quiet_tensorflow, run, sigterm_as_interrupt
 from seq2seq.core.choices import MAX_OUTPUT_TOKENS
 from seq2seq.translation import shortlist as shortlists
 
@@ -309,7 +309,6 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from seq2seq.backends import use_numpy_backend
-    from seq2seq.cli.translation import quick_backend
 
     parser = build_parser()
     arguments = parser.parse_args(argv)

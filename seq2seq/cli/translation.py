@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 import time
 from pathlib import Path
@@ -213,36 +212,6 @@ def write_translations(handle, results, n_best: int, first: int = 0, alignments=
         else:
             for hypothesis in hypotheses:
                 handle.write(f"{number} ||| {hypothesis.text} ||| {hypothesis.normalized_score:.4f}\n")
-
-
-# `translate` of at most this many lines (or from a terminal) runs on Keras's NumPy backend unless KERAS_BACKEND
-# says otherwise: it starts in about 3 s where TensorFlow takes 10 or more, gives the same translations, and is
-# about 4 times slower a sentence in bulk, so longer inputs are faster with TensorFlow (bench/startup_bench.py).
-QUICK_LINES = 32
-
-
-def quick_backend(arguments) -> bool:
-    """Whether this command should run on the NumPy backend (see QUICK_LINES); decided before Keras is imported.
-
-    Only `translate` with options the NumPy backend computes exactly as
-    TensorFlow does: no sampling (its random numbers differ), no shortlist or
-    language model, float32 search.
-    """
-    if os.environ.get("KERAS_BACKEND") or getattr(arguments, "handler", "") != "seq2seq.cli.translation:translate":
-        return False
-    if arguments.temperature is not None or arguments.top_k is not None or arguments.shortlist or arguments.lm:
-        return False
-    if arguments.precision != "float32":
-        return False
-    if arguments.input == "-":
-        return sys.stdin.isatty()  # a person typing: every line should come back at once
-    try:
-        path = Path(arguments.input)
-        if not path.is_file() or path.stat().st_size > 200 * QUICK_LINES:
-            return False
-        return len(read_lines(path, errors=arguments.errors)) <= QUICK_LINES
-    except (UserError, OSError):
-        return False  # the command itself reports what is wrong
 
 
 def translate(arguments) -> int:
