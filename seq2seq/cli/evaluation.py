@@ -176,7 +176,7 @@ def _translate(arguments, sources: list[str]) -> dict:
             "batch_size": arguments.batch_size,
             "max_source_tokens": arguments.max_source_tokens,
             "truncated": translator.stats.truncated,
-            "lm": arguments.lm,
+            "lm": str(arguments.lm) if arguments.lm else None,
             "lm_weight": arguments.lm_weight if arguments.lm else None,
             "temperature": arguments.temperature,
             "top_k": arguments.top_k,
