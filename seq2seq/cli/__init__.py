@@ -210,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="after each translation, ' ||| ' and its word alignment from the attention (Pharaoh: 0-0 1-2 ...)",
     )
     translate.add_argument(
+        "--glossary",
+        metavar="FILE",
+        help="terminology: 'source term<TAB>target term' lines; each source term found (any case, whole words) "
+        "puts its target term, as written, into the translation (constrained beam search)",
+    )
+    translate.add_argument(
         "--errors",
         choices=("strict", "replace"),
         default="strict",

@@ -12,6 +12,7 @@ from seq2seq.cli.arguments import decoding_options
 from seq2seq.errors import UserError
 from seq2seq.outputs import atomic_write, check_output_path, check_replaceable
 from seq2seq.textio import arriving_lines, read_lines
+from seq2seq.translation.glossary import MAX_TERMS
 
 
 def _load_config(arguments):
@@ -162,17 +163,31 @@ def shortlist(arguments) -> int:
     return 0
 
 
-def translate_with_progress(translator, lines: list[str], batch_size: int, progress: bool = True):
+def translate_with_progress(translator, lines: list[str], batch_size: int, progress: bool = True, glossary=None):
     """`(results, seconds)` of translating `lines`, with a progress bar on stderr when `progress`."""
     from seq2seq.translation.translator import stderr_progress
 
     update, close = stderr_progress(len(lines)) if progress else (None, lambda: None)
     started = time.perf_counter()
     try:
-        results = translator.translate(lines, batch_size, update)
+        results = translator.translate(lines, batch_size, update, glossary=glossary)
     finally:
         close()
     return results, time.perf_counter() - started
+
+
+def load_glossary(arguments):
+    """The `--glossary` file's terms (None without one); a clear error for options it does not go with."""
+    if not getattr(arguments, "glossary", None):
+        return None
+    from seq2seq.translation.glossary import Glossary
+
+    if arguments.temperature is not None or arguments.top_k is not None or arguments.shortlist:
+        raise UserError(
+            "--glossary forces terms with beam search over the whole vocabulary; "
+            "it does not go with --temperature, --top-k or --shortlist."
+        )
+    return Glossary.load(arguments.glossary)
 
 
 def _translate_paragraphs(arguments, translator, lines: list[str]):
@@ -186,7 +201,12 @@ def _translate_paragraphs(arguments, translator, lines: list[str]):
     language = config.data.source_language if config is not None else "de"
     started = time.perf_counter()
     texts = translate_paragraphs(
-        translator, lines, language, arguments.batch_size, stderr_progress if arguments.input != "-" else None
+        translator,
+        lines,
+        language,
+        arguments.batch_size,
+        stderr_progress if arguments.input != "-" else None,
+        glossary=arguments.glossary_terms,
     )
     return [[Hypothesis(text, 0.0, 0.0)] for text in texts], time.perf_counter() - started
 
@@ -227,13 +247,18 @@ def translate(arguments) -> int:
         raise UserError(
             "--alignments writes one 'text ||| alignment' line per sentence; not with --n-best or --split-sentences."
         )
+    arguments.glossary_terms = glossary = load_glossary(arguments)  # before the model: a bad line fails fast
     model, source_vocab, target_vocab = load_translation_model(arguments.model or default_model())
     translator = make_translator(arguments, model, source_vocab, target_vocab, n_best=arguments.n_best)
+    if glossary is not None:
+        glossary.check(target_vocab)
 
     def translated(lines: list[str]):
         if arguments.split_sentences:
             return _translate_paragraphs(arguments, translator, lines)
-        return translate_with_progress(translator, lines, arguments.batch_size, progress=arguments.input != "-")
+        return translate_with_progress(
+            translator, lines, arguments.batch_size, progress=arguments.input != "-", glossary=glossary
+        )
 
     def aligned(lines: list[str], results):
         return translator.align(lines, [best.text for best in results]) if arguments.alignments else None
@@ -261,9 +286,16 @@ def translate(arguments) -> int:
         notes.append(truncation_note(stats.truncated, arguments.max_source_tokens))
     if stats.empty:
         notes.append(f"{stats.empty} empty lines gave empty translations")
+    if stats.unmet:
+        notes.append(f"{stats.unmet} translations miss a glossary term (they reached their length limit)")
+    if stats.terms_left_out:
+        notes.append(f"{stats.terms_left_out} glossary matches beyond {MAX_TERMS} in a sentence were not forced")
     print(
         f"translated {count} lines in {elapsed:.1f}s ({count / max(elapsed, 1e-9):.1f} "
-        f"sentences/s, beam {arguments.beam})" + "".join(f"; warning: {note}" for note in notes),
+        f"sentences/s, beam {arguments.beam}"
+        + (f", {stats.terms} glossary terms forced" if glossary is not None else "")
+        + ")"
+        + "".join(f"; warning: {note}" for note in notes),
         file=sys.stderr,
     )
     return 0

@@ -21,6 +21,7 @@ from keras import ops
 from seq2seq.core import output
 from seq2seq.core import precision as reduced_precision
 from seq2seq.core.choices import MAX_OUTPUT_TOKENS
+from seq2seq.core.constraints import constrained_result, constrained_start, constrained_steps
 from seq2seq.core.search import (
     _gather,
     beam_result,
@@ -38,9 +39,20 @@ BURST_SECONDS = 0.25
 # The first burst's steps (then scaled to last about BURST_SECONDS) and the most one burst may take.
 FIRST_BURST, MAX_BURST = 8, 4096
 # State entries with one row per sentence (the others, and the context, have one per hypothesis).
-SENTENCE_ROWS = ("tokens", "finished", "lengths", "scores", "limits")
+SENTENCE_ROWS = (
+    "tokens",
+    "finished",
+    "lengths",
+    "scores",
+    "limits",
+    "constraints",
+    "constraint_lengths",
+    "met",
+    "current",
+    "progress",
+)
 # What `result` reads of a finished sentence (greedy state has no lengths).
-RESULT_ROWS = ("tokens", "lengths", "scores")
+RESULT_ROWS = ("tokens", "lengths", "scores", "met", "constraint_lengths")
 # State entries of the whole batch, kept whole when finished sentences leave it.
 BATCH_ENTRIES = ("t", "vocabulary")
 
@@ -155,6 +167,7 @@ class Searcher(keras.Model):
         self.precision = precision
         self._copies = reduced_precision.snapshot(model, precision)
         self._compiled = None
+        self._compiled_constrained = None
         self._bursts = None
 
     @classmethod
@@ -166,8 +179,16 @@ class Searcher(keras.Model):
     def build(self, input_shape=None):
         self.built = True  # no weights of its own: the wrapped model is already built
 
-    def search(self, inputs) -> dict:
+    def search(self, inputs, constraints=None) -> dict:
         """Decodes one padded batch in a compiled graph; returns numpy arrays (see the class doc).
+
+        `constraints`: optional `(ids, lengths)`, int `(batch, terms, term_len)`
+        token sequences that must appear in each row's output and their
+        lengths `(batch, terms)` (0: an empty slot): the search is then
+        lexically constrained beam search (:mod:`seq2seq.core.constraints`,
+        even with a beam of 1), and the result holds `satisfied` `(batch,
+        beam)`, whether each hypothesis meets every constraint. Not with
+        sampling or a shortlist.
 
         On TensorFlow, when the output length follows the input's
         (`max_length` None: translation), this is one `tf.function` for every
@@ -179,7 +200,34 @@ class Searcher(keras.Model):
         compiles per shape (JAX needs static buffer sizes).
         """
         with reduced_precision.using(self._copies):  # traced inside: the copies are captured once
+            if constraints is not None:
+                return self._constrained(inputs, *constraints)
             return self._search(inputs)
+
+    def _constrained(self, inputs, ids, lengths) -> dict:
+        if self.temperature is not None or self.top_k is not None or self.shortlist is not None:
+            raise ValueError(
+                "constrained search is beam search over the whole vocabulary: not with sampling or a shortlist."
+            )
+        inputs, ids, lengths = (np.asarray(x, "int32") for x in (inputs, ids, lengths))
+        if keras.backend.backend() != "tensorflow":
+            state, context = self.constrained_start(inputs, ids, lengths)
+            return keras.tree.map_structure(np.asarray, self.result(self.steps(state, context)))
+        if self._compiled_constrained is None:
+            import tensorflow as tf
+
+            signature = [tf.TensorSpec((None, None), "int32"), tf.TensorSpec((None, None, None), "int32")]
+            signature.append(tf.TensorSpec((None, None), "int32"))
+            self._compiled_constrained = tf.function(self.constrained_start, input_signature=signature)
+            self._bursts = self._bursts or tf.function(self.steps, reduce_retracing=True)
+        state, context = self._compiled_constrained(inputs, ids, lengths)
+        output = self._compacted(state, context) if self.compact_every else self._in_bursts(state, context)
+        return keras.tree.map_structure(np.asarray, output)
+
+    def constrained_start(self, inputs, ids, lengths):
+        """`(state, context)` of constrained beam search (see :mod:`seq2seq.core.constraints`)."""
+        max_length, limits = self._limits(inputs)
+        return constrained_start(self.model, inputs, ids, lengths, max_length, self.beam_size, limits)
 
     def _search(self, inputs) -> dict:
         if keras.backend.backend() != "tensorflow":
@@ -228,11 +276,16 @@ class Searcher(keras.Model):
         """`state` after at most `steps` more steps (default: until every row has finished)."""
         steps = ops.shape(state["tokens"])[-1] if steps is None else steps
         with output.restricted(self.model, state.get("vocabulary")):
+            if "constraints" in state:
+                return constrained_steps(self.model, state, context, self.eos_id, steps)
             if self.beam_size == 1:
                 return greedy_steps(self.model, state, context, self.eos_id, steps, self.temperature, self.top_k)
             return beam_steps(self.model, state, context, self.eos_id, steps, self.alpha, self.early_stop)
 
     def result(self, state) -> dict:
+        if "constraints" in state:
+            tokens, scores, normalized, satisfied = constrained_result(state, self.alpha)
+            return {"tokens": tokens, "scores": scores, "normalized_scores": normalized, "satisfied": satisfied}
         if self.beam_size == 1:
             return {
                 "tokens": state["tokens"][:, None, :],

@@ -136,13 +136,19 @@ def _has_letters_or_digits(pieces: Sequence[str], word: list[int]) -> bool:
 
 
 def translate_paragraphs(
-    translator: Translator, lines: Sequence[str], language: str = "de", batch_size: int = 64, progress_factory=None
+    translator: Translator,
+    lines: Sequence[str],
+    language: str = "de",
+    batch_size: int = 64,
+    progress_factory=None,
+    glossary=None,
 ) -> list[str]:
     """One translated line per input line, each line split into sentences first (see the module doc).
 
     Args:
         progress_factory: optional callable `(total) -> (update, close)` for a
             progress bar over the sentences (pieces) to translate.
+        glossary: terms to force in each sentence (see :meth:`Translator.translate`).
     """
     from sentence_splitter import SentenceSplitter
 
@@ -156,7 +162,7 @@ def translate_paragraphs(
                 segments.append(piece)
     update, close = progress_factory(len(segments)) if progress_factory else (None, lambda: None)
     try:
-        results = translator.translate(segments, batch_size, update)
+        results = translator.translate(segments, batch_size, update, glossary=glossary)
     finally:
         close()
     joined: list[list[str]] = [[] for _ in lines]

@@ -10,9 +10,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from seq2seq.core.constraints import term_arrays
 from seq2seq.core.decoding import DecodingOptions
 from seq2seq.core.searcher import Searcher
 from seq2seq.core.subwords import SubwordVocabulary
+from seq2seq.errors import UserError
 from seq2seq.models.encoder_decoder import Seq2SeqModel
 
 # Beam-search steps between the moments finished sentences leave a batch (see `Searcher`'s compact_every),
@@ -71,6 +73,9 @@ class TranslationStats:
     sentences: int = 0
     empty: int = 0  # empty or white-space lines, answered with an empty line
     truncated: int = 0  # sources cut to `max_source_tokens`
+    terms: int = 0  # glossary target terms forced
+    terms_left_out: int = 0  # glossary matches beyond `glossary.MAX_TERMS` in a sentence, left to the model
+    unmet: int = 0  # sentences whose translation misses a forced term (it reached its length limit)
 
 
 class Translator:
@@ -128,6 +133,13 @@ class Translator:
             shortlist=shortlist,
         )
         self.stats = TranslationStats()
+        self._checked: set[int] = set()  # glossaries whose target terms this vocabulary spells
+
+    def _terms(self, glossary, line: str) -> list[list[int]]:
+        terms, left_out = glossary.constraints(line, self.target_vocab)
+        self.stats.terms += len(terms)
+        self.stats.terms_left_out += left_out
+        return terms
 
     @classmethod
     def load(
@@ -172,6 +184,7 @@ class Translator:
         batch_size: int | None = None,
         progress=None,
         options: DecodingOptions | None = None,
+        glossary=None,
     ) -> list[Translation]:
         """The translation (n-best hypotheses) of every line, in input order.
 
@@ -180,7 +193,15 @@ class Translator:
             progress: optional callable receiving the number of sentences done.
             options: other decoding options for this call (a translator for
                 them is made once and kept; its counts are its own).
+            glossary: a :class:`~seq2seq.translation.glossary.Glossary` (or a
+                TSV path, a `{source: target}` dict): the target term of each
+                source term a line holds is forced into its translation by
+                constrained beam search (see that module). Not with sampling
+                or a shortlist.
         """
+        from seq2seq.translation.glossary import as_glossary
+
+        glossary = as_glossary(glossary)
         if options is not None and options != self.options:
             if options not in self.others:
                 self.others[options] = Translator(
@@ -191,7 +212,15 @@ class Translator:
                     language_model=self.language_model,
                     shortlist=self.shortlist,
                 )
-            return self.others[options].translate(lines, batch_size, progress)
+            return self.others[options].translate(lines, batch_size, progress, glossary=glossary)
+        if glossary is not None:
+            if self.options.sampling or self.shortlist is not None:
+                raise UserError(
+                    "a glossary needs beam search over the whole vocabulary: not with sampling or a shortlist."
+                )
+            if id(glossary) not in self._checked:
+                glossary.check(self.target_vocab)
+                self._checked.add(id(glossary))
         batch_size = batch_size or self.options.batch_size
         results: list[Translation | None] = [None] * len(lines)
         encoded = []
@@ -215,7 +244,12 @@ class Translator:
             source = np.zeros((len(chunk), width), "int32")
             for row, (_, ids) in enumerate(chunk):
                 source[row, : len(ids)] = ids
-            output = self.searcher.search(source)
+            terms = [self._terms(glossary, lines[index]) for index, _ in chunk] if glossary is not None else []
+            if any(terms):
+                output = self.searcher.search(source, term_arrays(terms))
+                self.stats.unmet += int(np.sum(~output["satisfied"][:, 0] & np.array([bool(t) for t in terms])))
+            else:
+                output = self.searcher.search(source)
             tokens, scores = output["tokens"], output["scores"]
             normalized = output["normalized_scores"]
             for row, (index, _) in enumerate(chunk):
