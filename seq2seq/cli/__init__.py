@@ -216,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
         "puts its target term, as written, into the translation (constrained beam search)",
     )
     translate.add_argument(
+        "--markup",
+        action="store_true",
+        help="lines hold inline XML/HTML tags (<b>, <a href>, <br/>) and {placeholders}: translate the text and "
+        "put the tags back around the aligned words; the output is escaped markup",
+    )
+    translate.add_argument(
         "--errors",
         choices=("strict", "replace"),
         default="strict",

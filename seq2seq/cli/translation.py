@@ -163,17 +163,29 @@ def shortlist(arguments) -> int:
     return 0
 
 
-def translate_with_progress(translator, lines: list[str], batch_size: int, progress: bool = True, glossary=None):
+def translate_with_progress(
+    translator, lines: list[str], batch_size: int, progress: bool = True, glossary=None, markup: bool = False
+):
     """`(results, seconds)` of translating `lines`, with a progress bar on stderr when `progress`."""
     from seq2seq.translation.translator import stderr_progress
 
     update, close = stderr_progress(len(lines)) if progress else (None, lambda: None)
     started = time.perf_counter()
     try:
-        results = translator.translate(lines, batch_size, update, glossary=glossary)
+        results = translator.translate(lines, batch_size, update, glossary=glossary, markup=markup)
     finally:
         close()
     return results, time.perf_counter() - started
+
+
+def check_markup(arguments, lines: list[str], first: int = 0) -> None:
+    """With `--markup`, a `UserError` naming the input and line of the first line whose tags do not nest."""
+    if arguments.markup:
+        from seq2seq.translation.markup import parse
+
+        name = "standard input" if arguments.input == "-" else arguments.input
+        for number, line in enumerate(lines, start=first + 1):
+            parse(line, f"{name}, line {number}")
 
 
 def load_glossary(arguments):
@@ -243,6 +255,8 @@ def translate(arguments) -> int:
         check_output_path(arguments.output)  # before any work
     if arguments.split_sentences and arguments.n_best > 1:
         raise UserError("--split-sentences writes one joined translation per line; it does not go with --n-best.")
+    if arguments.markup and (arguments.split_sentences or arguments.alignments):
+        raise UserError("--markup places tags within a sentence; not with --split-sentences or --alignments.")
     if arguments.alignments and (arguments.n_best > 1 or arguments.split_sentences):
         raise UserError(
             "--alignments writes one 'text ||| alignment' line per sentence; not with --n-best or --split-sentences."
@@ -257,7 +271,12 @@ def translate(arguments) -> int:
         if arguments.split_sentences:
             return _translate_paragraphs(arguments, translator, lines)
         return translate_with_progress(
-            translator, lines, arguments.batch_size, progress=arguments.input != "-", glossary=glossary
+            translator,
+            lines,
+            arguments.batch_size,
+            progress=arguments.input != "-",
+            glossary=glossary,
+            markup=arguments.markup,
         )
 
     def aligned(lines: list[str], results):
@@ -266,12 +285,14 @@ def translate(arguments) -> int:
     if arguments.input == "-" and not arguments.output:  # a pipe or a terminal: each line as soon as it comes
         count, elapsed = 0, 0.0
         for group in arriving_lines(arguments.errors, STREAM_GROUP * arguments.batch_size):
+            check_markup(arguments, group, count)
             results, seconds = translated(group)
             write_translations(sys.stdout, results, arguments.n_best, count, aligned(group, results))
             sys.stdout.flush()
             count, elapsed = count + len(group), elapsed + seconds
     else:
         lines = read_lines(arguments.input, errors=arguments.errors)
+        check_markup(arguments, lines)
         results, elapsed = translated(lines)
         count, alignments = len(lines), aligned(lines, results)
         if arguments.output:

@@ -17,6 +17,10 @@ Routes, `NAME` being `--name` (default: the model folder's name):
 - `GET /monitoring/prometheus/metrics`: Prometheus metrics (TensorFlow
   Serving's path): requests by status, queued sentences, batch sizes, latency.
 
+A request may also ask for a glossary, markup or alignments (top-level
+keys `glossary`, `markup`, `alignments`; see
+:mod:`seq2seq.translation.request_options`).
+
 Errors answer `{"error": "..."}` for that request alone: 400 malformed (not
 JSON, nested too deeply, not a list of strings, an instance that is not
 text: a lone surrogate or a control character other than tab, CR and LF,
@@ -43,11 +47,11 @@ import unicodedata
 from collections.abc import Callable
 
 from seq2seq.translation.batching import Batcher, DeadlineExceeded, Limits, Overloaded, TranslationFailed
+from seq2seq.translation.request_options import OUTPUTS, OptionError, translator_function, with_options
 
 __all__ = ["Limits", "make_app", "parse_request", "translator_function"]
 
 log = logging.getLogger("seq2seq.serve")
-OUTPUTS = ("translations", "scores", "nbest", "nbest_scores")
 
 
 class RequestError(Exception):
@@ -97,7 +101,10 @@ def parse_request(body: bytes, limits: Limits) -> tuple[list[str], bool]:
         if len(item) > limits.max_chars:
             raise RequestError(413, f"sentence {index} has {len(item)} characters; at most {limits.max_chars}")
         check_text(index, item)
-    return items, rows
+    try:
+        return with_options(document, items, limits.max_chars), rows
+    except OptionError as error:
+        raise RequestError(400, str(error)) from None
 
 
 DRAINED = 16  # a refused body up to this many times max_body is read and dropped before the 413 (see read_body)
@@ -225,6 +232,12 @@ def make_app(translate: Callable[[list[str]], list[dict]], name: str, limits: Li
             deadline = request_deadline(request, limits, arrived)
             lines, rows = parse_request(await read_body(request, limits), limits)
             request.state.sentences = len(lines)
+            options = getattr(lines[0], "options", None) if lines else None
+            if options is not None and hasattr(translate, "check"):
+                try:
+                    translate.check(options)
+                except OptionError as refused:
+                    raise RequestError(400, str(refused)) from None
             results = await until_answered_or_gone(request, batcher.submit(lines, deadline), deadline) if lines else []
         except RequestError as problem:
             return error(problem.status, str(problem), problem.headers)
@@ -243,7 +256,8 @@ def make_app(translate: Callable[[list[str]], list[dict]], name: str, limits: Li
             return Response(status_code=499)  # the client left; nobody reads this
         if rows:
             return JSONResponse({"predictions": results})
-        return JSONResponse({"outputs": {key: [result[key] for result in results] for key in OUTPUTS}})
+        keys = OUTPUTS + (("alignments",) if results and "alignments" in results[0] else ())
+        return JSONResponse({"outputs": {key: [result[key] for result in results] for key in keys}})
 
     async def prometheus(request):
         return Response(metrics.exposition(batcher.queued), media_type=metrics.content_type)
@@ -304,20 +318,3 @@ def signature_metadata(name: str) -> dict:
         "model_spec": {"name": name, "signature_name": "", "version": "1"},
         "metadata": {"signature_def": {"signature_def": {"serving_default": signature}}},
     }
-
-
-def translator_function(translator, batch_size: int) -> Callable[[list[str]], list[dict]]:
-    """`translate` for :func:`make_app` from a :class:`~seq2seq.translation.translator.Translator`."""
-
-    def translate(lines: list[str]) -> list[dict]:
-        return [
-            {
-                "translations": hypotheses[0].text,
-                "scores": hypotheses[0].normalized_score,
-                "nbest": [h.text for h in hypotheses],
-                "nbest_scores": [h.normalized_score for h in hypotheses],
-            }
-            for hypotheses in translator.translate(lines, batch_size=batch_size)
-        ]
-
-    return translate

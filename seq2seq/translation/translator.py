@@ -171,6 +171,22 @@ class Translator:
         listed = load_shortlist(directory, network) if shortlist else None
         return cls(network, source_vocab, target_vocab, options, language_model=fused, shortlist=listed)
 
+    def _translate_marked(self, lines, batch_size, progress, options, glossary) -> list[Translation]:
+        from seq2seq.translation.markup import parse, restore
+
+        parsed = [parse(line, f"line {number}") for number, line in enumerate(lines, start=1)]
+        plain = [text for text, _ in parsed]
+        results = self.translate(plain, batch_size, progress, options, glossary)
+        rows = [(i, k) for i, (_, root) in enumerate(parsed) if root.children for k in range(len(results[i]))]
+        pairs = dict(zip(rows, self.align([plain[i] for i, _ in rows], [results[i][k].text for i, k in rows])))
+        return [
+            Translation(
+                dataclasses.replace(h, text=restore(plain[i], parsed[i][1], h.text, pairs.get((i, k), [])))
+                for k, h in enumerate(translation)
+            )
+            for i, translation in enumerate(results)
+        ]
+
     def align(self, sources: Sequence[str], translations: Sequence[str]) -> list[list[tuple[int, int]]]:
         """The word alignment `[(source word, target word), ...]` of each source and its translation, from the
         model's attention (see :mod:`seq2seq.translation.alignment`; `pharaoh` there writes `0-0 1-2`)."""
@@ -185,6 +201,7 @@ class Translator:
         progress=None,
         options: DecodingOptions | None = None,
         glossary=None,
+        markup: bool = False,
     ) -> list[Translation]:
         """The translation (n-best hypotheses) of every line, in input order.
 
@@ -198,10 +215,16 @@ class Translator:
                 source term a line holds is forced into its translation by
                 constrained beam search (see that module). Not with sampling
                 or a shortlist.
+            markup: lines hold inline XML/HTML tags and `{placeholders}`: the
+                text is translated without them and they are put back around
+                the aligned target words (see :mod:`seq2seq.translation.markup`;
+                a line whose tags do not nest is a `UserError` naming it).
         """
         from seq2seq.translation.glossary import as_glossary
 
         glossary = as_glossary(glossary)
+        if markup:
+            return self._translate_marked(lines, batch_size, progress, options, glossary)
         if options is not None and options != self.options:
             if options not in self.others:
                 self.others[options] = Translator(
