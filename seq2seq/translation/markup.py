@@ -170,14 +170,13 @@ def _nest(element: Element) -> None:
     """Clips children into `element`'s span and moves overlapping siblings apart (see the module doc)."""
     low, high = element.span
     end = low
-    for child in sorted(element.children, key=lambda c: (c.span[0], c.end is not None)):
-        first, last = max(low, min(child.span[0], high)), max(low, min(child.span[1], high))
-        first = max(first, end)
-        last = max(first, last)
+    element.children.sort(key=lambda c: (c.span[0], c.end is not None))  # stable: source order among equals
+    for child in element.children:
+        first = max(low, min(child.span[0], high), end)
+        last = max(first, min(child.span[1], high))
         child.span = (first, last)
         end = last if child.end is not None else first
         _nest(child)
-    element.children.sort(key=lambda c: (c.span[0], c.end is not None))
 
 
 def render(root: Element, target_words: list[str]) -> str:
@@ -196,7 +195,7 @@ def render(root: Element, target_words: list[str]) -> str:
             atoms.append(("open", child.start_text))
             walk(child, child.span[0], child.span[1])
             atoms.append(("close", child.end))
-            position = child.span[1]
+            position = max(position, child.span[1])
         while position < high:
             atoms.append(("word", html.escape(target_words[position], quote=False)))
             position += 1
