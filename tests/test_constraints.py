@@ -98,3 +98,18 @@ def test_compacted_bursts_equal_one_loop(trained):
 def test_not_with_sampling(trained):
     with pytest.raises(ValueError, match="constrained search"):
         Searcher(trained, EOS, temperature=1.0, max_length=5).search(SOURCES, term_arrays([[[9]]] * 3))
+
+
+def test_no_word_continuation_follows_a_finished_term(trained):
+    # the copy model writes 9 after 8 for the source [9, 8, 8, 9]; with 9 marked as continuing a word, a forced
+    # [8, 8] may not be followed by it
+    source = np.array([[5, 8, 8, 9]], "int32")
+    free = Searcher(trained, EOS, beam_size=3).search(source, term_arrays([[[8, 8]]]))
+    words = output_of(free["tokens"][0, 0])
+    assert words[words.index(8) + 2] == 9
+    continuations = np.zeros(10, bool)
+    continuations[9] = True
+    cut = Searcher(trained, EOS, beam_size=3).search(source, term_arrays([[[8, 8]]]), continuations)
+    words = output_of(cut["tokens"][0, 0])
+    assert contains(words, [8, 8]) and cut["satisfied"][0, 0]
+    assert all(words[i + 2 : i + 3] != [9] for i in range(len(words) - 1) if words[i : i + 2] == [8, 8])

@@ -166,3 +166,39 @@ def test_a_string_the_model_cannot_take_fails_alone_among_eight_innocent_request
         for status, body in answers[:8]:
             assert status == 200 and [p["translations"] for p in body["predictions"]] == expected
         assert answers[8][0] == 400 and "instance 1 is not valid Unicode text" in answers[8][1]["error"]
+
+
+def test_a_request_s_glossary_markup_and_alignments_are_its_own(server):
+    port, translate = server
+    plain = translate(WORDS[:2])
+    jobs = {
+        "glossary": {"instances": WORDS[:2], "glossary": {"hund": "cat"}},
+        "markup": {"instances": ["ein <b>hund</b> läuft", "zwei kinder<br/>spielen"], "markup": True},
+        "alignments": {"inputs": WORDS[:2], "alignments": True},
+        "plain": {"instances": WORDS[:2]},
+        "bad glossary": {"instances": WORDS[:2], "glossary": {"hund": "\u2603"}},
+        "bad markup": {"instances": ["ok", "<b>x</i>"], "markup": True},
+        "bad flag": {"instances": WORDS[:2], "markup": "yes"},
+    }
+    answers = {}
+
+    def client(name):
+        answers[name] = request(port, "POST", "/v1/models/toy:predict", jobs[name])
+
+    threads = [threading.Thread(target=client, args=(name,)) for name in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    status, body = answers["glossary"]
+    assert status == 200 and any("cat" in p["translations"].split() for p in body["predictions"])
+    status, body = answers["markup"]
+    assert status == 200
+    assert [p["translations"].count(tag) for p, tag in zip(body["predictions"], ("</b>", "<br/>"))] == [1, 1]
+    status, body = answers["alignments"]
+    assert status == 200 and len(body["outputs"]["alignments"]) == 2
+    assert all(pair.count("-") == 1 for line in body["outputs"]["alignments"] for pair in line.split())
+    assert answers["plain"] == (200, {"predictions": json.loads(json.dumps(plain))})  # neighbours untouched
+    assert answers["bad glossary"][0] == 400 and "cannot spell" in answers["bad glossary"][1]["error"]
+    assert answers["bad markup"][0] == 400 and "instance 1: </i> closes the open <b>" in answers["bad markup"][1]["error"]
+    assert answers["bad flag"][0] == 400 and '"markup" must be true or false' in answers["bad flag"][1]["error"]

@@ -42,8 +42,14 @@ BANK_TURN = 4096
 UNMET_PENALTY = 1e5
 
 
-def constrained_start(model, inputs, constraints, constraint_lengths, max_length, beam_size=5, limits=None):
-    """Beam search's start state with the constraints and each hypothesis' progress on them (see the module)."""
+def constrained_start(
+    model, inputs, constraints, constraint_lengths, max_length, beam_size=5, limits=None, continuations=None
+):
+    """Beam search's start state with the constraints and each hypothesis' progress on them (see the module).
+
+    `continuations`: optional bool `(vocab,)`, the tokens that continue a
+    word (subwords without a word-start mark): none may follow a finished
+    term, so a forced "dog" does not become "dogs"."""
     state, context = beam_start(model, inputs, max_length, beam_size, limits)
     constraints = ops.cast(constraints, "int32")
     constraint_lengths = ops.cast(constraint_lengths, "int32")
@@ -54,13 +60,16 @@ def constrained_start(model, inputs, constraints, constraint_lengths, max_length
         met=ops.zeros((batch, beam_size, terms), "bool"),
         current=ops.full((batch, beam_size), -1, "int32"),
         progress=ops.zeros((batch, beam_size), "int32"),
+        ended=ops.zeros((batch, beam_size), "bool"),  # the last token finished a term
     )
+    if continuations is not None:
+        state["continuations"] = ops.cast(continuations, "bool")
     return state, context
 
 
 def _advance(constraints, lengths, met, current, progress, token):
     """The constraint state after `token` for each candidate: all `(batch, n[, terms])` but `constraints`,
-    `lengths` (per sentence). Returns `(met, current, progress, tokens met)`."""
+    `lengths` (per sentence). Returns `(met, current, progress, tokens met, whether a term just ended)`."""
     terms = ops.shape(lengths)[1]
     term_len = ops.shape(constraints)[2]
     flat = ops.reshape(constraints, (ops.shape(constraints)[0], terms * term_len))  # (batch, terms * term_len)
@@ -79,7 +88,7 @@ def _advance(constraints, lengths, met, current, progress, token):
     current = ops.where(completed, -1, current)
     progress = ops.where(completed, 0, progress)
     tokens_met = ops.sum(ops.where(met, lengths[:, None, :], 0), axis=-1) + progress
-    return met, current, progress, tokens_met
+    return met, current, progress, tokens_met, completed
 
 
 def _all_met(met, lengths):
@@ -94,18 +103,22 @@ def constrained_steps(model, state, context, eos_id: int, steps) -> dict:
     limits, constraints, lengths = state["limits"], state["constraints"], state["constraint_lengths"]
     terms = ops.shape(lengths)[1]
     offsets = ops.arange(batch, dtype="int32")[:, None] * beam_size
-    names = ("t", "tokens", "previous", "carry", "finished", "lengths", "scores", "met", "current", "progress")
+    continuations = state.get("continuations")
+    names = ("t", "tokens", "previous", "carry", "finished", "lengths", "scores", "met", "current", "progress", "ended")
 
-    def cond(t, tokens, previous, carry, finished, out_lengths, scores, met, current, progress):
+    def cond(t, tokens, previous, carry, finished, out_lengths, scores, met, current, progress, ended):
         return ops.logical_and(t < stop, ops.logical_not(ops.all(finished)))
 
-    def body(t, tokens, previous, carry, finished, out_lengths, scores, met, current, progress):
+    def body(t, tokens, previous, carry, finished, out_lengths, scores, met, current, progress, ended):
         log_probs, carry = model.decode_step(previous, carry, context)  # (batch*beam, vocab)
         vocab = ops.shape(log_probs)[-1]
         log_probs = ops.reshape(never_emitted(log_probs), (batch, beam_size, vocab))
         may_end = _all_met(met, lengths)  # (batch, beam): <eos> only once every constraint is met
         ids = ops.arange(vocab)[None, None, :]
         log_probs = ops.where(ops.logical_and(ids == eos_id, ops.logical_not(may_end)[..., None]), NEG_INF, log_probs)
+        if continuations is not None:  # a finished term is a whole word
+            cut = ops.logical_and(ended[..., None], continuations[None, None, :])
+            log_probs = ops.where(cut, NEG_INF, log_probs)
         pad_only = ops.where(ops.arange(vocab) == PAD_ID, 0.0, NEG_INF)  # a finished beam only pads
         log_probs = ops.where(finished[..., None], pad_only[None, None, :], log_probs)
         total = scores[..., None] + log_probs  # (batch, beam, vocab)
@@ -148,12 +161,13 @@ def constrained_steps(model, state, context, eos_id: int, steps) -> dict:
         take = lambda x: ops.take_along_axis(x, cand_origins, 1)  # noqa: E731
         cand_met = ops.take_along_axis(met, ops.repeat(cand_origins[..., None], terms, axis=2), 1)
         was_finished = take(finished)
-        new_met, new_current, new_progress, banks = _advance(
+        new_met, new_current, new_progress, banks, new_ended = _advance(
             constraints, lengths, cand_met, take(current), take(progress), cand_tokens
         )
         new_met = ops.where(was_finished[..., None], cand_met, new_met)  # padding changes nothing
         new_current = ops.where(was_finished, take(current), new_current)
         new_progress = ops.where(was_finished, take(progress), new_progress)
+        new_ended = ops.logical_and(new_ended, ops.logical_not(was_finished))
         banks = ops.where(
             was_finished, ops.sum(ops.where(cand_met, lengths[:, None, :], 0), axis=-1) + take(progress), banks
         )
@@ -177,7 +191,7 @@ def constrained_steps(model, state, context, eos_id: int, steps) -> dict:
         pick = lambda x: ops.take_along_axis(x, chosen, 1)  # noqa: E731
         origin, token, scores = pick(cand_origins), pick(cand_tokens), pick(cand_scores)
         met = ops.take_along_axis(new_met, ops.repeat(chosen[..., None], terms, axis=2), 1)
-        current, progress = pick(new_current), pick(new_progress)
+        current, progress, ended = pick(new_current), pick(new_progress), pick(new_ended)
 
         carry = _gather(carry, ops.reshape(origin + offsets, (-1,)))
         tokens = ops.take_along_axis(tokens, origin[..., None], axis=1)
@@ -185,7 +199,8 @@ def constrained_steps(model, state, context, eos_id: int, steps) -> dict:
         out_lengths = ops.take_along_axis(out_lengths, origin, axis=1) + ops.cast(ops.logical_not(finished), "int32")
         tokens = ops.slice_update(tokens, [0, 0, t], token[..., None])
         finished = ops.logical_or(finished, ops.logical_or(ops.equal(token, eos_id), (t + 1 >= limits)[:, None]))
-        return t + 1, tokens, ops.reshape(token, (-1,)), carry, finished, out_lengths, scores, met, current, progress
+        previous = ops.reshape(token, (-1,))
+        return t + 1, tokens, previous, carry, finished, out_lengths, scores, met, current, progress, ended
 
     loop = ops.while_loop(cond, body, tuple(state[name] for name in names), maximum_iterations=steps)
     return {**state, **dict(zip(names, loop))}

@@ -50,11 +50,12 @@ SENTENCE_ROWS = (
     "met",
     "current",
     "progress",
+    "ended",
 )
 # What `result` reads of a finished sentence (greedy state has no lengths).
 RESULT_ROWS = ("tokens", "lengths", "scores", "met", "constraint_lengths")
 # State entries of the whole batch, kept whole when finished sentences leave it.
-BATCH_ENTRIES = ("t", "vocabulary")
+BATCH_ENTRIES = ("t", "vocabulary", "continuations")
 
 
 class Searcher(keras.Model):
@@ -167,7 +168,7 @@ class Searcher(keras.Model):
         self.precision = precision
         self._copies = reduced_precision.snapshot(model, precision)
         self._compiled = None
-        self._compiled_constrained = None
+        self._compiled_constrained = {}  # by whether word continuations are masked
         self._bursts = None
 
     @classmethod
@@ -179,7 +180,7 @@ class Searcher(keras.Model):
     def build(self, input_shape=None):
         self.built = True  # no weights of its own: the wrapped model is already built
 
-    def search(self, inputs, constraints=None) -> dict:
+    def search(self, inputs, constraints=None, continuations=None) -> dict:
         """Decodes one padded batch in a compiled graph; returns numpy arrays (see the class doc).
 
         `constraints`: optional `(ids, lengths)`, int `(batch, terms, term_len)`
@@ -188,7 +189,9 @@ class Searcher(keras.Model):
         lexically constrained beam search (:mod:`seq2seq.core.constraints`,
         even with a beam of 1), and the result holds `satisfied` `(batch,
         beam)`, whether each hypothesis meets every constraint. Not with
-        sampling or a shortlist.
+        sampling or a shortlist. `continuations`: optional bool `(vocab,)`,
+        the tokens that continue a word, which may not follow a finished
+        constraint (see :func:`~seq2seq.core.constraints.constrained_start`).
 
         On TensorFlow, when the output length follows the input's
         (`max_length` None: translation), this is one `tf.function` for every
@@ -201,33 +204,37 @@ class Searcher(keras.Model):
         """
         with reduced_precision.using(self._copies):  # traced inside: the copies are captured once
             if constraints is not None:
-                return self._constrained(inputs, *constraints)
+                return self._constrained(inputs, *constraints, continuations)
             return self._search(inputs)
 
-    def _constrained(self, inputs, ids, lengths) -> dict:
+    def _constrained(self, inputs, ids, lengths, continuations) -> dict:
         if self.temperature is not None or self.top_k is not None or self.shortlist is not None:
             raise ValueError(
                 "constrained search is beam search over the whole vocabulary: not with sampling or a shortlist."
             )
-        inputs, ids, lengths = (np.asarray(x, "int32") for x in (inputs, ids, lengths))
+        arrays = [np.asarray(x, "int32") for x in (inputs, ids, lengths)]
+        if continuations is not None:
+            arrays.append(np.asarray(continuations, bool))
         if keras.backend.backend() != "tensorflow":
-            state, context = self.constrained_start(inputs, ids, lengths)
+            state, context = self.constrained_start(*arrays)
             return keras.tree.map_structure(np.asarray, self.result(self.steps(state, context)))
-        if self._compiled_constrained is None:
+        masked = continuations is not None
+        if masked not in self._compiled_constrained:
             import tensorflow as tf
 
             signature = [tf.TensorSpec((None, None), "int32"), tf.TensorSpec((None, None, None), "int32")]
             signature.append(tf.TensorSpec((None, None), "int32"))
-            self._compiled_constrained = tf.function(self.constrained_start, input_signature=signature)
+            signature += [tf.TensorSpec((None,), "bool")] if masked else []
+            self._compiled_constrained[masked] = tf.function(self.constrained_start, input_signature=signature)
             self._bursts = self._bursts or tf.function(self.steps, reduce_retracing=True)
-        state, context = self._compiled_constrained(inputs, ids, lengths)
+        state, context = self._compiled_constrained[masked](*arrays)
         output = self._compacted(state, context) if self.compact_every else self._in_bursts(state, context)
         return keras.tree.map_structure(np.asarray, output)
 
-    def constrained_start(self, inputs, ids, lengths):
+    def constrained_start(self, inputs, ids, lengths, continuations=None):
         """`(state, context)` of constrained beam search (see :mod:`seq2seq.core.constraints`)."""
         max_length, limits = self._limits(inputs)
-        return constrained_start(self.model, inputs, ids, lengths, max_length, self.beam_size, limits)
+        return constrained_start(self.model, inputs, ids, lengths, max_length, self.beam_size, limits, continuations)
 
     def _search(self, inputs) -> dict:
         if keras.backend.backend() != "tensorflow":

@@ -128,6 +128,20 @@ class Glossary:
         return [target_vocab.encode(term.target) for term in found[:MAX_TERMS]], max(0, len(found) - MAX_TERMS)
 
 
+def word_continuations(target_vocab):
+    """Bool `(vocab,)`: the pieces that continue a word (no word-start mark, a letter or digit in them), which
+    may not follow a forced term, so that "dog" is not forced as "dogs"."""
+    import numpy as np
+
+    pieces = [target_vocab.processor.id_to_piece(i) for i in range(len(target_vocab))]
+    return np.array(
+        [
+            i > target_vocab.eos_id and not p.startswith("\u2581") and any(c.isalnum() for c in p)
+            for i, p in enumerate(pieces)
+        ]
+    )
+
+
 def as_glossary(glossary) -> Glossary | None:
     """A :class:`Glossary` from one, a path, a `{source: target}` dict or `(source, target)` pairs; None stays."""
     if glossary is None or isinstance(glossary, Glossary):

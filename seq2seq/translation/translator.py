@@ -134,6 +134,14 @@ class Translator:
         )
         self.stats = TranslationStats()
         self._checked: set[int] = set()  # glossaries whose target terms this vocabulary spells
+        self._word_continuations = None  # see glossary.word_continuations
+
+    def _continuations(self):
+        if self._word_continuations is None:
+            from seq2seq.translation.glossary import word_continuations
+
+            self._word_continuations = word_continuations(self.target_vocab)
+        return self._word_continuations
 
     def _terms(self, glossary, line: str) -> list[list[int]]:
         terms, left_out = glossary.constraints(line, self.target_vocab)
@@ -269,7 +277,7 @@ class Translator:
                 source[row, : len(ids)] = ids
             terms = [self._terms(glossary, lines[index]) for index, _ in chunk] if glossary is not None else []
             if any(terms):
-                output = self.searcher.search(source, term_arrays(terms))
+                output = self.searcher.search(source, term_arrays(terms), self._continuations())
                 self.stats.unmet += int(np.sum(~output["satisfied"][:, 0] & np.array([bool(t) for t in terms])))
             else:
                 output = self.searcher.search(source)
