@@ -40,6 +40,9 @@ output = options(inputs=tf.constant(sentences), beam_size=tf.constant(1), alpha=
                  max_length_ratio=tf.constant(1.5), max_length_offset=tf.constant(10))
 results["greedy"] = [text.decode() for text in output["translations"].numpy()]
 results["greedy_nbest"] = int(output["nbest"].shape[1])
+terms = [["cat", ""], ["", ""], ["the two", "cat"]]  # a term per sentence, none, two
+output = model.signatures["translate_with_terms"](inputs=tf.constant(sentences[:3]), terms=tf.constant(terms))
+results["with_terms"] = [text.decode() for text in output["translations"].numpy()]
 print(json.dumps(results))
 """
 
@@ -76,6 +79,8 @@ def test_the_savedmodel_translates_like_translate_in_one_graph(exported, toy_tra
         assert results[f"beam5_batch{size}"] == expected, size
     assert results["greedy"] == translate(toy_translation_dir, tmp_path, capsys, "--beam", "1")
     assert results["greedy_nbest"] == 1
+    first, empty, third = results["with_terms"]
+    assert "cat" in first.split() and empty == "" and "the two" in third and "cat" in third.split()
 
 
 def test_export_overwrite_replaces_only_an_earlier_export(exported, toy_translation_dir, tmp_path, capsys):

@@ -200,5 +200,7 @@ def test_a_request_s_glossary_markup_and_alignments_are_its_own(server):
     assert all(pair.count("-") == 1 for line in body["outputs"]["alignments"] for pair in line.split())
     assert answers["plain"] == (200, {"predictions": json.loads(json.dumps(plain))})  # neighbours untouched
     assert answers["bad glossary"][0] == 400 and "cannot spell" in answers["bad glossary"][1]["error"]
-    assert answers["bad markup"][0] == 400 and "instance 1: </i> closes the open <b>" in answers["bad markup"][1]["error"]
+    assert (
+        answers["bad markup"][0] == 400 and "instance 1: </i> closes the open <b>" in answers["bad markup"][1]["error"]
+    )
     assert answers["bad flag"][0] == 400 and '"markup" must be true or false' in answers["bad flag"][1]["error"]

@@ -337,7 +337,8 @@ def export(arguments) -> int:
     export_saved_model(model, source_vocab, target_vocab, output, arguments.max_source_tokens)
     print(
         f"exported {model_dir} to {output} in {time.perf_counter() - started:.1f}s: signatures serving_default "
-        "(inputs) and translate (inputs, beam_size, alpha, max_length_ratio, max_length_offset)"
+        "(inputs), translate (inputs, beam_size, alpha, max_length_ratio, max_length_offset) and translate_with_terms "
+        "(inputs, terms)"
     )
     return 0
 
