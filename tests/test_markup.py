@@ -127,3 +127,10 @@ def test_markup_that_does_not_nest_names_file_and_line(toy_translation_dir, tmp_
     code, _, err = run(capsys, "translate", "--model", toy_translation_dir, "--markup", source)
     assert code == 2
     assert f"{source}, line 2: </b> closes the open <i>" in one_error(err)
+
+
+def test_an_element_that_left_the_punctuation_out_closes_before_it():
+    text, root = parse("Sind Sie <b>Tom</b>? Ja, <i>{name}</i>.")
+    output = restore(text, root, "Are you Tom? Yes, X.", identity(text))
+    assert output.startswith("Are you <b>Tom</b>? Yes,")
+    assert "<i>{name}</i>" in output.replace(" X", "")  # a placeholder is never cut

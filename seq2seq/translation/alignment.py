@@ -35,8 +35,43 @@ def pharaoh(pairs: list[tuple[int, int]]) -> str:
     return " ".join(f"{source}-{target}" for source, target in pairs)
 
 
-def align(model, source_vocab, target_vocab, sources, targets, max_source_tokens: int = 250) -> list[list]:
-    """`[(source word, target word), ...]` of each (source, translation) pair (see the module doc)."""
+def punctuation(pieces: list[str]) -> np.ndarray:
+    """Bool: the pieces with no letter or digit (punctuation, a lone `▁`)."""
+    return np.array([not any(c.isalnum() for c in piece) for piece in pieces], bool)
+
+
+def word_pairs(matrix, source_pieces, target_pieces, content_only: bool = False) -> list[tuple[int, int]]:
+    """Word pairs of one attention `matrix` `(target pieces, source pieces)` (see the module doc).
+
+    With `content_only`, pieces without a letter or digit take no part (a
+    model's attention often rests on the final full stop) and only links
+    that each side's attention agrees on are kept: a target piece and the
+    source piece it weighs most, when that source piece also weighs that
+    target piece most among the target pieces (the intersection of the two
+    directions): fewer links, more of them right.
+    """
+    source_words, target_words = word_numbers(source_pieces), word_numbers(target_pieces)
+    if not content_only:
+        return sorted({(source_words[int(column)], target_words[row]) for row, column in enumerate(matrix.argmax(-1))})
+    source_skip, target_skip = punctuation(source_pieces), punctuation(target_pieces)
+    if source_skip.all() or target_skip.all():
+        return []
+    weights = np.where(source_skip[None, :] | target_skip[:, None], -1.0, matrix)
+    best_source, best_target = weights.argmax(-1), weights.argmax(0)
+    return sorted(
+        {
+            (source_words[int(column)], target_words[row])
+            for row, column in enumerate(best_source)
+            if not target_skip[row] and best_target[column] == row
+        }
+    )
+
+
+def align(
+    model, source_vocab, target_vocab, sources, targets, max_source_tokens: int = 250, content_only: bool = False
+) -> list[list]:
+    """`[(source word, target word), ...]` of each (source, translation) pair (see the module doc and
+    :func:`word_pairs` for `content_only`)."""
     if getattr(model, "decoder", None) is None or model.decoder.attention_kind == "none":
         raise UserError("alignments come from the model's attention; this model has none.")
     results = []
@@ -66,8 +101,7 @@ def align(model, source_vocab, target_vocab, sources, targets, max_source_tokens
                 continue
             source, target = source_ids[index], target_ids[index]
             matrix = weights[position[index], : len(target), : len(source)]
-            source_words = word_numbers([source_vocab.processor.id_to_piece(i) for i in source])
-            target_words = word_numbers([target_vocab.processor.id_to_piece(i) for i in target])
-            pairs = {(source_words[int(column)], target_words[row]) for row, column in enumerate(matrix.argmax(-1))}
-            results.append(sorted(pairs))
+            source_pieces = [source_vocab.processor.id_to_piece(i) for i in source]
+            target_pieces = [target_vocab.processor.id_to_piece(i) for i in target]
+            results.append(word_pairs(matrix, source_pieces, target_pieces, content_only))
     return results

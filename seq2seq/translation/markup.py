@@ -7,10 +7,14 @@ braces). They are read with Python's `html.parser` (entities such as
 `&amp;` become their characters), taken out, and the plain text is
 translated. Each element is then put back around the target words its
 source words are aligned to by the model's attention
-(:mod:`seq2seq.translation.alignment`): an element around source words goes
-around the span of the target words aligned to any of them (and around its
-children's); an empty element or a placeholder goes before the target word
-aligned to the source word that followed it (at the end when none did);
+(:mod:`seq2seq.translation.alignment`, on letters and digits only, keeping
+the links both directions of the attention agree on): an element around
+source words goes around the span of the target words aligned to any of
+them (and around its children's), and an element whose text ends in a
+letter or digit closes before the punctuation its last target word ends
+with ("<b>Tom</b>?" stays so); an empty element or a placeholder goes before the target word
+aligned to the source word that followed it (or after the one aligned to the
+word before it, when the next is not aligned; at the end when none did);
 an empty element parts the words on either side (`Zeile<br/>zwei` is read
 as two words).
 
@@ -49,6 +53,7 @@ class Element:
     placeholder: bool = False
     children: list[Element] = dataclasses.field(default_factory=list)
     span: tuple[int, int] = (0, 0)  # target words [first, last + 1); empty elements: (position, position)
+    closes_before_punctuation: bool = False  # its text ends in a letter or digit ("<b>Tom</b>?", "<b>Tom</b> .")
 
 
 class _Reader(HTMLParser):
@@ -141,14 +146,20 @@ def place(root: Element, source_text: str, target_words: list[str], pairs) -> No
             visit(child)
         if element.end is None:  # empty: before the target word aligned to the next source word
             word = following(element.begin)
-            targets = linked.get(word)
-            element.span = (
-                (min(targets),) * 2
-                if targets
-                else ((len(target_words),) * 2 if word == len(words) else (proportional(word),) * 2)
-            )
+            targets, before = linked.get(word), linked.get(word - 1)
+            if targets:
+                place = min(targets)
+            elif word == len(words):
+                place = len(target_words)
+            elif before:  # or after the one aligned to the word before
+                place = max(before) + 1
+            else:
+                place = proportional(word)
+            element.span = (place, place)
             return
         inside = [i for i, (start, finish) in enumerate(words) if start < element.finish and finish > element.begin]
+        inner = source_text[element.begin : element.finish].strip()
+        element.closes_before_punctuation = bool(inner) and inner[-1].isalnum()
         targets = set().union(*(linked.get(i, set()) for i in inside)) if inside else set()
         spans = [child.span for child in element.children if child.end is not None and child.span[1] > child.span[0]]
         targets |= {t for first, last in spans for t in range(first, last)}
@@ -181,37 +192,44 @@ def _nest(element: Element) -> None:
 
 def render(root: Element, target_words: list[str]) -> str:
     """The target words with the elements around them (see the module doc)."""
-    atoms: list[tuple[str, str]] = []  # (kind, text): word, open, close
+    atoms: list[tuple[str, str]] = []  # (kind, text): word and tail (escaped when written), open, close, placeholder
 
     def walk(element: Element, low: int, high: int) -> None:
         position = low
         for child in element.children:
             while position < child.span[0]:
-                atoms.append(("word", html.escape(target_words[position], quote=False)))
+                atoms.append(("word", target_words[position]))
                 position += 1
             if child.end is None:
-                atoms.append(("word" if child.placeholder else "open", child.start_text))
+                atoms.append(("placeholder" if child.placeholder else "open", child.start_text))
                 continue
             atoms.append(("open", child.start_text))
             walk(child, child.span[0], child.span[1])
+            tail = ""
+            if child.closes_before_punctuation and atoms[-1][0] == "tail":  # an inner element's, kept outside
+                tail = atoms.pop()[1]
+            elif child.closes_before_punctuation and atoms[-1][0] == "word":  # "<b>Tom</b>?" stays so
+                word = atoms[-1][1]
+                core = word.rstrip("".join(c for c in word if not c.isalnum()))
+                tail = word[len(core) :] if core else ""
+                if tail:
+                    atoms[-1] = ("word", core)
             atoms.append(("close", child.end))
+            if tail:
+                atoms.append(("tail", tail))
             position = max(position, child.span[1])
         while position < high:
-            atoms.append(("word", html.escape(target_words[position], quote=False)))
+            atoms.append(("word", target_words[position]))
             position += 1
 
     walk(root, 0, len(target_words))
     out, previous = [], None
     for kind, text in atoms:
-        if previous is not None and kind != "close" and previous != "open":
+        if previous is not None and kind not in ("close", "tail") and previous != "open":
             out.append(" ")
-        out.append(text)
+        out.append(html.escape(text, quote=False) if kind in ("word", "tail") else text)
         previous = kind
     return "".join(out)
-
-
-def marked_up(root: Element) -> bool:
-    return bool(root.children)
 
 
 def restore(line_text: str, root: Element, translation: str, pairs) -> str:

@@ -186,7 +186,8 @@ class Translator:
         plain = [text for text, _ in parsed]
         results = self.translate(plain, batch_size, progress, options, glossary)
         rows = [(i, k) for i, (_, root) in enumerate(parsed) if root.children for k in range(len(results[i]))]
-        pairs = dict(zip(rows, self.align([plain[i] for i, _ in rows], [results[i][k].text for i, k in rows])))
+        texts = [results[i][k].text for i, k in rows]
+        pairs = dict(zip(rows, self.align([plain[i] for i, _ in rows], texts, content_only=True)))
         return [
             Translation(
                 dataclasses.replace(h, text=restore(plain[i], parsed[i][1], h.text, pairs.get((i, k), [])))
@@ -195,12 +196,28 @@ class Translator:
             for i, translation in enumerate(results)
         ]
 
-    def align(self, sources: Sequence[str], translations: Sequence[str]) -> list[list[tuple[int, int]]]:
+    def align(
+        self, sources: Sequence[str], translations: Sequence[str], content_only: bool = True
+    ) -> list[list[tuple[int, int]]]:
         """The word alignment `[(source word, target word), ...]` of each source and its translation, from the
-        model's attention (see :mod:`seq2seq.translation.alignment`; `pharaoh` there writes `0-0 1-2`)."""
+        model's attention (see :mod:`seq2seq.translation.alignment`; `pharaoh` there writes `0-0 1-2`).
+
+        `content_only` (the default): only links between words' letters and
+        digits that both directions of the attention agree on (see
+        `alignment.word_pairs`); False: every target subword linked to the
+        source subword it weighs most (every target word aligned, fewer
+        links right)."""
         from seq2seq.translation.alignment import align
 
-        return align(self.model, self.source_vocab, self.target_vocab, sources, translations, self.max_source_tokens)
+        return align(
+            self.model,
+            self.source_vocab,
+            self.target_vocab,
+            sources,
+            translations,
+            self.max_source_tokens,
+            content_only,
+        )
 
     def translate(
         self,
