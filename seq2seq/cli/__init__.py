@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=250,
         help="longer sources are truncated, as by translate",
     )
-    export.set_defaults(handler="seq2seq.cli.translation:export")
+    export.set_defaults(handler="seq2seq.cli.serving:export")
 
     serve = commands.add_parser("serve", help="answer TensorFlow Serving's REST predict protocol with translations")
     serve.add_argument(
@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         serve.add_argument(option, type=kind(option), default=default, help=f"{text} (default: {default:g})")
     decoding_arguments(serve)
-    serve.set_defaults(handler="seq2seq.cli.translation:serve")
+    serve.set_defaults(handler="seq2seq.cli.serving:serve")
 
     add_models_commands(commands)
 

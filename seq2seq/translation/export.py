@@ -84,7 +84,7 @@ class TextTranslator(tf.Module):
         limits = length_limit(ids.row_lengths(), max_length_ratio, max_length_offset)  # each row's own, as translate
         return source, tf.equal(ids.row_lengths(), 0), limits
 
-    def _outputs(self, tokens, normalized, empty) -> dict:
+    def _text_outputs(self, tokens, normalized, empty) -> dict:
         texts = tf.where(empty[:, None], tf.constant("", tf.string), _detokenize(self.target_tokenizer, tokens))
         normalized = tf.where(empty[:, None], tf.zeros_like(normalized), normalized)
         return {"translations": texts[:, 0], "scores": normalized[:, 0], "nbest": texts, "nbest_scores": normalized}
@@ -94,7 +94,7 @@ class TextTranslator(tf.Module):
         source, empty, limits = self._source(inputs, max_length_ratio, max_length_offset)
         beam_size = beam_size if isinstance(beam_size, int) else tf.maximum(beam_size, 1)  # a tensor: any width
         tokens, _, normalized = beam_search(self.model, source, EOS_ID, tf.reduce_max(limits), beam_size, alpha, limits)
-        return self._outputs(tokens, normalized, empty)
+        return self._text_outputs(tokens, normalized, empty)
 
     def translate_with_terms(self, inputs, terms) -> dict:
         """Decodes a `[batch]` string tensor with the defaults, forcing the `[batch, n]` target `terms`."""
@@ -109,7 +109,7 @@ class TextTranslator(tf.Module):
         )
         state = constrained_steps(self.model, state, context, EOS_ID, longest)
         tokens, _, normalized, _ = constrained_result(state, DEFAULTS["alpha"])
-        return self._outputs(tokens, normalized, empty)
+        return self._text_outputs(tokens, normalized, empty)
 
 
 def export_saved_model(
