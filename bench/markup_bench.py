@@ -15,7 +15,9 @@ element holds exactly that word in the output (no punctuation either); every
 output is checked for being well-formed with the same parser (each element
 opened and closed once, nested) and for holding every element of its
 source. Printed: lines, the share placed right, the share well-formed, and
-the time against translating the same lines without tags, on this CPU.
+the time against translating the same lines without tags, and what
+aligning the untagged translations (`translate --alignments`) adds, on
+this CPU.
 """
 
 from __future__ import annotations
@@ -78,8 +80,11 @@ def main() -> int:
     plain = [t.text for t in translator.translate(sources)]
     cases = tagged_cases(sources, plain)
     started = time.perf_counter()
-    translator.translate([source for source, _, _ in cases])
+    untagged = [t.text for t in translator.translate([source for source, _, _ in cases])]
     plain_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    translator.align([source for source, _, _ in cases], untagged)
+    align_seconds = time.perf_counter() - started
     started = time.perf_counter()
     outputs = [t.text for t in translator.translate([line for _, line, _ in cases], markup=True)]
     markup_seconds = time.perf_counter() - started
@@ -102,6 +107,10 @@ def main() -> int:
     print(
         f"seconds: {plain_seconds:.1f} without tags, {markup_seconds:.1f} with markup "
         f"({markup_seconds / plain_seconds:.2f} x)"
+    )
+    print(
+        f"alignments (translate --alignments) of the untagged lines: {align_seconds:.1f} s more "
+        f"({(plain_seconds + align_seconds) / plain_seconds:.2f} x translating alone)"
     )
     for (_, line, _), output in list(zip(cases, outputs))[:4]:
         print(f"  {line}\n  -> {output}")

@@ -49,7 +49,8 @@ def contains(sequence: list[int], term: list[int]) -> bool:
 @pytest.mark.parametrize(
     "terms",
     [
-        [[4]],  # what the model writes first anyway
+        [[4]],  # what the model writes first anyway: the start
+        [[5, 6]],  # the middle
         [[9]],  # a word the copy does not hold
         [[8, 9]],  # two tokens, neither in the copy
         [[6, 7]],  # the end of the copy

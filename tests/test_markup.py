@@ -36,6 +36,7 @@ def identity(text: str):
         ("Zeile<br/>zwei<br>drei", "Zeile zwei drei"),
         ("Hallo {name}, heute", "Hallo , heute"),
         ("<b></b>leer", "leer"),
+        ("a <!-- note --> b", "a b"),
     ],
 )
 def test_parse_takes_the_tags_out(line, plain):
@@ -134,3 +135,8 @@ def test_an_element_that_left_the_punctuation_out_closes_before_it():
     output = restore(text, root, "Are you Tom? Yes, X.", identity(text))
     assert output.startswith("Are you <b>Tom</b>? Yes,")
     assert "<i>{name}</i>" in output.replace(" X", "")  # a placeholder is never cut
+
+
+def test_comments_are_kept_not_dropped():
+    text, root = parse("eins <!-- keep me --> zwei")
+    assert restore(text, root, "one two", identity(text)) == "one <!-- keep me -->two"

@@ -21,7 +21,8 @@ as two words).
 The output is always well-formed: each element is opened and closed once,
 children inside their parents and siblings apart (a child is clipped to
 its parent's span, a sibling that would overlap the one before it starts
-after it, an element left without words stays as an empty pair there), and
+after it, an element left without words stays as an empty pair there; comments
+`<!--…-->` are kept as empty elements), and
 an element none of whose words are aligned goes around the target word at
 the same relative position: an element is never dropped. Start tags are
 written exactly as they came (attributes unchanged); text is written with
@@ -96,6 +97,15 @@ class _Reader(HTMLParser):
             opened = f"the open {self.stack[-1].start_text}" if self.stack else "no open element"
             raise UserError(f"{self.where}: </{tag}> closes {opened}; tags must nest (<b><i>…</i></b>).")
         self.stack.pop().finish = self.position
+
+    def handle_comment(self, data: str) -> None:  # kept, as an empty element, like <?…> and <!…>
+        self.parent().children.append(Element(f"<!--{data}-->", None, self.position, self.position))
+
+    def handle_pi(self, data: str) -> None:
+        self.parent().children.append(Element(f"<?{data}>", None, self.position, self.position))
+
+    def handle_decl(self, decl: str) -> None:
+        self.parent().children.append(Element(f"<!{decl}>", None, self.position, self.position))
 
     def unknown_decl(self, data: str) -> None:
         raise UserError(f"{self.where}: unsupported markup <![{data}]>; inline tags and text only.")
