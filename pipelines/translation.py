@@ -96,6 +96,42 @@ def tokenize_pairs(source_model: bytes, target_model: bytes):
     )
 
 
+def sampled_tokenize_pairs(source_model: bytes, target_model: bytes, alpha: float, seed):
+    """`(source, target)` strings -> int32 subword ids of a *sampled* segmentation (subword regularization:
+    Kudo 2018; BPE-dropout, Provilkov et al. 2020), with SentencePiece in Python.
+
+    Each pair's segmentation depends only on `seed` (an int64 scalar tensor,
+    e.g. the epoch's) and its text, whatever the order or parallelism, so an
+    epoch read again after a resume is segmented the same (SentencePiece's
+    generator is seeded per pair, under a lock).
+    """
+    import threading
+    import zlib
+
+    import sentencepiece
+
+    source = sentencepiece.SentencePieceProcessor(model_proto=source_model)
+    target = source if target_model == source_model else sentencepiece.SentencePieceProcessor(model_proto=target_model)
+    lock = threading.Lock()
+
+    def sample(epoch_seed, source_text, target_text):
+        texts = source_text.numpy().decode("utf-8"), target_text.numpy().decode("utf-8")
+        pair_seed = zlib.crc32("\t".join(texts).encode("utf-8"), int(epoch_seed.numpy()) & 0xFFFFFFFF)
+        with lock:
+            sentencepiece.set_random_generator_seed(pair_seed)
+            ids = [
+                model.encode(text, enable_sampling=True, alpha=alpha, nbest_size=-1)
+                for model, text in zip((source, target), texts)
+            ]
+        return [tf.constant(part, tf.int32) for part in ids]
+
+    def tokenize(s, t):
+        source_ids, target_ids = tf.py_function(sample, [seed, s, t], [tf.int32, tf.int32])
+        return tf.ensure_shape(source_ids, [None]), tf.ensure_shape(target_ids, [None])
+
+    return lambda dataset: dataset.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
 def to_model_inputs(bos_id: int, eos_id: int):
     """`(source_ids, target_ids)` -> `({"source_ids", "target_inputs"}, targets)`.
 

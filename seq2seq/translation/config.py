@@ -100,6 +100,13 @@ class TranslationDataConfig:
     tfds_data_dir: str | None = option(None)  # where tfds finds prepared datasets (null: its default)
     max_source_length: int = option(100, minimum=1)  # subword tokens; longer training pairs are dropped
     max_target_length: int = option(100, minimum=1, doc="subword tokens; longer training pairs are dropped")
+    subword_sampling: float | None = option(
+        None,
+        minimum=0.0,
+        maximum=1.0,
+        doc="training pairs get a sampled segmentation each epoch (SentencePiece: BPE-dropout with this "
+        "probability for bpe, the smoothing alpha for unigram); null: off. Validation and translation never sample",
+    )
 
     @classmethod
     def upgrade_keys(cls, data: dict, source: str) -> dict:

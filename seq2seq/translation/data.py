@@ -129,6 +129,22 @@ def build_vocabularies(
     return source_vocab, target_vocab
 
 
+def _length_limits(config: TranslationConfig) -> tuple[int, int]:
+    longest = config.training.bucket_boundaries[-1] - 1
+    return min(config.data.max_source_length, longest), min(config.data.max_target_length, longest)
+
+
+def sampled_examples(config, pairs, source, target, seed) -> tf.data.Dataset:
+    """Training string `pairs` with a segmentation sampled from `seed` (`data.subword_sampling`), as inputs."""
+    return (
+        pairs.apply(
+            pipes.sampled_tokenize_pairs(source.model_proto, target.model_proto, config.data.subword_sampling, seed)
+        )
+        .apply(pipes.to_model_inputs(target.bos_id, target.eos_id))
+        .apply(pipes.filter_by_length(*_length_limits(config)))
+    )
+
+
 def corpus_examples(
     config: TranslationConfig,
     corpus: CorpusConfig,
@@ -138,10 +154,7 @@ def corpus_examples(
     report: bool = True,
 ) -> tf.data.Dataset:
     """One corpus as length-filtered model inputs `({"source_ids", "target_inputs"}, targets)`."""
-    training = config.training
-    longest = training.bucket_boundaries[-1] - 1
-    max_source = min(config.data.max_source_length, longest)
-    max_target = min(config.data.max_target_length, longest)
+    max_source, max_target = _length_limits(config)
     examples = (
         corpus_pairs(config, corpus)
         .apply(pipes.tokenize_pairs(source.model_proto, target.model_proto))
@@ -191,6 +204,10 @@ def batches(
         weights = [corpus.weight for corpus in corpora]
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False) if epoch is None else epoch
 
+        sampling = config.data.subword_sampling is not None
+        if sampling:  # segmentations are sampled after the shuffle, afresh each epoch
+            parts = [corpus_pairs(config, corpus) for corpus in corpora]
+
         def one_epoch(_):
             seed = tf.constant(training.seed, tf.int64) * 100_003 + epoch.read_value()  # this epoch's seed
             shuffled = [
@@ -199,6 +216,8 @@ def batches(
                 else part
                 for index, part in enumerate(parts)
             ]
+            if sampling:
+                shuffled = [sampled_examples(config, part, source, target, seed) for part in shuffled]
             return weighted_mixture(shuffled, weights, seed)
 
         examples = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
