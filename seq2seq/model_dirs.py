@@ -276,11 +276,12 @@ def load_language_model(directory: str | Path) -> tuple[RNNLanguageModel, TokenV
 
 
 def load_translation_model(directory: str | Path) -> tuple[Seq2SeqModel, SubwordVocabulary, SubwordVocabulary]:
-    """Loads `(model, source_vocab, target_vocab)` from a translation-model directory."""
+    """Loads `(model, source_vocab, target_vocab)` from a translation-model directory (one model or an
+    :class:`~seq2seq.models.ensemble.Ensemble` of them, as `seq2seq ensemble` writes)."""
     directory = check_model_directory(directory, TRANSLATION_KIND, TRANSLATION_FILES)
     source, target = SubwordVocabulary.load_pair(directory)
     model = _load_keras_model(directory / "model.keras", model_layout(directory))
-    if not isinstance(model, Seq2SeqModel):
+    if not all(isinstance(member, Seq2SeqModel) for member in members_of(model)) or model.source["input"] != "tokens":
         raise UserError(f"{directory}/model.keras: holds a {type(model).__name__}, expected a translation model.")
     if (model.source_vocab_size, model.target_vocab_size) != (len(source), len(target)):
         raise UserError(

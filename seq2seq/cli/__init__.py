@@ -190,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     shortlist.add_argument("--overwrite", action="store_true", help="replace an existing shortlist.npz")
     shortlist.set_defaults(handler="seq2seq.cli.translation:shortlist")
 
+    ensemble = commands.add_parser("ensemble", help="one translation-model directory that searches with several models")
+    ensemble.add_argument(
+        "models", nargs="+", type=model_directory, metavar="MODEL", help="translation models sharing both vocabularies"
+    )
+    ensemble.add_argument("-o", "--output", required=True, help="the new model directory")
+    ensemble.add_argument("--overwrite", action="store_true", help="replace an existing model directory there")
+    ensemble.set_defaults(handler="seq2seq.cli.translation:ensemble")
+
     translate = commands.add_parser("translate", help="translate a text file, one sentence per line")
     translate.add_argument(
         "--model",

@@ -320,3 +320,35 @@ def translate(arguments) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def ensemble(arguments) -> int:
+    """`ensemble`: one translation-model directory whose model is the mean of the given ones' (members flattened)."""
+    from seq2seq.model_dirs import (
+        check_new_model_directory,
+        load_translation_model,
+        save_translation_model,
+        saved_config,
+    )
+    from seq2seq.models.ensemble import Ensemble, members_of
+    from seq2seq.translation.config import TranslationConfig
+
+    output = Path(arguments.output)
+    check_new_model_directory(output, arguments.overwrite)
+    members, first, vocabularies = [], arguments.models[0], None
+    for directory in arguments.models:
+        model, source, target = load_translation_model(directory)
+        if vocabularies is not None and (source.model_proto, target.model_proto) != vocabularies:
+            raise UserError(
+                f"{directory}: its source.spm or target.spm differs from {first}'s; ensemble members must share "
+                "both vocabularies (fine-tuned copies of one model do)."
+            )
+        vocabularies = source.model_proto, target.model_proto
+        members.extend(members_of(model))
+    if len(members) < 2:
+        raise UserError("an ensemble needs at least two models; name two or more model directories.")
+    save_translation_model(
+        output, Ensemble(members, name="ensemble"), source, target, saved_config(first, TranslationConfig)
+    )
+    print(f"{len(members)} translation models ensembled into {output}", file=sys.stderr)
+    return 0

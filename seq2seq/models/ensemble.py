@@ -17,8 +17,8 @@ weights), loaded with `safe_mode=True` like any model.
 Members must produce the same outputs vocabulary and read the same input
 (the same kind, and for features the same frame size or image size); they
 may differ in everything else (units, depth, frame stacking, training
-seed). The models of a perception directory are ensembled by
-`seq2seq perception ensemble`.
+seed). Translation models are ensembled by `seq2seq ensemble`, the models
+of a perception directory by `seq2seq perception ensemble`.
 """
 
 from __future__ import annotations
@@ -80,6 +80,15 @@ class Ensemble(keras.Model):
     @property
     def encoder(self):
         return self.members[0].encoder
+
+    @property
+    def decoder(self):
+        """The first member's decoder (its `attention_kind` says whether the ensemble has attention to read)."""
+        return self.members[0].decoder
+
+    @property
+    def source_vocab_size(self) -> int:
+        return self.members[0].source_vocab_size
 
     @property
     def target_vocab_size(self) -> int:

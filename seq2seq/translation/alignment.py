@@ -72,8 +72,10 @@ def align(
 ) -> list[list]:
     """`[(source word, target word), ...]` of each (source, translation) pair (see the module doc and
     :func:`word_pairs` for `content_only`)."""
-    if getattr(model, "decoder", None) is None or model.decoder.attention_kind == "none":
-        raise UserError("alignments come from the model's attention; this model has none.")
+    from seq2seq.models.ensemble import members_of
+
+    if any(getattr(m, "decoder", None) is None or m.decoder.attention_kind == "none" for m in members_of(model)):
+        raise UserError("alignments come from the model's attention; this model (or a member of it) has none.")
     results = []
     for start in range(0, len(sources), BATCH):
         chunk = list(zip(sources[start : start + BATCH], targets[start : start + BATCH]))
