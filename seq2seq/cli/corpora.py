@@ -1,4 +1,5 @@
-"""The `seq2seq clean-split` command: honest dev and test sets carved from a parallel corpus."""
+"""Corpus commands: `clean-split` (honest dev and test sets carved from a parallel corpus) and
+`split-sentences` (paragraphs to sentences, the first step of back-translation)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from seq2seq.errors import UserError
 
 
 def add_corpus_commands(commands) -> None:
-    """`seq2seq clean-split` on the `commands` subparsers."""
+    """`seq2seq clean-split` and `split-sentences` on the `commands` subparsers."""
     split = commands.add_parser(
         "clean-split", help="dev and test sets of a parallel corpus whose sentences (and near copies) are not in train"
     )
@@ -28,6 +29,15 @@ def add_corpus_commands(commands) -> None:
     split.add_argument("-o", "--output", required=True, help="folder for {train,dev,test}.{SRC,TGT}.gz and split.json")
     split.add_argument("--overwrite", action="store_true", help="replace a split written before")
     split.set_defaults(handler="seq2seq.cli.corpora:clean_split")
+
+    sentences = commands.add_parser(
+        "split-sentences", help="one sentence a line from paragraphs (monolingual text for back-translation)"
+    )
+    sentences.add_argument("input", help="text file, one paragraph a line (plain or .gz)")
+    sentences.add_argument("--language", default="en", help="the text's language code (default: en)")
+    sentences.add_argument("-o", "--output", required=True, help="write here (atomically; .gz compresses)")
+    sentences.add_argument("--max-lines", type=positive_int("--max-lines"), help="stop after this many sentences")
+    sentences.set_defaults(handler="seq2seq.cli.corpora:split_sentences")
 
 
 def _corpus_file(prefix: str, language: str) -> Path:
@@ -69,4 +79,36 @@ def clean_split(arguments) -> int:
         }
         (folder / "split.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(summary))
+    return 0
+
+
+def split_sentences(arguments) -> int:
+    """`split-sentences`: each paragraph's sentences (Moses heuristics, `sentence-splitter`), one a line."""
+    from sentence_splitter import SentenceSplitter, SentenceSplitterException
+
+    from seq2seq.outputs import atomic_write, check_output_path
+    from seq2seq.textio import iterate_lines
+    from seq2seq.translation.segments import sentences
+
+    try:
+        splitter = SentenceSplitter(language=arguments.language)
+    except SentenceSplitterException:
+        raise UserError(
+            f"--language {arguments.language}: sentence-splitter has no rules for it; use a code such as en or de."
+        ) from None
+    output = Path(arguments.output)
+    count = 0
+    check_output_path(output)
+    binary = output.suffix == ".gz"
+    with atomic_write(output, "wb" if binary else "w", encoding=None if binary else "utf-8") as raw:
+        handle = gzip.open(raw, "wt", encoding="utf-8") if binary else raw
+        for line in iterate_lines(arguments.input):
+            for sentence in sentences(line, splitter):
+                if arguments.max_lines is not None and count >= arguments.max_lines:
+                    break
+                handle.write(sentence + "\n")
+                count += 1
+        if handle is not raw:
+            handle.close()
+    print(f"wrote {count} sentences to {output}")
     return 0

@@ -15,7 +15,11 @@ class CorpusConfig:
 
     Exactly one of `prefix` (files `{data.dir}/{prefix}.{language}[.gz]`) and
     `tfds` (a dataset name such as `wmt14_translate/de-en`, or `folder:PATH`
-    for `tfds.folder_dataset.TranslateFolder`) is set.
+    for `tfds.folder_dataset.TranslateFolder`) is set. `tag` marks a
+    synthetic corpus (back-translation): its text and a space go before each
+    source sentence in training, so the model can tell real from synthetic
+    sources (tagged back-translation, Caswell et al. 2019); nothing is put
+    before the sentences it translates later.
     """
 
     prefix: str | None = option(None)
@@ -23,6 +27,7 @@ class CorpusConfig:
     split: str = option("train")  # the tfds split (tfds split strings: train[:10%], validation, ...)
     weight: float = option(1.0, minimum=0.0)  # training: share of the sampled pairs (relative to the others)
     name: str | None = option(None)  # label in logs and history.csv (default: the prefix's folder or the tfds name)
+    tag: str | None = option(None)  # training: put before each source line of this corpus, e.g. "<bt>" (tagged BT)
 
     def __post_init__(self):
         if (self.prefix is None) == (self.tfds is None):

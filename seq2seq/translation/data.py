@@ -23,13 +23,17 @@ SPLITS = ("train", "valid", "test")
 
 
 def corpus_pairs(config: TranslationConfig, corpus: CorpusConfig) -> tf.data.Dataset:
-    """`(source, target)` string pairs of one corpus."""
+    """`(source, target)` string pairs of one corpus (its `tag` before each source)."""
     data = config.data
     if corpus.tfds is not None:
-        return pipes.tfds_translation(
+        pairs = pipes.tfds_translation(
             corpus.tfds, corpus.split, data.source_language, data.target_language, data.tfds_data_dir
         )
-    return pipes.parallel_text_files(*data.files(corpus.prefix))
+    else:
+        pairs = pipes.parallel_text_files(*data.files(corpus.prefix))
+    if corpus.tag:
+        pairs = pairs.map(lambda source, target: (tf.strings.join([corpus.tag, source], " "), target))
+    return pairs
 
 
 def string_pairs(config: TranslationConfig, split: str):
