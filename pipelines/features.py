@@ -14,7 +14,13 @@ SAMPLE_RATE = 8000  # Hz; the speech models read 8 kHz audio (FSDD's rate)
 FRAME_SECONDS, HOP_SECONDS, FFT_LENGTH = 0.025, 0.010, 256
 
 
-def log_mel(samples, mel_bins: int = 40, sample_rate: int = SAMPLE_RATE, normalize_level: bool = False):
+def log_mel(
+    samples,
+    mel_bins: int = 40,
+    sample_rate: int = SAMPLE_RATE,
+    normalize_level: bool = False,
+    trim_silence_db: float | None = None,
+):
     """`(frames, mel_bins)` float32 log-mel energies of a 1-D float waveform, normalised per utterance.
 
     25 ms Hann windows every 10 ms, a 256-point FFT, `mel_bins` triangular
@@ -31,6 +37,13 @@ def log_mel(samples, mel_bins: int = 40, sample_rate: int = SAMPLE_RATE, normali
     recording level: without it, the fixed 1e-6 floor sits closer to a quiet
     recording's speech than to a loud one's, and its quietest bins look
     different after normalisation. `data.normalize_level` sets it.
+
+    With `trim_silence_db`, the frames before the first and after the last
+    frame whose energy is within that many decibels of the utterance's
+    loudest frame are dropped before the normalisation (`data.trim_silence_db`):
+    leading and trailing silence or hum then neither shifts the mean and
+    variance nor reaches the model, however quiet the speech is (the threshold
+    is relative to the utterance itself). An all-silent utterance keeps every frame.
     """
     samples = tf.convert_to_tensor(samples, tf.float32)
     if normalize_level:
@@ -42,6 +55,10 @@ def log_mel(samples, mel_bins: int = 40, sample_rate: int = SAMPLE_RATE, normali
     power = tf.math.square(tf.abs(spectrum))
     filters = tf.signal.linear_to_mel_weight_matrix(mel_bins, FFT_LENGTH // 2 + 1, sample_rate, 20.0, sample_rate / 2)
     energies = tf.math.log(tf.tensordot(power, filters, 1) + 1e-6)
+    if trim_silence_db is not None:
+        frame_power = tf.reduce_sum(power, axis=-1)  # (frames,)
+        loud = tf.where(frame_power >= tf.reduce_max(frame_power) * 10.0 ** (-trim_silence_db / 10.0))[:, 0]
+        energies = energies[loud[0] : loud[-1] + 1]  # the loudest frame is always among them
     mean, variance = tf.nn.moments(energies, axes=[0])
     normalised = (energies - mean) / tf.sqrt(variance + 1e-5)
     return tf.where(tf.equal(normalised, 0.0), 1e-6, normalised)

@@ -67,6 +67,42 @@ def test_the_new_keys_are_checked_where_the_config_meets_the_code():
         )
 
 
+def test_silence_trimming_keeps_the_speech_frames_at_any_level():
+    from pipelines.features import log_mel
+    from seq2seq.perception.digits import read_wav
+
+    speech = read_wav(FSDD / "recordings" / "4_theo_0.wav")  # theo: the quietest voice
+    rng = np.random.default_rng(0)
+    padded = np.concatenate([rng.normal(0, 1e-4, 4000), speech, rng.normal(0, 1e-4, 4000)]).astype(np.float32)
+    plain = np.asarray(log_mel(padded, 40))
+    trimmed = np.asarray(log_mel(padded, 40, trim_silence_db=40.0))
+    assert len(plain) - len(trimmed) >= 90  # most of the added second of hum (100 frames) is gone
+    assert len(trimmed) >= 0.8 * len(np.asarray(log_mel(speech, 40)))  # the word itself stays
+    quieter = np.asarray(log_mel(padded * 0.01, 40, trim_silence_db=40.0))
+    assert len(quieter) == len(trimmed)  # relative to the utterance: the same cut 40 dB quieter
+    silent = np.zeros(4000, np.float32)
+    assert len(np.asarray(log_mel(silent, 40, trim_silence_db=40.0))) == len(np.asarray(log_mel(silent, 40)))
+
+
+def test_transcribe_trims_as_the_model_was_trained(tmp_path):
+    from types import SimpleNamespace
+
+    from seq2seq import config as config_lib
+    from seq2seq.perception.config import PerceptionConfig, PerceptionDataConfig
+    from seq2seq.perception.inputs import read_recording
+
+    encoder = SimpleNamespace(features=40)
+    path = FSDD / "recordings" / "4_theo_0.wav"
+    speech = Path(__file__).resolve().parents[1] / "configs" / "speech_digits.yaml"
+    trimmed = read_recording(str(path), encoder, config_lib.load(PerceptionConfig, speech, ["data.trim_silence_db=30"]))
+    untrimmed = read_recording(str(path), encoder, config_lib.load(PerceptionConfig, speech))
+    assert len(trimmed) < len(untrimmed)
+    with pytest.raises(ValueError, match="data.trim_silence_db"):
+        PerceptionConfig(
+            data=PerceptionDataConfig(task="captions", trim_silence_db=30.0), model={"encoder": {"input": "image"}}
+        )
+
+
 def test_folds_rotate_the_validation_speaker_and_refuse_unknown_speakers():
     from seq2seq import config as config_lib
     from seq2seq.evaluation.cross_validation import folds

@@ -76,11 +76,12 @@ def ensemble(arguments) -> int:
                 f"{first} for {config.data.task} with {config.data.test_speaker!r}; an ensemble of "
                 "them would have seen its own test data."
             )
-        if own is not None and own.data.normalize_level != config.data.normalize_level:
-            raise UserError(
-                f"{directory}: data.normalize_level is {own.data.normalize_level}, in {first} "
-                f"{config.data.normalize_level}; ensemble members must compute the same features."
-            )
+        for key in ("normalize_level", "trim_silence_db"):
+            if own is not None and getattr(own.data, key) != getattr(config.data, key):
+                raise UserError(
+                    f"{directory}: data.{key} is {getattr(own.data, key)}, in {first} "
+                    f"{getattr(config.data, key)}; ensemble members must compute the same features."
+                )
         vocab = words
         members.extend(members_of(model))
     if len(members) < 2:

@@ -35,6 +35,13 @@ class PerceptionDataConfig:
     normalize_level: bool = option(
         False, doc="speech: each waveform scaled to peak 1 before its frames (false: as models trained before the key)"
     )
+    trim_silence_db: float | None = option(
+        None,
+        minimum=10.0,
+        maximum=120.0,
+        doc="speech: frames more than this many dB below the utterance's loudest frame are cut from both ends, "
+        "in training and transcription alike (null: none)",
+    )
     speed_perturbation: bool = option(False)  # speech: each training utterance at one of `speeds`
     speeds: tuple[float, ...] = option(SPEEDS)  # speech: the speeds drawn from (uniformly), in tenths
     gain_db: tuple[float, ...] = option(
@@ -93,6 +100,8 @@ class PerceptionConfig:
             )
         if self.data.normalize_level and self.data.task != "speech":
             raise ValueError("key `data.normalize_level` applies to data.task: speech only; set it to false.")
+        if self.data.trim_silence_db is not None and self.data.task != "speech":
+            raise ValueError("key `data.trim_silence_db` applies to data.task: speech only; set it to null.")
         if self.data.valid_speaker is not None and self.data.valid_speaker == self.data.test_speaker:
             raise ValueError("keys `data.valid_speaker` and `data.test_speaker` must name different speakers.")
         for key in ("gain_db", "noise_snr_db"):

@@ -30,10 +30,12 @@ class Examples:
     groups: list[str]
 
 
-def frames_of(waveforms, mel_bins: int, normalize_level: bool = False) -> list[np.ndarray]:
+def frames_of(
+    waveforms, mel_bins: int, normalize_level: bool = False, trim_silence_db: float | None = None
+) -> list[np.ndarray]:
     """Log-mel frames `(frames, mel_bins)` of each waveform (float32 1-D arrays), computed in one tf.data pipeline.
 
-    `normalize_level`: see `pipelines.features.log_mel` (`data.normalize_level`).
+    `normalize_level`, `trim_silence_db`: see `pipelines.features.log_mel` (the `data.` keys of those names).
     """
     waveforms = list(waveforms)
     dataset = tf.data.Dataset.from_generator(
@@ -41,7 +43,9 @@ def frames_of(waveforms, mel_bins: int, normalize_level: bool = False) -> list[n
     )
     return list(
         dataset.map(
-            lambda samples: pipes.log_mel(samples, mel_bins, normalize_level=normalize_level),
+            lambda samples: pipes.log_mel(
+                samples, mel_bins, normalize_level=normalize_level, trim_silence_db=trim_silence_db
+            ),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         ).as_numpy_iterator()
@@ -69,7 +73,7 @@ def speech_examples(config: PerceptionConfig, split: str, single: bool = False) 
     if split == "train" and (data.gain_db or data.noise_snr_db):
         waveforms = perturbed_levels(waveforms, data.seed, data.gain_db, data.noise_snr_db)
     return Examples(
-        frames_of(waveforms, data.mel_bins, data.normalize_level),
+        frames_of(waveforms, data.mel_bins, data.normalize_level, data.trim_silence_db),
         [u.transcript for u in made],
         [u.speaker for u in made],
     )

@@ -35,7 +35,8 @@ def read_recording(path: str, encoder, config, note=stderr_note):
             "into utterances first"
         )
     level = config is not None and config.data.normalize_level
-    return np.asarray(log_mel(samples, encoder.features, normalize_level=level))
+    trim = config.data.trim_silence_db if config is not None else None
+    return np.asarray(log_mel(samples, encoder.features, normalize_level=level, trim_silence_db=trim))
 
 
 def read_image(path: str, encoder, config=None, note=stderr_note):
