@@ -81,3 +81,31 @@ def pytest_sessionfinish(session, exitstatus):
             red=True,
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def trained():
+    """A model fitted to copy short sequences (x y z -> x y z <eos>; bos 2, eos 3), for the search tests."""
+    import numpy as np
+
+    from seq2seq.models.encoder_decoder import Seq2SeqModel
+
+    keras.utils.set_random_seed(1)
+    model = Seq2SeqModel(
+        source_vocab_size=10,
+        target_vocab_size=10,
+        embedding_dim=16,
+        encoder={"units": 16},
+        decoder={"units": 32},
+        attention="bahdanau",
+        attention_units=16,
+    )
+    rng = np.random.default_rng(0)
+    sources = rng.integers(4, 10, size=(256, 4)).astype("int32")
+    target_inputs = np.concatenate([np.full((256, 1), 2), sources], 1).astype("int32")
+    targets = np.concatenate([sources, np.full((256, 1), 3)], 1).astype("int32")
+    model.compile(
+        keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+    )
+    model.fit({"source_ids": sources, "target_inputs": target_inputs}, targets, epochs=40, batch_size=64, verbose=0)
+    return model

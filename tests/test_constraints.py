@@ -1,39 +1,13 @@
 """Lexically constrained beam search (dynamic beam allocation): every term appears, and nothing else changes."""
 
-import keras
 import numpy as np
 import pytest
 
 from seq2seq.core.constraints import term_arrays
 from seq2seq.core.searcher import Searcher
-from seq2seq.models.encoder_decoder import Seq2SeqModel
 
 BOS, EOS = 2, 3
 SOURCES = np.array([[4, 5, 6, 7], [9, 8, 7, 0], [5, 5, 0, 0]], "int32")
-
-
-@pytest.fixture(scope="module")
-def trained():
-    """A model fitted to copy short sequences (x y z -> x y z <eos>)."""
-    keras.utils.set_random_seed(1)
-    model = Seq2SeqModel(
-        source_vocab_size=10,
-        target_vocab_size=10,
-        embedding_dim=16,
-        encoder={"units": 16},
-        decoder={"units": 32},
-        attention="bahdanau",
-        attention_units=16,
-    )
-    rng = np.random.default_rng(0)
-    sources = rng.integers(4, 10, size=(256, 4)).astype("int32")
-    target_inputs = np.concatenate([np.full((256, 1), BOS), sources], 1).astype("int32")
-    targets = np.concatenate([sources, np.full((256, 1), EOS)], 1).astype("int32")
-    model.compile(
-        keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
-    )
-    model.fit({"source_ids": sources, "target_inputs": target_inputs}, targets, epochs=40, batch_size=64, verbose=0)
-    return model
 
 
 def output_of(tokens) -> list[int]:
