@@ -39,6 +39,9 @@ class RequestOptions:
     alignments: bool = False
 
 
+PLAIN = RequestOptions()  # the options of a sentence that asks for none: all such sentences share one group
+
+
 class Sentence(str):
     """A request's sentence with its :class:`RequestOptions`."""
 
@@ -100,7 +103,7 @@ def translator_function(translator, batch_size: int) -> Callable[[list[str]], li
     def translate(lines: list[str]) -> list[dict]:
         groups: dict[int, tuple[RequestOptions, list[int]]] = {}
         for index, line in enumerate(lines):
-            options = getattr(line, "options", RequestOptions())
+            options = getattr(line, "options", PLAIN)
             groups.setdefault(id(options), (options, []))[1].append(index)
         results: list[dict | None] = [None] * len(lines)
         for options, indices in groups.values():

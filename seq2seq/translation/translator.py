@@ -133,7 +133,6 @@ class Translator:
             shortlist=shortlist,
         )
         self.stats = TranslationStats()
-        self._checked: set[int] = set()  # glossaries whose target terms this vocabulary spells
         self._word_continuations = None  # see glossary.word_continuations
 
     def _continuations(self):
@@ -266,9 +265,7 @@ class Translator:
                 raise UserError(
                     "a glossary needs beam search over the whole vocabulary: not with sampling or a shortlist."
                 )
-            if id(glossary) not in self._checked:
-                glossary.check(self.target_vocab)
-                self._checked.add(id(glossary))
+            glossary.check(self.target_vocab)  # cheap; a cache by id() could trust a new glossary at an old address
         batch_size = batch_size or self.options.batch_size
         results: list[Translation | None] = [None] * len(lines)
         encoded = []
